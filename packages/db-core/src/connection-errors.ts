@@ -1,0 +1,49 @@
+// SQLSTATEs meaning "this connection, or the server behind it, is gone", not "this statement is wrong".
+const CONNECTION_SQLSTATES = new Set([
+  '57P01', // admin_shutdown: the server is shutting down (fast/immediate) or the backend was terminated
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: starting up, shutting down, in recovery
+  '08000', // connection_exception
+  '08001', // sqlclient_unable_to_establish_sqlconnection
+  '08003', // connection_does_not_exist
+  '08004', // sqlserver_rejected_establishment_of_sqlconnection
+  '08006', // connection_failure
+])
+
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+])
+
+// node-postgres reports some losses only in words.
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'Query read timeout',
+  'timeout expired',
+]
+
+/**
+ * Whether an error means the connection or the server is gone (down, restarting, unreachable,
+ * or the backend was killed), as opposed to an error in the statement itself. Such failures are
+ * worth a retry once the database is back; a statement error is not.
+ *
+ * ```ts
+ * if (isConnectionError(error)) reply.code(503).header('Retry-After', '1')
+ * ```
+ */
+export function isConnectionError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && (CONNECTION_SQLSTATES.has(code) || SOCKET_CODES.has(code))) return true
+    if (CONNECTION_MESSAGES.some((text) => current instanceof Error && current.message.includes(text)))
+      return true
+    current = current.cause
+  }
+  return false
+}

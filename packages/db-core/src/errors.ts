@@ -1,0 +1,90 @@
+/**
+ * The codes of every error db-core throws, for callers that switch on them.
+ *
+ * ```ts
+ * if (error instanceof DbCoreError && error.code === 'POOL_TIMEOUT') reply.code(503)
+ * ```
+ */
+export type DbCoreErrorCode = 'CONFIG_INVALID' | 'POOL_TIMEOUT' | 'DATABASE_UNAVAILABLE'
+
+/** Base class of db-core's errors: `code` tells them apart without `instanceof` chains. */
+export abstract class DbCoreError extends Error {
+  abstract readonly code: DbCoreErrorCode
+}
+
+/** One environment variable that failed validation. */
+export interface ConfigIssue {
+  /** The variable's name, e.g. `DB_POOL_SIZE`. */
+  readonly name: string
+  /** The value as given, with secrets masked; `undefined` when it was missing. */
+  readonly value: string | undefined
+  /** What a valid value looks like. */
+  readonly expected: string
+}
+
+/**
+ * The environment is invalid. Lists every offending variable at once, so one restart fixes them all.
+ * Values are quoted with passwords masked.
+ */
+export class ConfigError extends DbCoreError {
+  readonly code = 'CONFIG_INVALID'
+  readonly issues: readonly ConfigIssue[]
+
+  constructor(issues: readonly ConfigIssue[]) {
+    const lines = issues.map(
+      ({ name, value, expected }) =>
+        `  ${name}: ${value === undefined ? 'missing' : `got ${JSON.stringify(value)}`}; expected ${expected}`,
+    )
+    super(
+      `Invalid configuration (${issues.length} variable${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    )
+    this.name = 'ConfigError'
+    this.issues = issues
+  }
+}
+
+/** What a {@link PoolTimeoutError} reports about the pool at the moment it gave up. */
+export interface PoolTimeoutDetails {
+  readonly size: number
+  readonly maxOverflow: number
+  readonly timeoutMs: number
+  readonly waitedMs: number
+  readonly total: number
+  readonly waiting: number
+}
+
+/**
+ * Every connection was in use and none came free within the acquire timeout. The request was
+ * never sent to the database, so it is safe to retry.
+ */
+export class PoolTimeoutError extends DbCoreError {
+  readonly code = 'POOL_TIMEOUT'
+  readonly details: PoolTimeoutDetails
+
+  constructor(details: PoolTimeoutDetails) {
+    super(
+      `pool limit of size ${details.size} overflow ${details.maxOverflow} reached, no connection within ` +
+        `${formatSeconds(details.timeoutMs)} (${details.total} connections open, ${details.waiting} requests waiting). ` +
+        'Raise DB_POOL_SIZE / DB_POOL_MAX_OVERFLOW or find what holds connections.',
+    )
+    this.name = 'PoolTimeoutError'
+    this.details = details
+  }
+}
+
+/**
+ * The database refused, dropped or did not answer a connection: it is down, restarting or
+ * unreachable. Retry after a short pause; the pool heals by itself once it is back.
+ */
+export class DatabaseUnavailableError extends DbCoreError {
+  readonly code = 'DATABASE_UNAVAILABLE'
+
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options)
+    this.name = 'DatabaseUnavailableError'
+  }
+}
+
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`
+}

@@ -1,0 +1,381 @@
+import { performance } from 'node:perf_hooks'
+import pg from 'pg'
+import { isConnectionError } from './connection-errors.js'
+import type { DbConfig, PoolSettings } from './db-config.js'
+import { DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from './errors.js'
+import type { Logger } from './logger.js'
+import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
+import { QueueMonitor } from './queue-monitor.js'
+import { redactSecrets } from './redact.js'
+
+export interface InstrumentedPoolOptions {
+  /**
+   * Where the database is.
+   *
+   * ```ts
+   * new InstrumentedPool({ connectionString: config.connectionString, settings: config.pool, logger })
+   * ```
+   */
+  readonly connectionString: string
+  /** Pool size, overflow, timeouts, pre-ping and recycling: see {@link PoolSettings}. */
+  readonly settings: PoolSettings
+  /** Receives the pool's warnings (queue length, lost connections) and debug lines. */
+  readonly logger: Logger
+  /**
+   * Called with the wait, in milliseconds, of every successful checkout (queueing, connecting
+   * and pre-ping included): feed it to an acquire-time histogram.
+   *
+   * ```ts
+   * onAcquire: (ms) => acquireSeconds.observe(ms / 1000)
+   * ```
+   */
+  readonly onAcquire?: (waitMs: number) => void
+  /**
+   * Extra node-postgres client settings (TLS, keepalive, `application_name`, ...).
+   *
+   * ```ts
+   * clientConfig: { application_name: 'classroom-api' }
+   * ```
+   */
+  readonly clientConfig?: Omit<pg.PoolConfig, 'connectionString' | 'max' | 'min'>
+}
+
+/** Why db-core closed a connection, for the removal counters. */
+type RemovalReason = 'pre-ping' | 'error'
+
+interface ConnectionState {
+  readonly createdAt: number
+  lastReleasedAt: number
+  checkouts: number
+  checkedOut: boolean
+  removal: RemovalReason | undefined
+}
+
+// pg-pool's words for "no connection in time": one for the queue, one for a connect attempt.
+const QUEUE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect'
+const CONNECT_TIMEOUT_MESSAGE = 'Connection terminated due to connection timeout'
+
+const ACQUIRE_DEADLINE = Symbol('acquire deadline')
+
+type ConnectCallback = (
+  err: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: boolean | Error) => void,
+) => void
+
+/**
+ * A node-postgres `Pool` with production semantics layered on through its own events and
+ * counters (no monkey-patching):
+ *
+ * - `size` connections kept, `maxOverflow` more under burst, closed again after `overflowIdleMs`;
+ * - one deadline per checkout, queueing, connecting and pre-ping retries included, that ends in a
+ *   {@link PoolTimeoutError} (pool full) or {@link DatabaseUnavailableError} (database unreachable);
+ * - pre-ping of connections idle at least `prePingIdleMs`, discarding dead ones transparently;
+ * - recycling after `recycleMs`, never mid-query (pg-pool's `maxLifetimeSeconds`);
+ * - an `error` listener on every connection for its whole life, so a connection that dies while
+ *   checked out rejects the caller's query instead of crashing the process;
+ * - counters and a queue-length warning.
+ *
+ * It is a real `pg.Pool`, so Kysely's `PostgresDialect` and raw `pool.query()` both go through it.
+ *
+ * ```ts
+ * const pool = createPool(loadDbConfig(), { logger })
+ * const { rows } = await pool.query('select 1')
+ * ```
+ */
+export class InstrumentedPool extends pg.Pool {
+  readonly #settings: PoolSettings
+  readonly #logger: Logger
+  readonly #onAcquire: ((waitMs: number) => void) | undefined
+  readonly #counters: PoolCounters = emptyCounters()
+  readonly #connections = new WeakMap<pg.ClientBase, ConnectionState>()
+  readonly #queueMonitor: QueueMonitor
+  #active = 0
+
+  constructor(options: InstrumentedPoolOptions) {
+    const { settings } = options
+    super({
+      ...options.clientConfig,
+      connectionString: options.connectionString,
+      max: settings.size + settings.maxOverflow,
+      min: settings.size,
+      idleTimeoutMillis: settings.overflowIdleMs,
+      connectionTimeoutMillis: settings.acquireTimeoutMs,
+      maxLifetimeSeconds: settings.recycleMs / 1000,
+    })
+    this.#settings = settings
+    this.#logger = options.logger
+    this.#onAcquire = options.onAcquire
+    this.#queueMonitor = new QueueMonitor({
+      threshold: settings.queueWarnThreshold,
+      intervalMs: settings.queueWarnIntervalMs,
+      logger: options.logger,
+      read: () => ({
+        waiting: this.waitingCount,
+        total: this.totalCount,
+        idle: this.idleCount,
+        max: this.max,
+      }),
+    })
+    this.on('connect', (client) => this.#onConnect(client))
+    this.on('acquire', (client) => this.#onCheckout(client))
+    this.on('release', (_err, client) => this.#onRelease(client))
+    this.on('remove', (client) => this.#onRemove(client))
+    // pg-pool re-emits errors of idle connections here; without a listener they would crash the process.
+    this.on('error', (error, client) => this.#onConnectionError(client, error))
+  }
+
+  /** The most connections this pool opens: size + overflow. */
+  get max(): number {
+    return this.#settings.size + this.#settings.maxOverflow
+  }
+
+  /** The settings this pool was built with. */
+  get settings(): PoolSettings {
+    return this.#settings
+  }
+
+  /** Gauges and cumulative counters, as one plain object. */
+  stats(): PoolStats {
+    return {
+      ...this.#counters,
+      total: this.totalCount,
+      idle: this.idleCount,
+      active: this.#active,
+      waiting: this.waitingCount,
+      max: this.max,
+      size: this.#settings.size,
+    }
+  }
+
+  /**
+   * Checks out a connection: waits for a free or new one, pre-pings it when it has been idle, and
+   * retries past dead ones, all within one acquire deadline.
+   */
+  override connect(): Promise<pg.PoolClient>
+  override connect(callback: ConnectCallback): void
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    const checkout = this.#checkout()
+    if (!callback) return checkout
+    // pg-pool's own `query()` uses the callback form.
+    checkout.then(
+      (client) => callback(undefined, client, client.release),
+      (error: Error) => callback(error, undefined, () => undefined),
+    )
+    return undefined
+  }
+
+  override async end(): Promise<void> {
+    this.#queueMonitor.stop()
+    await super.end()
+  }
+
+  async #checkout(): Promise<pg.PoolClient> {
+    const startedAt = performance.now()
+    const deadline = startedAt + this.#settings.acquireTimeoutMs
+    for (;;) {
+      const client = await this.#acquireBefore(deadline, startedAt)
+      const state = this.#stateOf(client)
+      if (!this.#shouldPing(state)) return this.#handOut(client, startedAt)
+      const failure = await this.#ping(
+        client,
+        Math.min(this.#settings.prePingTimeoutMs, deadline - performance.now()),
+      )
+      if (!failure) return this.#handOut(client, startedAt)
+      this.#counters.prePingFailures++
+      state.removal = 'pre-ping'
+      this.#logger.debug('discarded a connection that failed its pre-ping', {
+        error: failure.message,
+        idleMs: Math.round(performance.now() - state.lastReleasedAt),
+      })
+      client.release(failure)
+    }
+  }
+
+  #handOut(client: pg.PoolClient, startedAt: number): pg.PoolClient {
+    this.#counters.acquisitions++
+    this.#onAcquire?.(performance.now() - startedAt)
+    return client
+  }
+
+  /** One wait for a pooled connection, bounded by what is left of the checkout's deadline. */
+  async #acquireBefore(deadline: number, startedAt: number): Promise<pg.PoolClient> {
+    const remaining = deadline - performance.now()
+    if (remaining <= 0) throw this.#timeoutError(startedAt, QUEUE_TIMEOUT_MESSAGE)
+    const pending = super.connect()
+    this.#queueMonitor.check()
+    let timer: NodeJS.Timeout | undefined
+    const expiry = new Promise<typeof ACQUIRE_DEADLINE>((resolve) => {
+      timer = setTimeout(resolve, remaining, ACQUIRE_DEADLINE)
+    })
+    try {
+      const winner = await Promise.race([pending, expiry])
+      if (winner !== ACQUIRE_DEADLINE) return winner
+      // The queued request lives on inside pg-pool: hand its connection straight back when it comes.
+      pending.then(
+        (late) => late.release(),
+        () => undefined,
+      )
+      throw this.#timeoutError(startedAt, QUEUE_TIMEOUT_MESSAGE)
+    } catch (error) {
+      throw this.#translateAcquireError(error, startedAt)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #translateAcquireError(error: unknown, startedAt: number): unknown {
+    if (error instanceof PoolTimeoutError || error instanceof DatabaseUnavailableError) return error
+    if (
+      error instanceof Error &&
+      (error.message === QUEUE_TIMEOUT_MESSAGE || error.message === CONNECT_TIMEOUT_MESSAGE)
+    ) {
+      return this.#timeoutError(startedAt, error.message, error)
+    }
+    if (isConnectionError(error)) {
+      this.#counters.acquireFailures++
+      return new DatabaseUnavailableError(
+        `could not connect to the database: ${redactSecrets((error as Error).message)}`,
+        { cause: error },
+      )
+    }
+    return error
+  }
+
+  /**
+   * Out of time. When every connection is taken the pool is the limit (`PoolTimeoutError`); when
+   * there was room but connecting took the time, the database is the problem.
+   */
+  #timeoutError(startedAt: number, reason: string, cause?: unknown): Error {
+    const waitedMs = performance.now() - startedAt
+    if (reason === CONNECT_TIMEOUT_MESSAGE || this.totalCount < this.max) {
+      this.#counters.acquireFailures++
+      return new DatabaseUnavailableError(
+        `could not open a connection to the database within ${formatSeconds(this.#settings.acquireTimeoutMs)}`,
+        { cause },
+      )
+    }
+    this.#counters.acquireTimeouts++
+    return new PoolTimeoutError({
+      size: this.#settings.size,
+      maxOverflow: this.#settings.maxOverflow,
+      timeoutMs: this.#settings.acquireTimeoutMs,
+      waitedMs,
+      total: this.totalCount,
+      waiting: this.waitingCount,
+    })
+  }
+
+  #shouldPing(state: ConnectionState): boolean {
+    // A connection opened for this very checkout has just proven itself.
+    if (!this.#settings.prePing || state.checkouts <= 1) return false
+    return performance.now() - state.lastReleasedAt >= this.#settings.prePingIdleMs
+  }
+
+  async #ping(client: pg.PoolClient, timeoutMs: number): Promise<Error | undefined> {
+    try {
+      // query_timeout is honoured per query by pg, though @types/pg does not declare it.
+      await client.query({
+        text: 'select 1',
+        query_timeout: Math.max(1, Math.floor(timeoutMs)),
+      } as pg.QueryConfig)
+      return undefined
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error))
+    }
+  }
+
+  #onConnect(client: pg.PoolClient): void {
+    const now = performance.now()
+    this.#connections.set(client, {
+      createdAt: now,
+      lastReleasedAt: now,
+      checkouts: 0,
+      checkedOut: false,
+      removal: undefined,
+    })
+    this.#counters.connectionsCreated++
+    // Kysely attaches no listener to a checked-out client (node-postgres #2635, #3083): this one
+    // stays for the connection's whole life so a death mid-checkout cannot crash the process.
+    client.on('error', (error) => {
+      if (this.#stateOf(client).checkedOut) this.#onConnectionError(client, error)
+    })
+  }
+
+  #onCheckout(client: pg.PoolClient): void {
+    const state = this.#stateOf(client)
+    state.checkedOut = true
+    state.checkouts++
+    this.#active++
+  }
+
+  #onRelease(client: pg.PoolClient): void {
+    const state = this.#stateOf(client)
+    if (state.checkedOut) this.#active--
+    state.checkedOut = false
+    state.lastReleasedAt = performance.now()
+    this.#queueMonitor.check()
+  }
+
+  #onRemove(client: pg.PoolClient): void {
+    const state = this.#stateOf(client)
+    this.#counters.connectionsRemoved++
+    const recycleMs = this.#settings.recycleMs
+    if (state.removal === undefined && recycleMs > 0 && performance.now() - state.createdAt >= recycleMs) {
+      this.#counters.connectionsRecycled++
+    }
+  }
+
+  #onConnectionError(client: pg.ClientBase, error: Error): void {
+    const state = this.#stateOf(client)
+    // pg can report one loss several times (socket error, then end); count and log it once.
+    if (state.removal === 'error') return
+    state.removal = 'error'
+    this.#counters.connectionErrors++
+    this.#logger.warn('database connection lost', {
+      checkedOut: state.checkedOut,
+      error: redactSecrets(error.message),
+      code: (error as { code?: unknown }).code,
+    })
+  }
+
+  #stateOf(client: pg.ClientBase): ConnectionState {
+    let state = this.#connections.get(client)
+    if (!state) {
+      // Events for a client that never reached 'connect' (a failed connection attempt).
+      const now = performance.now()
+      state = { createdAt: now, lastReleasedAt: now, checkouts: 0, checkedOut: false, removal: undefined }
+      this.#connections.set(client, state)
+    }
+    return state
+  }
+}
+
+/**
+ * Builds the instrumented pool from a validated config.
+ *
+ * ```ts
+ * const pool = createPool(loadDbConfig(), { logger: createLogger() })
+ * ```
+ */
+export function createPool(
+  config: DbConfig,
+  options: Omit<InstrumentedPoolOptions, 'connectionString' | 'settings'>,
+): InstrumentedPool {
+  return new InstrumentedPool({
+    ...options,
+    connectionString: config.connectionString,
+    settings: config.pool,
+  })
+}
+
+/**
+ * Gauges and counters of a pool.
+ *
+ * ```ts
+ * logger.info('pool', poolStats(pool))
+ * ```
+ */
+export function poolStats(pool: InstrumentedPool): PoolStats {
+  return pool.stats()
+}

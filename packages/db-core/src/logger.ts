@@ -1,0 +1,109 @@
+import winston from 'winston'
+import { oneOf } from './env.js'
+import { isSecretName, redactSecrets } from './redact.js'
+
+export type Logger = winston.Logger
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** Logger variables, to spread into an app's env spec beside `dbEnvSpec`. */
+export const loggerEnvSpec = {
+  LOG_LEVEL: oneOf(LOG_LEVELS)({ default: 'info' }),
+  LOG_FORMAT: oneOf(['auto', 'json', 'pretty'] as const)({ default: 'auto' }),
+}
+
+export interface LoggerOptions {
+  /**
+   * Lowest level written. Default `info`.
+   *
+   * ```ts
+   * createLogger({ level: 'debug' })
+   * ```
+   */
+  readonly level?: LogLevel
+  /**
+   * `json` (one object a line, for production), `pretty` (for a person at a terminal), or `auto`:
+   * pretty when stdout is a TTY, JSON otherwise. Default `auto`.
+   *
+   * ```ts
+   * createLogger({ format: 'json' })
+   * ```
+   */
+  readonly format?: 'auto' | 'json' | 'pretty'
+  /**
+   * Fields on every line, e.g. the service's name.
+   *
+   * ```ts
+   * createLogger({ defaultMeta: { service: 'api' } })
+   * ```
+   */
+  readonly defaultMeta?: Record<string, unknown>
+  /**
+   * Where lines go. Default: the console (stdout). Tests pass a stream to read what was logged.
+   *
+   * ```ts
+   * createLogger({ transports: [new winston.transports.Stream({ stream })] })
+   * ```
+   */
+  readonly transports?: winston.transport[]
+  /** Log nothing (tests that only need a logger to pass). */
+  readonly silent?: boolean
+}
+
+/**
+ * The shared winston logger factory. Every line goes through a redaction step: passwords in
+ * connection strings are masked wherever they appear, and fields named like secrets are hidden.
+ *
+ * ```ts
+ * const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, defaultMeta: { service: 'api' } })
+ * logger.warn('pool queue is long', { waiting: 12 })
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const format = options.format ?? 'auto'
+  const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true)
+  return winston.createLogger({
+    level: options.level ?? 'info',
+    silent: options.silent ?? false,
+    defaultMeta: options.defaultMeta,
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.errors({ stack: true }),
+      redactFormat(),
+      pretty
+        ? winston.format.combine(winston.format.colorize(), winston.format.printf(prettyLine))
+        : winston.format.json(),
+    ),
+    transports: options.transports ?? [new winston.transports.Console()],
+  })
+}
+
+const redactFormat = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    info[key] = redactField(key, info[key], 0)
+  }
+  return info
+})
+
+function redactField(key: string, value: unknown, depth: number): unknown {
+  if (isSecretName(key) && value !== undefined) return '***'
+  if (typeof value === 'string') return redactSecrets(value)
+  if (value instanceof Error)
+    return { name: value.name, message: redactSecrets(value.message), ...errorCode(value) }
+  if (depth < 4 && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactField(k, v, depth + 1)]))
+  }
+  return value
+}
+
+function errorCode(error: Error): { code?: unknown } {
+  const code = (error as { code?: unknown }).code
+  return code === undefined ? {} : { code }
+}
+
+function prettyLine(info: winston.Logform.TransformableInfo): string {
+  const { timestamp, level, message, stack, ...rest } = info
+  const fields = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : ''
+  return `${String(timestamp)} ${level} ${String(message)}${fields}${stack ? `\n${String(stack)}` : ''}`
+}

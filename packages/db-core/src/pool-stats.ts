@@ -1,0 +1,54 @@
+/** Cumulative pool events since the pool was created (HikariCP's counters, in its words). */
+export interface PoolCounters {
+  /** Connections handed out. */
+  acquisitions: number
+  /** Callers that got no connection within the acquire timeout (`PoolTimeoutError`). */
+  acquireTimeouts: number
+  /** Checkouts that failed because the database was unreachable (`DatabaseUnavailableError`). */
+  acquireFailures: number
+  /** Connections that failed their pre-ping and were discarded. */
+  prePingFailures: number
+  /** Connections opened. */
+  connectionsCreated: number
+  /** Connections closed, for any reason. */
+  connectionsRemoved: number
+  /** Connections closed because they reached `DB_POOL_RECYCLE_SECONDS` (a subset of removed). */
+  connectionsRecycled: number
+  /** Connections lost to an error from the server or the network, idle or checked out. */
+  connectionErrors: number
+}
+
+/**
+ * A snapshot of the pool: live gauges plus the cumulative counters.
+ *
+ * ```ts
+ * const { waiting, active, acquireTimeouts } = poolStats(pool)
+ * ```
+ */
+export interface PoolStats extends PoolCounters {
+  /** Open connections (idle + active + being opened). */
+  total: number
+  /** Open connections waiting in the pool. */
+  idle: number
+  /** Connections checked out by callers. */
+  active: number
+  /** Callers waiting for a connection (HikariCP's "pending"). */
+  waiting: number
+  /** The most connections the pool opens: size + overflow. */
+  max: number
+  /** Connections the pool keeps. */
+  size: number
+}
+
+export function emptyCounters(): PoolCounters {
+  return {
+    acquisitions: 0,
+    acquireTimeouts: 0,
+    acquireFailures: 0,
+    prePingFailures: 0,
+    connectionsCreated: 0,
+    connectionsRemoved: 0,
+    connectionsRecycled: 0,
+    connectionErrors: 0,
+  }
+}

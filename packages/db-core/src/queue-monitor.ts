@@ -1,0 +1,69 @@
+import type { Logger } from './logger.js'
+
+/** The pool gauges a queue warning reports. */
+export interface QueueSnapshot {
+  readonly waiting: number
+  readonly total: number
+  readonly idle: number
+  readonly max: number
+}
+
+/**
+ * Watches the wait queue: one structured warning when more than `threshold` callers wait, at most
+ * one per `intervalMs` while it stays above, and one info line when it drains back under. Never a
+ * line per request.
+ */
+export class QueueMonitor {
+  readonly #threshold: number
+  readonly #intervalMs: number
+  readonly #logger: Logger
+  readonly #read: () => QueueSnapshot
+  #lastWarnAt: number | undefined
+  #peak = 0
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: { threshold: number; intervalMs: number; logger: Logger; read: () => QueueSnapshot }) {
+    this.#threshold = options.threshold
+    this.#intervalMs = options.intervalMs
+    this.#logger = options.logger
+    this.#read = options.read
+  }
+
+  /** Whether the queue is above the threshold right now, as last checked. */
+  get alerting(): boolean {
+    return this.#lastWarnAt !== undefined
+  }
+
+  /** Compares the queue with the threshold; cheap enough to call on every checkout and release. */
+  check(): void {
+    const snapshot = this.#read()
+    if (snapshot.waiting > this.#threshold) {
+      this.#peak = Math.max(this.#peak, snapshot.waiting)
+      const now = Date.now()
+      if (this.#lastWarnAt === undefined || now - this.#lastWarnAt >= this.#intervalMs) {
+        this.#lastWarnAt = now
+        this.#logger.warn('database pool wait queue above threshold', {
+          ...snapshot,
+          threshold: this.#threshold,
+        })
+        // A queue stuck above the threshold produces no checkouts to re-check on: poll while alerting.
+        this.#timer ??= setInterval(() => this.check(), this.#intervalMs).unref()
+      }
+    } else if (this.#lastWarnAt !== undefined) {
+      this.#logger.info('database pool wait queue drained', {
+        ...snapshot,
+        threshold: this.#threshold,
+        peakWaiting: this.#peak,
+      })
+      this.stop()
+    }
+  }
+
+  /** Forgets the alert state and stops polling. */
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#lastWarnAt = undefined
+    this.#peak = 0
+  }
+}

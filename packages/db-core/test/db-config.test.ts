@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadDbConfig } from '../src/index.js'
+
+const URL = 'postgres://app:hunter2@127.0.0.1:5432/app'
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadDbConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('expected loadDbConfig to throw a ConfigError')
+}
+
+describe('loadDbConfig', () => {
+  it('defaults to the production spec and freezes the result', () => {
+    const config = loadDbConfig({ DATABASE_URL: URL })
+    expect(config).toEqual({
+      connectionString: URL,
+      pool: {
+        size: 20,
+        maxOverflow: 40,
+        overflowIdleMs: 10_000,
+        acquireTimeoutMs: 30_000,
+        prePing: true,
+        prePingIdleMs: 1000,
+        prePingTimeoutMs: 2000,
+        recycleMs: 1_800_000,
+        queueWarnThreshold: 10,
+        queueWarnIntervalMs: 5000,
+      },
+    })
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.pool)).toBe(true)
+  })
+
+  it.each([
+    ['DB_POOL_SIZE', '5', 'size', 5],
+    ['DB_POOL_MAX_OVERFLOW', '0', 'maxOverflow', 0],
+    ['DB_POOL_OVERFLOW_IDLE_MS', '2500', 'overflowIdleMs', 2500],
+    ['DB_POOL_TIMEOUT_SECONDS', '0.3', 'acquireTimeoutMs', 300],
+    ['DB_POOL_PRE_PING', 'false', 'prePing', false],
+    ['DB_POOL_PRE_PING_IDLE_MS', '0', 'prePingIdleMs', 0],
+    ['DB_POOL_PRE_PING_TIMEOUT_MS', '250', 'prePingTimeoutMs', 250],
+    ['DB_POOL_RECYCLE_SECONDS', '1', 'recycleMs', 1000],
+    ['DB_POOL_RECYCLE_SECONDS', '0', 'recycleMs', 0],
+    ['DB_POOL_QUEUE_WARN_THRESHOLD', '3', 'queueWarnThreshold', 3],
+    ['DB_POOL_QUEUE_WARN_INTERVAL_MS', '100', 'queueWarnIntervalMs', 100],
+  ] as const)('%s=%s sets pool.%s', (name, value, field, expected) => {
+    const config = loadDbConfig({ DATABASE_URL: URL, [name]: value })
+    expect(config.pool[field]).toBe(expected)
+  })
+
+  it.each([
+    ['DB_POOL_SIZE', 'twenty', 'a whole number ≥ 1'],
+    ['DB_POOL_SIZE', '0', 'a whole number ≥ 1'],
+    ['DB_POOL_SIZE', '-3', 'a whole number ≥ 1'],
+    ['DB_POOL_SIZE', '2.5', 'a whole number ≥ 1'],
+    ['DB_POOL_SIZE', '20abc', 'a whole number ≥ 1'],
+    ['DB_POOL_MAX_OVERFLOW', '-1', 'a whole number ≥ 0'],
+    ['DB_POOL_OVERFLOW_IDLE_MS', '0', 'a whole number ≥ 1'],
+    ['DB_POOL_TIMEOUT_SECONDS', '0', 'a number > 0'],
+    ['DB_POOL_TIMEOUT_SECONDS', '-5', 'a number > 0'],
+    ['DB_POOL_TIMEOUT_SECONDS', '', 'a number > 0'],
+    ['DB_POOL_PRE_PING', 'maybe', 'true or false'],
+    ['DB_POOL_PRE_PING_IDLE_MS', '-1', 'a whole number ≥ 0'],
+    ['DB_POOL_PRE_PING_TIMEOUT_MS', 'NaN', 'a whole number ≥ 1'],
+    ['DB_POOL_RECYCLE_SECONDS', '-1', 'a number ≥ 0 (0 turns it off)'],
+    ['DB_POOL_QUEUE_WARN_THRESHOLD', '1e3', 'a whole number ≥ 0'],
+    ['DB_POOL_QUEUE_WARN_INTERVAL_MS', 'soon', 'a whole number ≥ 1'],
+  ])('rejects %s=%j, naming it and what is expected', (name, value, expected) => {
+    const error = configError({ DATABASE_URL: URL, [name]: value })
+    expect(error.code).toBe('CONFIG_INVALID')
+    expect(error.issues).toEqual([{ name, value, expected }])
+    expect(error.message).toContain(`${name}: got ${JSON.stringify(value)}; expected ${expected}`)
+  })
+
+  it.each([
+    ['not a url', 'a URL like postgres://user:password@host:5432/database'],
+    ['mysql://app:hunter2@db/app', 'a postgres:// or postgresql:// URL, not mysql://'],
+    ['postgres:///app', 'a URL with a host, like postgres://user:password@host:5432/database'],
+  ])('rejects DATABASE_URL=%j without showing its password', (value, expected) => {
+    const error = configError({ DATABASE_URL: value })
+    expect(error.issues[0]?.name).toBe('DATABASE_URL')
+    expect(error.issues[0]?.expected).toBe(expected)
+    expect(error.message).not.toContain('hunter2')
+  })
+
+  it('requires DATABASE_URL', () => {
+    const error = configError({})
+    expect(error.issues).toEqual([
+      { name: 'DATABASE_URL', value: undefined, expected: expect.stringContaining('a postgres:// URL') },
+    ])
+    expect(error.message).toContain('DATABASE_URL: missing; expected a postgres:// URL')
+  })
+
+  it('lists every offending variable in one error, with passwords masked', () => {
+    const error = configError({
+      DATABASE_URL: 'http://app:hunter2@db/app',
+      DB_POOL_SIZE: '0',
+      DB_POOL_PRE_PING: 'perhaps',
+      DB_POOL_TIMEOUT_SECONDS: 'forever',
+    })
+    expect(error.issues.map((issue) => issue.name).sort()).toEqual([
+      'DATABASE_URL',
+      'DB_POOL_PRE_PING',
+      'DB_POOL_SIZE',
+      'DB_POOL_TIMEOUT_SECONDS',
+    ])
+    expect(error.message).toMatch(/^Invalid configuration \(4 variables\):/)
+    expect(error.message).toContain('http://app:***@db/app')
+    expect(error.message).not.toContain('hunter2')
+  })
+})

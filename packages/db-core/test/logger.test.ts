@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest'
+import { redactSecrets } from '../src/index.js'
+import { captureLogger } from './support.js'
+
+describe('redactSecrets', () => {
+  it.each([
+    ['postgres://app:hunter2@db:5432/app', 'postgres://app:***@db:5432/app'],
+    ['connect postgresql://u:p%40ss@h/d failed', 'connect postgresql://u:***@h/d failed'],
+    ['host=db password=hunter2 user=app', 'host=db password=*** user=app'],
+    ["password='two words'", 'password=***'],
+    ['postgres://app@db/app', 'postgres://app@db/app'],
+  ])('%s -> %s', (input, expected) => {
+    expect(redactSecrets(input)).toBe(expected)
+  })
+})
+
+describe('createLogger', () => {
+  it('writes one JSON object a line with level, message, timestamp and fields', () => {
+    const { logger, lines } = captureLogger()
+    logger.warn('pool queue is long', { waiting: 12 })
+    expect(lines).toEqual([
+      { level: 'warn', message: 'pool queue is long', waiting: 12, timestamp: expect.any(String) },
+    ])
+  })
+
+  it('never writes a password: not in messages, fields, nested fields or errors', () => {
+    const { logger, lines } = captureLogger()
+    const url = 'postgres://app:hunter2@db:5432/app'
+    logger.info(`connecting to ${url}`, {
+      databaseUrl: url,
+      password: 'hunter2',
+      nested: { connection: { connectionString: url, dbPassword: 'hunter2' } },
+    })
+    logger.error('failed', { error: new Error(`could not reach ${url}`) })
+    const text = JSON.stringify(lines)
+    expect(text).not.toContain('hunter2')
+    expect(lines[0]).toMatchObject({
+      message: 'connecting to postgres://app:***@db:5432/app',
+      password: '***',
+      nested: { connection: { connectionString: 'postgres://app:***@db:5432/app', dbPassword: '***' } },
+    })
+    expect(lines[1]).toMatchObject({
+      error: { name: 'Error', message: 'could not reach postgres://app:***@db:5432/app' },
+    })
+  })
+
+  it('honours the level', () => {
+    const { logger, lines } = captureLogger('info')
+    logger.debug('hidden')
+    logger.info('shown')
+    expect(lines.map((line) => line.message)).toEqual(['shown'])
+  })
+})

@@ -1,0 +1,106 @@
+import { LocalPostgres } from '@classroom/local-postgres'
+import { type Generated, sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDb, DatabaseUnavailableError } from '../src/index.js'
+import { captureLogger, configFor } from './support.js'
+
+// These tests stop the server, so they run on a cluster of their own, never on DATABASE_URL's.
+let cluster: LocalPostgres
+
+beforeAll(async () => {
+  cluster = await LocalPostgres.temporary()
+  await cluster.query('create table ledger (id serial primary key, note text not null)')
+})
+
+afterAll(async () => {
+  await cluster.destroy()
+})
+
+describe.each([
+  ['default settings', {}],
+  ['DB_POOL_PRE_PING_IDLE_MS=0', { DB_POOL_PRE_PING_IDLE_MS: '0' }],
+])('after a PostgreSQL restart, with %s', (_label, overrides: Record<string, string>) => {
+  it.each(['fast', 'immediate'] as const)(
+    '%s shutdown: queries and transactions succeed with no manual action',
+    async (mode) => {
+      const { logger } = captureLogger()
+      const { db, pool, close } = createDb<{ ledger: { id: Generated<number>; note: string } }>(
+        configFor(cluster.connectionString(), overrides),
+        { logger },
+      )
+      try {
+        // Warm the pool: ten connections open and idle in it.
+        await Promise.all(Array.from({ length: 10 }, () => sql`select pg_sleep(0.05)`.execute(db)))
+        expect(pool.stats().idle).toBe(10)
+        const pidsBefore = new Set(
+          (
+            await cluster.query<{ pid: number }>('select pid from pg_stat_activity where backend_type = $1', [
+              'client backend',
+            ])
+          ).map((r) => r.pid),
+        )
+
+        await cluster.restart(mode)
+
+        const errors: unknown[] = []
+        const pidsAfter = new Set<number>()
+        for (let round = 0; round < 3; round++) {
+          const results = await Promise.allSettled([
+            ...Array.from({ length: 15 }, () =>
+              sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db),
+            ),
+            db.transaction().execute(async (trx) => {
+              await trx
+                .insertInto('ledger')
+                .values({ note: `${mode} ${round}` })
+                .execute()
+              return sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)
+            }),
+          ])
+          for (const result of results) {
+            if (result.status === 'rejected') errors.push(result.reason)
+            else pidsAfter.add(result.value.rows[0]!.pid)
+          }
+        }
+        expect(errors).toEqual([])
+        expect([...pidsAfter].some((pid) => pidsBefore.has(pid))).toBe(false)
+        const notes = await db
+          .selectFrom('ledger')
+          .select('note')
+          .where('note', 'like', `${mode} %`)
+          .execute()
+        expect(notes.length).toBeGreaterThanOrEqual(3)
+      } finally {
+        await close()
+        await cluster.query(`delete from ledger`)
+      }
+    },
+  )
+})
+
+describe('while PostgreSQL is down', () => {
+  it('checkouts fail fast with DatabaseUnavailableError, and succeed again once it is back', async () => {
+    const { logger } = captureLogger()
+    const { db, pool, close } = createDb(configFor(cluster.connectionString()), { logger })
+    try {
+      await sql`select 1`.execute(db)
+      await cluster.stop('fast')
+      const startedAt = performance.now()
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => sql`select 1`.execute(db)))
+      const elapsed = performance.now() - startedAt
+      for (const result of results) {
+        expect(result.status).toBe('rejected')
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(DatabaseUnavailableError)
+      }
+      expect(elapsed).toBeLessThan(5000) // nowhere near the 30 s acquire timeout
+      expect(pool.stats().acquireFailures).toBeGreaterThanOrEqual(20)
+      await cluster.start()
+      await expect(sql<{ one: number }>`select 1 as one`.execute(db)).resolves.toMatchObject({
+        rows: [{ one: 1 }],
+      })
+    } finally {
+      if (!cluster.running) await cluster.start()
+      await close()
+    }
+  })
+})

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Prepares a machine that has only Node 20 and npm: the pinned pnpm, then the locked dependencies.
+# Used by the README's quick start and by .ci/run alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pnpm_version=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if [ "$(pnpm --version 2>/dev/null || true)" != "$pnpm_version" ]; then
+  echo "installing pnpm $pnpm_version"
+  npm install --global --no-fund --no-audit "pnpm@$pnpm_version"
+fi
+pnpm install --frozen-lockfile
