@@ -1,5 +1,6 @@
 export { isConnectionError } from './connection-errors.js'
 export { type CreateDbOptions, createDb, type Database } from './create-db.js'
+export { checkDatabase, type DatabaseHealth } from './database-health.js'
 export {
   type DbConfig,
   type DbPoolEnv,

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream'
+import type {} from '@classroom/local-postgres/vitest-global-setup'
 import winston from 'winston'
 import { createLogger, type DbConfig, type Logger, loadDbConfig } from '../src/index.js'
 

@@ -316,6 +316,8 @@ async function initialiseIfNeeded(
   if (await exists(path.join(dataDir, 'PG_VERSION'))) {
     return (await readFile(passwordFile, 'utf8')).trim()
   }
+  // Parents stay traversable (the service user must reach the data directory); only it is private.
+  await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 })
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   if (runAs) await chown(dataDir, runAs.uid, runAs.gid)
   const password = randomBytes(18).toString('base64url')

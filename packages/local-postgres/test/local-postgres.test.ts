@@ -66,3 +66,23 @@ describe('LocalPostgres', () => {
     expect(rows).toEqual([{ db: 'app_test' }])
   })
 })
+
+describe('LocalPostgres.start on a new nested data directory', () => {
+  it('creates the missing parents traversable for the server user and initialises the cluster', async () => {
+    const { mkdtemp, chmod, rm, stat } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const path = await import('node:path')
+    const root = await mkdtemp(path.join(tmpdir(), 'local-postgres-nested-'))
+    await chmod(root, 0o755)
+    const dataDir = path.join(root, 'a', 'b', 'data')
+    const cluster = await LocalPostgres.start({ dataDir })
+    try {
+      await expect(cluster.query('select 1 as one')).resolves.toEqual([{ one: 1 }])
+      expect((await stat(path.join(root, 'a', 'b'))).mode & 0o777).toBe(0o755)
+      expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
+    } finally {
+      await cluster.stop()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})

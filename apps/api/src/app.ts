@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto'
+import type { DatabaseHealth, Logger } from '@classroom/db-core'
+import { Ajv } from 'ajv'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
+import { ApiError } from './api-error.js'
+import { toErrorResponse } from './error-response.js'
+import type { ApiMetrics } from './metrics.js'
+import { classroomRoutes } from './routes/classrooms.js'
+import { enrollmentRoutes } from './routes/enrollments.js'
+import { healthRoutes } from './routes/health.js'
+import { studentRoutes } from './routes/students.js'
+import type { Database } from './schema.js'
+
+/** What the routes need from the outside world. */
+export interface AppDependencies {
+  readonly db: Kysely<Database>
+  readonly logger: Logger
+  readonly metrics: ApiMetrics
+  /** Pings the database for `/readyz`. */
+  readonly checkDatabase: () => Promise<DatabaseHealth>
+}
+
+// Requests here are small JSON documents; anything bigger is a mistake or an attack.
+const BODY_LIMIT_BYTES = 16 * 1024
+
+/**
+ * Builds the HTTP api (not yet listening).
+ *
+ * ```ts
+ * const app = buildApp({ db, logger, metrics, checkDatabase })
+ * await app.listen({ host: '127.0.0.1', port: 3000 })
+ * ```
+ */
+export function buildApp(deps: AppDependencies): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  })
+
+  // Bodies are validated strictly: "10" is not a number and unknown fields are refused, not dropped.
+  // Path and query parts are text by nature, so there numbers are coerced.
+  const bodyAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true })
+  const textAjv = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true })
+  // JSON only: without this, fastify's built-in text/plain parser lets text reach the validators.
+  app.removeContentTypeParser('text/plain')
+
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : textAjv).compile(schema),
+  )
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    const seconds = reply.elapsedTime / 1000
+    deps.metrics.httpRequestDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      seconds,
+    )
+    deps.logger.info('request', {
+      method: request.method,
+      route,
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      requestId: request.id,
+    })
+  })
+
+  app.setErrorHandler((error, request, reply) => {
+    const response = toErrorResponse(error, request.id)
+    if (response.unexpected) {
+      deps.logger.error('unexpected error while handling a request', {
+        requestId: request.id,
+        method: request.method,
+        route: request.routeOptions.url,
+        error: error instanceof Error ? error.message : String(error),
+        stack: error instanceof Error ? error.stack : undefined,
+      })
+    } else if (response.status >= 500) {
+      deps.logger.warn('request failed on the database', { requestId: request.id, code: response.body.error })
+    }
+    return reply.code(response.status).headers(response.headers).send(response.body)
+  })
+
+  app.setNotFoundHandler((request) => {
+    throw new ApiError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)
+  })
+
+  app.register(healthRoutes(deps))
+  app.register(classroomRoutes(deps))
+  app.register(studentRoutes(deps))
+  app.register(enrollmentRoutes(deps))
+  return app
+}

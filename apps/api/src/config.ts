@@ -1,0 +1,82 @@
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import {
+  boolean,
+  type DbConfig,
+  dbConfigFromEnv,
+  dbEnvSpec,
+  type LogLevel,
+  loggerEnvSpec,
+  parseEnv,
+  postgresUrl,
+  wholeNumber,
+} from '@classroom/db-core'
+import { EnvError, makeValidator } from 'envalid'
+
+const host = makeValidator<string>((input) => {
+  if (!/^[a-zA-Z0-9.:-]+$/.test(input)) throw new EnvError('a host name or IP address, like 127.0.0.1')
+  return input
+})
+
+const absolutePath = makeValidator<string>((input) => {
+  if (!path.isAbsolute(input)) throw new EnvError('an absolute directory path')
+  return input
+})
+
+/** The api's own variables plus db-core's and the logger's, validated in one pass. */
+export const apiEnvSpec = {
+  ...dbEnvSpec,
+  ...loggerEnvSpec,
+  // Optional here: without it the api starts an embedded PostgreSQL.
+  DATABASE_URL: postgresUrl({ default: undefined }),
+  PORT: wholeNumber(0)({ default: 3000 }),
+  HOST: host({ default: '127.0.0.1' }),
+  SHUTDOWN_TIMEOUT_MS: wholeNumber(1)({ default: 10_000 }),
+  DB_MIGRATE_ON_START: boolean({ default: true }),
+  READYZ_TIMEOUT_MS: wholeNumber(1)({ default: 1000 }),
+  EMBEDDED_PG_DATA_DIR: absolutePath({ default: path.join(tmpdir(), 'classroom-engine', 'postgres') }),
+  EMBEDDED_PG_PORT: wholeNumber(0)({ default: 0 }),
+}
+
+export interface ApiConfig {
+  readonly port: number
+  readonly host: string
+  readonly shutdownTimeoutMs: number
+  readonly migrateOnStart: boolean
+  readonly readyzTimeoutMs: number
+  readonly log: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'pretty' }
+  /** Where the database is, or how to run the embedded one when `DATABASE_URL` is unset. */
+  readonly database:
+    | { readonly kind: 'external'; readonly connectionString: string }
+    | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number | undefined }
+  /** Builds db-core's config once the connection string is known (for embedded, after it started). */
+  dbConfig(connectionString: string): DbConfig
+}
+
+/**
+ * Validates the whole environment at once; a bad value anywhere throws one `ConfigError` listing
+ * every offending variable, before any connection is opened.
+ *
+ * ```ts
+ * const config = loadApiConfig(process.env)
+ * ```
+ */
+export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
+  const clean = parseEnv(apiEnvSpec, env)
+  return Object.freeze({
+    port: clean.PORT,
+    host: clean.HOST,
+    shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,
+    migrateOnStart: clean.DB_MIGRATE_ON_START,
+    readyzTimeoutMs: clean.READYZ_TIMEOUT_MS,
+    log: Object.freeze({ level: clean.LOG_LEVEL, format: clean.LOG_FORMAT }),
+    database: clean.DATABASE_URL
+      ? { kind: 'external' as const, connectionString: clean.DATABASE_URL }
+      : {
+          kind: 'embedded' as const,
+          dataDir: clean.EMBEDDED_PG_DATA_DIR,
+          port: clean.EMBEDDED_PG_PORT || undefined,
+        },
+    dbConfig: (connectionString: string) => dbConfigFromEnv(connectionString, clean),
+  })
+}

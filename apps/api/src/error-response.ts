@@ -1,0 +1,101 @@
+import { DatabaseUnavailableError, isConnectionError, PoolTimeoutError } from '@classroom/db-core'
+import type { FastifyError } from 'fastify'
+import { ApiError, type ErrorBody } from './api-error.js'
+
+/** What the error handler sends: status, the uniform body, and extra headers. */
+export interface ErrorResponse {
+  readonly status: number
+  readonly body: ErrorBody
+  readonly headers: Record<string, string>
+  /** Whether the error was unexpected, to be logged with its stack. */
+  readonly unexpected: boolean
+}
+
+// Seconds a client should wait before retrying: a full pool drains fast, a restart takes longer.
+const RETRY_AFTER_POOL_TIMEOUT = '1'
+const RETRY_AFTER_UNAVAILABLE = '2'
+
+interface AjvError {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: { missingProperty?: string; additionalProperty?: string }
+}
+
+/**
+ * Maps any error a request can end in to the api's uniform error response. Stack traces and SQL
+ * never reach the body: an unexpected error answers 500 with the request id to find it in the logs.
+ *
+ * ```ts
+ * const { status, body, headers } = toErrorResponse(error, request.id)
+ * ```
+ */
+export function toErrorResponse(error: unknown, requestId: string): ErrorResponse {
+  if (error instanceof ApiError)
+    return expected(error.statusCode, { error: error.code, message: error.message })
+  if (error instanceof PoolTimeoutError) {
+    return expected(
+      503,
+      { error: 'POOL_TIMEOUT', message: 'the service is at its database connection limit; retry shortly' },
+      { 'retry-after': RETRY_AFTER_POOL_TIMEOUT },
+    )
+  }
+  if (error instanceof DatabaseUnavailableError || isConnectionError(error)) {
+    return expected(
+      503,
+      { error: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable; retry shortly' },
+      { 'retry-after': RETRY_AFTER_UNAVAILABLE },
+    )
+  }
+  const fastifyError = error as Partial<FastifyError> & {
+    validation?: AjvError[]
+    validationContext?: string
+  }
+  if (fastifyError.validation?.[0])
+    return validationFailed(fastifyError.validation[0], fastifyError.validationContext ?? 'request')
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return expected(400, {
+        error: 'MALFORMED_JSON',
+        message: `the body is not valid JSON: ${fastifyError.message}`,
+      })
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return expected(413, {
+        error: 'BODY_TOO_LARGE',
+        message: 'the body is larger than this api accepts (16 KiB)',
+      })
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return expected(415, { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' })
+  }
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
+    return expected(400, { error: 'MALFORMED_JSON', message: `the body is not valid JSON: ${error.message}` })
+  }
+  return {
+    status: 500,
+    body: { error: 'INTERNAL_ERROR', message: 'an unexpected error occurred', requestId },
+    headers: {},
+    unexpected: true,
+  }
+}
+
+function expected(status: number, body: ErrorBody, headers: Record<string, string> = {}): ErrorResponse {
+  return { status, body, headers, unexpected: false }
+}
+
+function validationFailed(issue: AjvError, context: string): ErrorResponse {
+  const base = [context, ...issue.instancePath.split('/').filter(Boolean)].join('.')
+  if (issue.keyword === 'required' && issue.params.missingProperty) {
+    const field = `${base}.${issue.params.missingProperty}`
+    return expected(400, { error: 'VALIDATION_FAILED', message: `${field} is required`, field })
+  }
+  if (issue.keyword === 'additionalProperties' && issue.params.additionalProperty) {
+    const field = `${base}.${issue.params.additionalProperty}`
+    return expected(400, { error: 'VALIDATION_FAILED', message: `${field} is not a known field`, field })
+  }
+  return expected(400, {
+    error: 'VALIDATION_FAILED',
+    message: `${base} ${issue.message ?? 'is invalid'}`,
+    field: base,
+  })
+}

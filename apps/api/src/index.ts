@@ -1,0 +1,8 @@
+export { ApiError, type ApiErrorCode, type ErrorBody } from './api-error.js'
+export { type AppDependencies, buildApp } from './app.js'
+export { type ApiConfig, apiEnvSpec, loadApiConfig } from './config.js'
+export { seedDemoData } from './demo-data.js'
+export { type ApiMetrics, createMetrics, registerPoolMetrics } from './metrics.js'
+export { MigrationError, migrateToLatest } from './migrator.js'
+export type { Database } from './schema.js'
+export { type RunningApi, startApi } from './server.js'

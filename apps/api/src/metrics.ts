@@ -1,0 +1,104 @@
+import type { InstrumentedPool, PoolCounters } from '@classroom/db-core'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+/** The api's Prometheus registry and the instruments request handling feeds. */
+export interface ApiMetrics {
+  readonly registry: Registry
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>
+  readonly poolAcquireDuration: Histogram
+}
+
+// Acquire waits are mostly sub-millisecond; the tail up to the 30 s timeout is what matters.
+const ACQUIRE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof PoolCounters]> = [
+  [
+    'db_pool_acquire_timeouts_total',
+    'Checkouts that timed out with every connection in use (POOL_TIMEOUT).',
+    'acquireTimeouts',
+  ],
+  [
+    'db_pool_acquire_failures_total',
+    'Checkouts that failed because the database was unreachable.',
+    'acquireFailures',
+  ],
+  [
+    'db_pool_pre_ping_failures_total',
+    'Connections discarded because their pre-ping failed.',
+    'prePingFailures',
+  ],
+  ['db_pool_connections_created_total', 'Connections opened.', 'connectionsCreated'],
+  ['db_pool_connections_removed_total', 'Connections closed, for any reason.', 'connectionsRemoved'],
+  [
+    'db_pool_connections_recycled_total',
+    'Connections closed for reaching DB_POOL_RECYCLE_SECONDS.',
+    'connectionsRecycled',
+  ],
+  ['db_pool_connection_errors_total', 'Connections lost to a server or network error.', 'connectionErrors'],
+]
+
+/**
+ * Builds the registry. Pool gauges and counters are read from the pool at scrape time (nothing
+ * runs per request for them); the acquire histogram is fed by the pool's `onAcquire` hook.
+ *
+ * ```ts
+ * const metrics = createMetrics()
+ * const database = createDb(config, { logger, onAcquire: (ms) => metrics.poolAcquireDuration.observe(ms / 1000) })
+ * registerPoolMetrics(metrics, database.pool)
+ * ```
+ */
+export function createMetrics(): ApiMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route template and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: HTTP_BUCKETS,
+      registers: [registry],
+    }),
+    poolAcquireDuration: new Histogram({
+      name: 'db_pool_acquire_seconds',
+      help: 'Time to check out a database connection: queueing, connecting and pre-ping.',
+      buckets: ACQUIRE_BUCKETS,
+      registers: [registry],
+    }),
+  }
+}
+
+/** Adds the pool's gauges and counters to the registry. */
+export function registerPoolMetrics({ registry }: ApiMetrics, pool: InstrumentedPool): void {
+  const gauges: ReadonlyArray<[string, string, () => number]> = [
+    ['db_pool_connections', 'Open connections: idle, active and opening.', () => pool.totalCount],
+    ['db_pool_connections_idle', 'Open connections waiting in the pool.', () => pool.idleCount],
+    ['db_pool_connections_active', 'Connections checked out by requests.', () => pool.stats().active],
+    ['db_pool_connections_pending', 'Requests waiting for a connection.', () => pool.waitingCount],
+    ['db_pool_connections_max', 'Most connections the pool opens (size + overflow).', () => pool.max],
+    ['db_pool_connections_min', 'Connections the pool keeps (size).', () => pool.settings.size],
+  ]
+  for (const [name, help, read] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read())
+      },
+    })
+  }
+  for (const [name, help, field] of POOL_COUNTERS) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        // The pool owns the count; mirror it at scrape time.
+        this.reset()
+        this.inc(pool.stats()[field])
+      },
+    })
+  }
+}

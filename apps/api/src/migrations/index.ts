@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration'
+import * as classroomsStudentsEnrollments from './0001-classrooms-students-enrollments.js'
+
+/**
+ * Every migration, in order. A static list rather than a folder scan: it survives bundling and
+ * needs no file-system paths at run time. Add new ones at the end; never edit an applied one.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001-classrooms-students-enrollments': classroomsStudentsEnrollments,
+}

@@ -1,0 +1,13 @@
+import type { Classroom } from '../schema.js'
+
+/** A classroom as the api shows it. */
+export interface ClassroomView {
+  id: number
+  name: string
+  capacity: number
+  createdAt: string
+}
+
+export function classroomView(row: Classroom): ClassroomView {
+  return { id: row.id, name: row.name, capacity: row.capacity, createdAt: row.created_at.toISOString() }
+}

@@ -1,0 +1,97 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { ApiError } from '../api-error.js'
+import type { AppDependencies } from '../app.js'
+import { classroomView } from './classroom-view.js'
+import { decodeCursor, encodeCursor } from './cursor.js'
+import { type IdParams, idParams, nameSchema } from './schemas.js'
+
+const MAX_PAGE = 100
+
+interface CreateClassroomBody {
+  name: string
+  capacity: number
+}
+
+interface ListQuery {
+  limit: number
+  cursor?: string
+}
+
+/** `POST /classrooms`, `GET /classrooms` (keyset pages), `GET /classrooms/:id` (with its enrolled count). */
+export function classroomRoutes({ db }: AppDependencies): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: CreateClassroomBody }>(
+      '/classrooms',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['name', 'capacity'],
+            additionalProperties: false,
+            properties: { name: nameSchema, capacity: { type: 'integer', minimum: 1, maximum: 100_000 } },
+          },
+        },
+      },
+      async (request, reply) => {
+        const row = await db
+          .insertInto('classrooms')
+          .values({ name: request.body.name, capacity: request.body.capacity })
+          .returningAll()
+          .executeTakeFirstOrThrow()
+        return reply.code(201).send(classroomView(row))
+      },
+    )
+
+    app.get<{ Querystring: ListQuery }>(
+      '/classrooms',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
+              cursor: { type: 'string', minLength: 1, maxLength: 64 },
+            },
+          },
+        },
+      },
+      async (request) => {
+        const { limit, cursor } = request.query
+        const afterId = cursor === undefined ? 0 : decodeCursor(cursor)
+        // One row more than asked tells whether another page exists, without a count.
+        const rows = await db
+          .selectFrom('classrooms')
+          .selectAll()
+          .where('id', '>', afterId)
+          .orderBy('id')
+          .limit(limit + 1)
+          .execute()
+        const page = rows.slice(0, limit)
+        const last = page.at(-1)
+        return {
+          items: page.map(classroomView),
+          nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+        }
+      },
+    )
+
+    app.get<{ Params: IdParams }>('/classrooms/:id', { schema: { params: idParams } }, async (request) => {
+      const row = await db
+        .selectFrom('classrooms')
+        .selectAll('classrooms')
+        .select((eb) =>
+          eb
+            .selectFrom('enrollments')
+            .select(eb.fn.countAll<string>().as('n'))
+            .whereRef('enrollments.classroom_id', '=', 'classrooms.id')
+            .as('enrolled_count'),
+        )
+        .where('id', '=', request.params.id)
+        .executeTakeFirst()
+      if (!row)
+        throw new ApiError(404, 'CLASSROOM_NOT_FOUND', `classroom ${request.params.id} does not exist`)
+      return { ...classroomView(row), enrolledCount: Number(row.enrolled_count) }
+    })
+  }
+}

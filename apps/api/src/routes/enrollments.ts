@@ -1,0 +1,121 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { ApiError } from '../api-error.js'
+import type { AppDependencies } from '../app.js'
+import { idParams, idSchema } from './schemas.js'
+
+interface EnrollParams {
+  id: number
+}
+
+interface EnrollBody {
+  studentId: number
+}
+
+interface UnenrollParams {
+  id: number
+  studentId: number
+}
+
+/** `POST /classrooms/:id/enrollments` and `DELETE /classrooms/:id/enrollments/:studentId`. */
+export function enrollmentRoutes({ db }: AppDependencies): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Params: EnrollParams; Body: EnrollBody }>(
+      '/classrooms/:id/enrollments',
+      {
+        schema: {
+          params: idParams,
+          body: {
+            type: 'object',
+            required: ['studentId'],
+            additionalProperties: false,
+            properties: { studentId: idSchema },
+          },
+        },
+      },
+      async (request, reply) => {
+        const classroomId = request.params.id
+        const { studentId } = request.body
+        const enrollment = await db.transaction().execute(async (trx) => {
+          // Locking the classroom row serialises enrollments into it: the count below cannot go
+          // stale before our insert commits, so capacity holds under any concurrency.
+          const classroom = await trx
+            .selectFrom('classrooms')
+            .select(['id', 'capacity'])
+            .where('id', '=', classroomId)
+            .forUpdate()
+            .executeTakeFirst()
+          if (!classroom)
+            throw new ApiError(404, 'CLASSROOM_NOT_FOUND', `classroom ${classroomId} does not exist`)
+          const student = await trx
+            .selectFrom('students')
+            .select('id')
+            .where('id', '=', studentId)
+            .executeTakeFirst()
+          if (!student) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${studentId} does not exist`)
+          const { enrolled, already } = await trx
+            .selectFrom('enrollments')
+            .select((eb) => [
+              eb.fn.countAll<string>().as('enrolled'),
+              eb.fn.countAll<string>().filterWhere('student_id', '=', studentId).as('already'),
+            ])
+            .where('classroom_id', '=', classroomId)
+            .executeTakeFirstOrThrow()
+          if (Number(already) > 0) {
+            throw new ApiError(
+              409,
+              'ALREADY_ENROLLED',
+              `student ${studentId} is already enrolled in classroom ${classroomId}`,
+            )
+          }
+          if (Number(enrolled) >= classroom.capacity) {
+            throw new ApiError(
+              409,
+              'CLASSROOM_FULL',
+              `classroom ${classroomId} is full (capacity ${classroom.capacity})`,
+            )
+          }
+          return trx
+            .insertInto('enrollments')
+            .values({ classroom_id: classroomId, student_id: studentId })
+            .returning(['classroom_id', 'student_id', 'created_at'])
+            .executeTakeFirstOrThrow()
+        })
+        return reply.code(201).send({
+          classroomId: enrollment.classroom_id,
+          studentId: enrollment.student_id,
+          createdAt: enrollment.created_at.toISOString(),
+        })
+      },
+    )
+
+    app.delete<{ Params: UnenrollParams }>(
+      '/classrooms/:id/enrollments/:studentId',
+      {
+        schema: {
+          params: {
+            type: 'object',
+            required: ['id', 'studentId'],
+            additionalProperties: false,
+            properties: { id: idSchema, studentId: idSchema },
+          },
+        },
+      },
+      async (request, reply) => {
+        const { id, studentId } = request.params
+        const deleted = await db
+          .deleteFrom('enrollments')
+          .where('classroom_id', '=', id)
+          .where('student_id', '=', studentId)
+          .executeTakeFirst()
+        if (deleted.numDeletedRows === 0n) {
+          throw new ApiError(
+            404,
+            'ENROLLMENT_NOT_FOUND',
+            `student ${studentId} is not enrolled in classroom ${id}`,
+          )
+        }
+        return reply.code(204).send()
+      },
+    )
+  }
+}

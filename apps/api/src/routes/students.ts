@@ -1,0 +1,110 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { ApiError } from '../api-error.js'
+import type { AppDependencies } from '../app.js'
+import type { Student } from '../schema.js'
+import { classroomView } from './classroom-view.js'
+import { type IdParams, idParams, nameSchema } from './schemas.js'
+
+const UNIQUE_VIOLATION = '23505'
+
+interface CreateStudentBody {
+  name: string
+  email: string
+}
+
+function studentView(row: Student) {
+  return { id: row.id, name: row.name, email: row.email, createdAt: row.created_at.toISOString() }
+}
+
+/** `POST /students`, `GET /students/:id`, `GET /students/:id/classrooms`. */
+export function studentRoutes({ db }: AppDependencies): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: CreateStudentBody }>(
+      '/students',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['name', 'email'],
+            additionalProperties: false,
+            properties: {
+              name: nameSchema,
+              email: { type: 'string', maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        // Addresses differ only in case are the same mailbox in practice: one student each.
+        const email = request.body.email.toLowerCase()
+        try {
+          const row = await db
+            .insertInto('students')
+            .values({ name: request.body.name, email })
+            .returningAll()
+            .executeTakeFirstOrThrow()
+          return reply.code(201).send(studentView(row))
+        } catch (error) {
+          if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+            throw new ApiError(409, 'EMAIL_TAKEN', `a student with email ${email} already exists`)
+          }
+          throw error
+        }
+      },
+    )
+
+    app.get<{ Params: IdParams }>('/students/:id', { schema: { params: idParams } }, async (request) => {
+      const row = await db
+        .selectFrom('students')
+        .selectAll()
+        .where('id', '=', request.params.id)
+        .executeTakeFirst()
+      if (!row) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${request.params.id} does not exist`)
+      return studentView(row)
+    })
+
+    app.get<{ Params: IdParams }>(
+      '/students/:id/classrooms',
+      { schema: { params: idParams } },
+      async (request) => {
+        const { id } = request.params
+        // One query (one connection) answers both "does the student exist" and "where is it enrolled".
+        const rows = await db
+          .selectFrom('students')
+          .leftJoin('enrollments', 'enrollments.student_id', 'students.id')
+          .leftJoin('classrooms', 'classrooms.id', 'enrollments.classroom_id')
+          .select([
+            'classrooms.id',
+            'classrooms.name',
+            'classrooms.capacity',
+            'classrooms.created_at',
+            'enrollments.created_at as enrolled_at',
+          ])
+          .where('students.id', '=', id)
+          .orderBy('classrooms.id')
+          .execute()
+        if (rows.length === 0) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${id} does not exist`)
+        const enrolled = rows.flatMap((row) =>
+          row.id === null ||
+          row.name === null ||
+          row.capacity === null ||
+          row.created_at === null ||
+          row.enrolled_at === null
+            ? []
+            : [
+                {
+                  ...classroomView({
+                    id: row.id,
+                    name: row.name,
+                    capacity: row.capacity,
+                    created_at: row.created_at,
+                  }),
+                  enrolledAt: row.enrolled_at.toISOString(),
+                },
+              ],
+        )
+        return { items: enrolled }
+      },
+    )
+  }
+}

@@ -1,0 +1,180 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { createTestDatabase } from '@classroom/local-postgres'
+import pg from 'pg'
+import { describe, expect, inject, it } from 'vitest'
+import { request } from './support.js'
+
+// The built entry point, exactly what `pnpm start` runs.
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
+
+interface ApiProcess {
+  readonly child: ChildProcess
+  readonly url: string
+  readonly lines: Record<string, unknown>[]
+  readonly exited: Promise<number | null>
+}
+
+async function spawnApi(databaseUrl: string, env: Record<string, string> = {}): Promise<ApiProcess> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: '0',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const lines: Record<string, unknown>[] = []
+  let buffered = ''
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk
+      const parts = buffered.split('\n')
+      buffered = parts.pop() ?? ''
+      for (const part of parts) {
+        const line = JSON.parse(part) as Record<string, unknown>
+        lines.push(line)
+        if (line.message === 'api listening') resolve(line.url as string)
+      }
+    })
+    void exited.then((code) => reject(new Error(`api exited with ${code} before listening`)))
+  })
+  return { child, url: await listening, lines, exited }
+}
+
+async function withAdmin<T>(url: string, run: (admin: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  try {
+    return await run(admin)
+  } finally {
+    await admin.end()
+  }
+}
+
+describe('the api process', () => {
+  it('on SIGTERM finishes in-flight requests, exits 0, and every request answered 2xx is in the database', async () => {
+    const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_sigterm')
+    const api = await spawnApi(databaseUrl)
+    const acknowledged: string[] = []
+    const refused: number[] = []
+    let stop = false
+    let seq = 0
+    const writer = async (w: number) => {
+      while (!stop) {
+        const email = `w${w}.${seq++}@shutdown.test`
+        try {
+          const response = await request(api.url, 'POST', '/students', { name: 'Inflight', email })
+          if (response.status === 201) acknowledged.push(email)
+          else refused.push(response.status)
+        } catch {
+          return // the server closed: this writer is done
+        }
+      }
+    }
+    const writers = Array.from({ length: 20 }, (_, w) => writer(w))
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    api.child.kill('SIGTERM')
+    const code = await api.exited
+    stop = true
+    await Promise.all(writers)
+
+    expect(code).toBe(0)
+    expect(acknowledged.length).toBeGreaterThan(20)
+    // Requests that arrived on a closing server may be refused (503), never half-done.
+    for (const status of refused) expect(status).toBe(503)
+    const stored = await withAdmin(databaseUrl, async (admin) => {
+      const { rows } = await admin.query<{ email: string }>('select email from students')
+      return new Set(rows.map((r) => r.email))
+    })
+    const lost = acknowledged.filter((email) => !stored.has(email))
+    expect(lost).toEqual([])
+    expect(api.lines.map((l) => l.message)).toContain('shut down')
+  })
+
+  it('cuts requests still running after SHUTDOWN_TIMEOUT_MS and exits 1; what was not acknowledged may not be stored', async () => {
+    const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_shutdown_timeout')
+    const api = await spawnApi(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '300' })
+    const room = (await request(api.url, 'POST', '/classrooms', { name: 'Locked', capacity: 5 })).body
+      .id as number
+    const student = (
+      await request(api.url, 'POST', '/students', { name: 'Slow', email: 'slow@shutdown.test' })
+    ).body.id as number
+    const admin = new pg.Client({ connectionString: databaseUrl })
+    await admin.connect()
+    try {
+      // Hold the classroom's row lock: the enrollment below blocks inside its transaction.
+      await admin.query('begin')
+      await admin.query('select * from classrooms where id = $1 for update', [room])
+      const blocked = request(api.url, 'POST', `/classrooms/${room}/enrollments`, {
+        studentId: student,
+      }).then(
+        (r) => r.status,
+        () => 'connection cut' as const,
+      )
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      api.child.kill('SIGTERM')
+      expect(await blocked).toBe('connection cut')
+    } finally {
+      await admin.query('rollback')
+      await admin.end()
+    }
+    expect(await api.exited).toBe(1)
+    expect(api.lines.map((l) => l.message)).toContain(
+      'in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; cutting their connections',
+    )
+  })
+
+  it('exits at once on a second signal', async () => {
+    const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_second_signal')
+    const api = await spawnApi(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '60000' })
+    const room = (await request(api.url, 'POST', '/classrooms', { name: 'Locked', capacity: 5 })).body
+      .id as number
+    const admin = new pg.Client({ connectionString: databaseUrl })
+    await admin.connect()
+    try {
+      await admin.query('begin')
+      await admin.query('select * from classrooms where id = $1 for update', [room])
+      void request(api.url, 'POST', `/classrooms/${room}/enrollments`, { studentId: 1 }).catch(
+        () => undefined,
+      )
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      api.child.kill('SIGTERM')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(api.child.exitCode).toBeNull() // still draining the blocked request
+      api.child.kill('SIGTERM')
+      expect(await api.exited).toBe(1)
+      expect(api.lines.map((l) => l.message)).toContain('second signal: exiting at once')
+    } finally {
+      await admin.query('rollback')
+      await admin.end()
+    }
+  })
+
+  it('refuses to start on bad configuration, listing every bad variable, before opening any connection', async () => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: {
+        ...process.env,
+        DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app',
+        DB_POOL_SIZE: '0',
+        PORT: 'eighty',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    const [code] = await once(child, 'exit')
+    expect(code).toBe(1)
+    expect(stderr).toContain('Invalid configuration (2 variables):')
+    expect(stderr).toContain('DB_POOL_SIZE: got "0"; expected a whole number ≥ 1')
+    expect(stderr).toContain('PORT: got "eighty"; expected a whole number ≥ 0')
+    expect(stderr).not.toContain('hunter2')
+  })
+})
