@@ -6,3 +6,4 @@ export { type ApiMetrics, createMetrics, registerPoolMetrics } from './metrics.j
 export { MigrationError, migrateToLatest } from './migrator.js'
 export type { Database } from './schema.js'
 export { type RunningApi, startApi } from './server.js'
+export { type ApiProcess, type SpawnApiOptions, spawnApi } from './spawn-api.js'

@@ -1,50 +1,26 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createTestDatabase } from '@classroom/local-postgres'
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
+import { type ApiProcess, spawnApi } from '../src/index.js'
 import { request } from './support.js'
 
-// The built entry point, exactly what `pnpm start` runs.
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
-
-interface ApiProcess {
-  readonly child: ChildProcess
-  readonly url: string
+interface RunningProcess extends ApiProcess {
   readonly lines: Record<string, unknown>[]
-  readonly exited: Promise<number | null>
 }
 
-async function spawnApi(databaseUrl: string, env: Record<string, string> = {}): Promise<ApiProcess> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: '0',
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exited = once(child, 'exit').then(([code]) => code as number | null)
+async function startApiProcess(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<RunningProcess> {
   const lines: Record<string, unknown>[] = []
-  let buffered = ''
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk
-      const parts = buffered.split('\n')
-      buffered = parts.pop() ?? ''
-      for (const part of parts) {
-        const line = JSON.parse(part) as Record<string, unknown>
-        lines.push(line)
-        if (line.message === 'api listening') resolve(line.url as string)
-      }
-    })
-    void exited.then((code) => reject(new Error(`api exited with ${code} before listening`)))
+  const api = await spawnApi({
+    env: { DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', ...env },
+    onLine: (line) => lines.push(JSON.parse(line) as Record<string, unknown>),
   })
-  return { child, url: await listening, lines, exited }
+  return { ...api, lines }
 }
 
 async function withAdmin<T>(url: string, run: (admin: pg.Client) => Promise<T>): Promise<T> {
@@ -60,7 +36,7 @@ async function withAdmin<T>(url: string, run: (admin: pg.Client) => Promise<T>):
 describe('the api process', () => {
   it('on SIGTERM finishes in-flight requests, exits 0, and every request answered 2xx is in the database', async () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_sigterm')
-    const api = await spawnApi(databaseUrl)
+    const api = await startApiProcess(databaseUrl)
     const acknowledged: string[] = []
     const refused: number[] = []
     let stop = false
@@ -99,7 +75,7 @@ describe('the api process', () => {
 
   it('cuts requests still running after SHUTDOWN_TIMEOUT_MS and exits 1; what was not acknowledged may not be stored', async () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_shutdown_timeout')
-    const api = await spawnApi(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '300' })
+    const api = await startApiProcess(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '300' })
     const room = (await request(api.url, 'POST', '/classrooms', { name: 'Locked', capacity: 5 })).body
       .id as number
     const student = (
@@ -132,7 +108,7 @@ describe('the api process', () => {
 
   it('exits at once on a second signal', async () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_second_signal')
-    const api = await spawnApi(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '60000' })
+    const api = await startApiProcess(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '60000' })
     const room = (await request(api.url, 'POST', '/classrooms', { name: 'Locked', capacity: 5 })).body
       .id as number
     const admin = new pg.Client({ connectionString: databaseUrl })
@@ -157,7 +133,7 @@ describe('the api process', () => {
   })
 
   it('refuses to start on bad configuration, listing every bad variable, before opening any connection', async () => {
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
       env: {
         ...process.env,
         DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app',

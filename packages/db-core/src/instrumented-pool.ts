@@ -243,12 +243,12 @@ export class InstrumentedPool extends pg.Pool {
   }
 
   /**
-   * Out of time. When every connection is taken the pool is the limit (`PoolTimeoutError`); when
-   * there was room but connecting took the time, the database is the problem.
+   * Out of time. When callers hold every connection the pool is the limit (`PoolTimeoutError`);
+   * otherwise the time went to opening connections, and the database is the problem.
    */
   #timeoutError(startedAt: number, reason: string, cause?: unknown): Error {
     const waitedMs = performance.now() - startedAt
-    if (reason === CONNECT_TIMEOUT_MESSAGE || this.totalCount < this.max) {
+    if (reason === CONNECT_TIMEOUT_MESSAGE || this.#active < this.max) {
       this.#counters.acquireFailures++
       return new DatabaseUnavailableError(
         `could not open a connection to the database within ${formatSeconds(this.#settings.acquireTimeoutMs)}`,

@@ -206,6 +206,28 @@ describe('checkout failures', () => {
     expect(p.stats()).toMatchObject({ acquireFailures: 1, acquireTimeouts: 0, total: 0 })
   })
 
+  it('reports a database that accepts TCP but never answers as unavailable, not as a full pool', async () => {
+    const { createServer } = await import('node:net')
+    const silent = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address() as { port: number }
+    try {
+      // Size 1: the one connection being opened fills the pool, yet no caller holds it.
+      const p = pool({
+        DATABASE_URL: `postgres://app:x@127.0.0.1:${port}/app`,
+        DB_POOL_SIZE: '1',
+        DB_POOL_MAX_OVERFLOW: '0',
+        DB_POOL_TIMEOUT_SECONDS: '0.3',
+      })
+      const error = await p.query('select 1').catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(DatabaseUnavailableError)
+      expect((error as Error).message).toBe('could not open a connection to the database within 0.3 s')
+      expect(p.stats()).toMatchObject({ acquireTimeouts: 0, acquireFailures: 1 })
+    } finally {
+      silent.close()
+    }
+  })
+
   it('passes a rejected login through as the server error, not as unavailability', async () => {
     const wrong = new URL(url)
     wrong.password = 'not-the-password'

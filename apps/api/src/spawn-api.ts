@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { findFreePort } from '@classroom/local-postgres'
+
+/** The built api running as a child process. */
+export interface ApiProcess {
+  readonly child: ChildProcess
+  /** `http://127.0.0.1:port` */
+  readonly url: string
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>
+}
+
+export interface SpawnApiOptions {
+  /**
+   * Environment on top of this process's; `DATABASE_URL` is required (the child must not start
+   * an embedded database of its own).
+   *
+   * ```ts
+   * spawnApi({ env: { DATABASE_URL: url, LOG_LEVEL: 'warn' } })
+   * ```
+   */
+  readonly env: Record<string, string> & { DATABASE_URL: string }
+  /**
+   * Receives every line the api writes (JSON log lines).
+   *
+   * ```ts
+   * spawnApi({ env, onLine: (line) => logFile.write(`${line}\n`) })
+   * ```
+   */
+  readonly onLine?: (line: string) => void
+  /** Longest wait for `/healthz`, in milliseconds. Default 30000. */
+  readonly startTimeoutMs?: number
+}
+
+const OUTPUT_TAIL_LINES = 20
+// The built entry point, found the same from src/ (tests) and dist/ (the load runner).
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
+
+/**
+ * Starts the built api (`dist/main.js`, what `pnpm start` runs) on a free port and resolves once
+ * `/healthz` answers, or rejects when the process exits first.
+ *
+ * ```ts
+ * const api = await spawnApi({ env: { DATABASE_URL: url } })
+ * api.child.kill('SIGTERM')
+ * await api.exited
+ * ```
+ */
+export async function spawnApi(options: SpawnApiOptions): Promise<ApiProcess> {
+  const port = await findFreePort()
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, HOST: '127.0.0.1', LOG_FORMAT: 'json', ...options.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const tail: string[] = []
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = ''
+    stream.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk
+      const lines = buffered.split('\n')
+      buffered = lines.pop() ?? ''
+      for (const line of lines) {
+        tail.push(line)
+        if (tail.length > OUTPUT_TAIL_LINES) tail.shift()
+        options.onLine?.(line)
+      }
+    })
+  }
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000)
+  let exitCode: number | null | undefined
+  void exited.then((code) => {
+    exitCode = code
+  })
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new Error(
+        `the api exited with code ${exitCode} before it answered /healthz. Its last output:\n${tail.join('\n')}`,
+      )
+    }
+    const healthy = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (healthy) return { child, url, exited }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`the api did not answer /healthz on ${url} within ${options.startTimeoutMs ?? 30_000} ms`)
+}

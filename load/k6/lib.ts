@@ -1,0 +1,90 @@
+// The k6 side of the shared request mix: one iteration = one request of one user.
+import { check, sleep } from 'k6'
+import exec from 'k6/execution'
+import http from 'k6/http'
+import { Counter } from 'k6/metrics'
+import {
+  assignStudents,
+  classify,
+  EXPECTED_STATUSES,
+  errorCodeOf,
+  LOAD_START_MARKER,
+  newUserState,
+  planRequest,
+  REQUEST_TIMEOUT_SECONDS,
+  rememberResponse,
+  type SeedData,
+  seedRequests,
+  THINK_TIME_SECONDS,
+  USERS,
+  type UserState,
+} from '../shared/scenarios.ts'
+
+export const BASE_URL = __ENV.BASE_URL ?? 'http://127.0.0.1:3000'
+
+// Custom metrics, named as the shared thresholds name them.
+const poolLimitErrors = new Counter('pool_limit_errors')
+const unexpectedResponses = new Counter('unexpected_responses')
+const serverErrors = new Counter('server_errors')
+
+http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES))
+
+const JSON_HEADERS = { 'content-type': 'application/json' }
+const params = (name: string) => ({
+  headers: JSON_HEADERS,
+  tags: { name },
+  timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
+})
+
+/** k6 `setup()`: creates the run's classrooms and students through the api. */
+export function createSeed(): SeedData {
+  const runId = `${Date.now().toString(36)}k6`
+  const plan = seedRequests(runId)
+  const created = (path: string, body: object): number => {
+    const response = http.post(`${BASE_URL}${path}`, JSON.stringify(body), params('seed'))
+    if (response.status !== 201)
+      throw new Error(`seeding ${path} answered ${response.status}: ${response.body}`)
+    return (response.json() as { id: number }).id
+  }
+  const classroomIds = plan.classrooms.map((body) => created('/classrooms', body))
+  const studentIds = plan.students.map((body) => created('/students', body))
+  // The runner waits for this line to time the restart drill's window.
+  console.log(LOAD_START_MARKER)
+  return { runId, classroomIds, studentIds: assignStudents(studentIds) }
+}
+
+// Module state is per VU in k6; VU ids run on across scenarios, so the user is taken modulo USERS.
+let state: UserState | undefined
+
+/** The default function's body: one request from the mix, checked and counted. */
+export function userIteration(seed: SeedData): void {
+  state ??= newUserState((exec.vu.idInTest - 1) % USERS)
+  const planned = planRequest(state, seed, Math.random)
+  const url = `${BASE_URL}${planned.path}`
+  const body = planned.body ? JSON.stringify(planned.body) : null
+  const response = http.request(planned.method, url, body, params(planned.name))
+  let parsed: unknown = null
+  if (typeof response.body === 'string' && response.body.length > 0) {
+    try {
+      parsed = JSON.parse(response.body)
+    } catch {
+      parsed = null
+    }
+  }
+  const outcome = classify(response.status, errorCodeOf(parsed))
+  if (outcome === 'pool-limit') poolLimitErrors.add(1)
+  if (outcome === 'unexpected') unexpectedResponses.add(1)
+  if (response.status >= 500 || response.status === 0) serverErrors.add(1)
+  check(response, { 'answered as expected': () => outcome === 'ok' })
+  rememberResponse(state, planned, response.status, parsed)
+  if (THINK_TIME_SECONDS > 0) sleep(THINK_TIME_SECONDS)
+}
+
+/** A `handleSummary` that writes k6's summary as JSON where `SUMMARY_JSON` says, and a line to stdout. */
+export function writeSummary(data: { metrics: Record<string, unknown> }): Record<string, string> {
+  const path = __ENV.SUMMARY_JSON ?? 'summary.json'
+  return {
+    [path]: JSON.stringify(data, null, 2),
+    stdout: `summary written to ${path}\n`,
+  }
+}

@@ -1,0 +1,141 @@
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { k6Available } from './k6-engine.js'
+import { DEFAULT_RESULTS_DIR } from './package-paths.js'
+import { type LoadOptions, runLoad } from './run-load.js'
+import { formatSummaryTable } from './run-summary.js'
+
+const USAGE = `usage: pnpm load <steady|restart> [options]
+
+  steady                   50 users for --duration seconds
+  restart                  50 users through --before, --window, --after; PostgreSQL restarts 1 s into the window
+
+  --engine node|k6         k6 when it is on PATH, or the built-in engine (default: node)
+  --duration N             steady: seconds of load (default 60)
+  --before N --window N --after N
+                           restart: phase lengths in seconds (default 20 each)
+  --mode fast|immediate    restart: PostgreSQL shutdown mode (default fast)
+  --down-seconds N         restart: keep PostgreSQL down N seconds (default 0)
+  --results-dir DIR        where <scenario>-<time>/ goes (default load/results)
+
+  DATABASE_URL             load an existing database instead of an embedded one
+  DB_RESTART_COMMAND       with DATABASE_URL and restart: the shell command that restarts it
+                           (it receives DB_RESTART_MODE and DB_DOWN_SECONDS)
+  DB_POOL_* and friends    reach the api unchanged, e.g. DB_POOL_PRE_PING_IDLE_MS=0`
+
+/** A command line that cannot run: says what is wrong and how to call it. */
+export class UsageError extends Error {}
+
+function wholeSeconds(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback
+  if (!/^\d+$/.test(raw) || Number(raw) < min)
+    throw new UsageError(`--${name} takes a whole number of seconds ≥ ${min}, not "${raw}"`)
+  return Number(raw)
+}
+
+function choice<T extends string>(
+  name: string,
+  raw: string | undefined,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (raw === undefined) return fallback
+  if (!(choices as readonly string[]).includes(raw))
+    throw new UsageError(`--${name} is one of ${choices.join(', ')}, not "${raw}"`)
+  return raw as T
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOptions {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        engine: { type: 'string' },
+        duration: { type: 'string' },
+        before: { type: 'string' },
+        window: { type: 'string' },
+        after: { type: 'string' },
+        mode: { type: 'string' },
+        'down-seconds': { type: 'string' },
+        'results-dir': { type: 'string' },
+      },
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values, positionals } = parsed
+  const text = (key: string) => values[key] as string | undefined
+  if (positionals.length !== 1)
+    throw new UsageError(`name one scenario, steady or restart (got ${positionals.length})`)
+  const scenario = choice('scenario', positionals[0], ['steady', 'restart'] as const, 'steady')
+  const engine = choice('engine', text('engine'), ['node', 'k6'] as const, 'node')
+  if (engine === 'k6' && !k6Available()) {
+    throw new UsageError(
+      '--engine k6 needs the k6 binary on PATH; without it, leave --engine out to use the built-in engine',
+    )
+  }
+  if (scenario === 'restart' && env.DATABASE_URL && !env.DB_RESTART_COMMAND) {
+    throw new UsageError(
+      'restart with DATABASE_URL needs DB_RESTART_COMMAND: the runner cannot restart a server it did not start',
+    )
+  }
+  return {
+    scenario,
+    engine,
+    durationSeconds: wholeSeconds('duration', text('duration'), 60, 1),
+    phases: {
+      before: wholeSeconds('before', text('before'), 20, 1),
+      window: wholeSeconds('window', text('window'), 20, 2),
+      after: wholeSeconds('after', text('after'), 20, 1),
+    },
+    mode: choice('mode', text('mode'), ['fast', 'immediate'] as const, 'fast'),
+    downSeconds: wholeSeconds('down-seconds', text('down-seconds'), 0, 0),
+    resultsDir: text('results-dir') ?? DEFAULT_RESULTS_DIR,
+    databaseUrl: env.DATABASE_URL || undefined,
+    restartCommand: env.DB_RESTART_COMMAND || undefined,
+  }
+}
+
+async function main(): Promise<number> {
+  let options: LoadOptions
+  try {
+    options = parseCommandLine(process.argv.slice(2), process.env)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`)
+    return 2
+  }
+  const tty = process.stdout.isTTY === true
+  let lastPrinted = 0
+  const result = await runLoad({
+    ...options,
+    onProgress: (line) => {
+      // A live line in a terminal; one line every 5 s in a log.
+      if (tty) process.stdout.write(`\r${line.padEnd(110)}`)
+      else if (Date.now() - lastPrinted >= 5000) {
+        lastPrinted = Date.now()
+        process.stdout.write(`${line}\n`)
+      }
+    },
+  })
+  if (tty) process.stdout.write('\n')
+  if (result.summary) process.stdout.write(`\n${formatSummaryTable(result.summary)}\n`)
+  process.stdout.write(`\nresults: ${result.runDir}\n`)
+  return result.passed ? 0 : 1
+}
+
+// Runs as the CLI; imported (by tests) it only exposes parseCommandLine.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().then(
+    (code) => {
+      process.exitCode = code
+    },
+    (error: unknown) => {
+      process.stderr.write(`load run failed: ${error instanceof Error ? error.stack : String(error)}\n`)
+      process.exitCode = 1
+    },
+  )
+}

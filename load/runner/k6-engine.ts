@@ -1,0 +1,64 @@
+import { spawn, spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { LOAD_START_MARKER, type ScenarioPlan } from '../shared/scenarios.js'
+import { K6_SCRIPTS_DIR } from './package-paths.js'
+
+/** Whether a k6 binary is on PATH. */
+export function k6Available(): boolean {
+  return spawnSync('k6', ['version'], { stdio: 'ignore' }).status === 0
+}
+
+/**
+ * Runs the plan's k6 script against `baseUrl`, with k6's own summary JSON and HTML dashboard
+ * export written into `runDir`. Resolves with k6's exit code (99 when a threshold failed).
+ */
+export function runK6Engine(options: {
+  baseUrl: string
+  plan: ScenarioPlan
+  runDir: string
+  onLoadStart: (startedAt: number) => void
+}): Promise<number> {
+  const { plan } = options
+  const script = path.join(K6_SCRIPTS_DIR, plan.name === 'steady' ? 'steady.ts' : 'restart-drill.ts')
+  const phaseEnv = plan.phases.flatMap((phase) => [
+    '-e',
+    `${phaseVariable(phase.name)}=${phase.durationSeconds}`,
+  ])
+  const child = spawn(
+    'k6',
+    [
+      'run',
+      '-e',
+      `BASE_URL=${options.baseUrl}`,
+      '-e',
+      `SUMMARY_JSON=${path.join(options.runDir, 'k6-summary.json')}`,
+      ...phaseEnv,
+      script,
+    ],
+    {
+      env: {
+        ...process.env,
+        K6_WEB_DASHBOARD: 'true',
+        K6_WEB_DASHBOARD_EXPORT: path.join(options.runDir, 'k6-report.html'),
+      },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  )
+  let started = false
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    process.stderr.write(chunk)
+    if (!started && chunk.includes(LOAD_START_MARKER)) {
+      started = true
+      options.onLoadStart(performance.now())
+    }
+  })
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => resolve(code ?? 1))
+  })
+}
+
+function phaseVariable(phase: string): string {
+  return phase === 'steady' ? 'DURATION' : phase.toUpperCase()
+}

@@ -1,0 +1,126 @@
+import pg from 'pg'
+import type { SeedData } from '../shared/scenarios.js'
+import type { LedgerEntry } from './node-engine.js'
+
+/** What the database holds compared with what the api told the engine. */
+export interface LedgerCheck {
+  /** Enroll/unenroll requests sent. */
+  readonly writes: number
+  /** Pairs whose last acknowledged write says "enrolled", missing from the table: must be 0. */
+  readonly lostWrites: number
+  /** Rows no acknowledged or ambiguous write explains, or that an acknowledged drop removed: must be 0. */
+  readonly phantomWrites: number
+  /** Classrooms holding more students than their capacity: must be 0. */
+  readonly capacityBreaches: number
+  /** Writes answered with an error that may or may not have committed (connection lost mid-request). */
+  readonly ambiguousWrites: number
+  /** Of those, how many turned out applied. */
+  readonly ambiguousApplied: number
+  /** Up to 10 offending pairs, for the report. */
+  readonly examples: readonly string[]
+  readonly passed: boolean
+}
+
+type Known = 'present' | 'absent' | 'unknown'
+
+/**
+ * Replays the write ledger pair by pair (each pair belongs to one user, so its writes are in
+ * order) and compares the result with the `enrollments` table.
+ *
+ * An acknowledged enroll (201, or 409 ALREADY_ENROLLED) means the row exists; an acknowledged drop
+ * (204, or 404) means it does not; CLASSROOM_FULL and POOL_TIMEOUT change nothing (the latter
+ * fails before any statement runs); any other error leaves the pair unknown until the next
+ * acknowledged write.
+ */
+export async function checkLedger(
+  databaseUrl: string,
+  seed: SeedData,
+  ledger: readonly LedgerEntry[],
+): Promise<LedgerCheck> {
+  const expected = new Map<string, Known>()
+  let ambiguousWrites = 0
+  for (const entry of [...ledger].sort((a, b) => a.at - b.at)) {
+    const key = `${entry.classroomId}:${entry.studentId}`
+    const before = expected.get(key) ?? 'absent'
+    const after = applyWrite(before, entry)
+    if (after === 'unknown') ambiguousWrites++
+    expected.set(key, after)
+  }
+
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  let rows: { classroom_id: number; student_id: number }[]
+  let breaches: { id: number; capacity: number; n: string }[]
+  try {
+    rows = (
+      await client.query<{ classroom_id: number; student_id: number }>(
+        'select classroom_id, student_id from enrollments where classroom_id = any($1::int[])',
+        [seed.classroomIds],
+      )
+    ).rows
+    breaches = (
+      await client.query<{ id: number; capacity: number; n: string }>(
+        `select c.id, c.capacity, count(e.student_id) as n
+           from classrooms c join enrollments e on e.classroom_id = c.id
+          where c.id = any($1::int[])
+          group by c.id, c.capacity
+         having count(e.student_id) > c.capacity`,
+        [seed.classroomIds],
+      )
+    ).rows
+  } finally {
+    await client.end()
+  }
+
+  const stored = new Set(rows.map((r) => `${r.classroom_id}:${r.student_id}`))
+  const examples: string[] = []
+  let lostWrites = 0
+  let phantomWrites = 0
+  let ambiguousApplied = 0
+  for (const [pair, known] of expected) {
+    if (known === 'present' && !stored.has(pair)) {
+      lostWrites++
+      if (examples.length < 10) examples.push(`lost: enrollment ${pair} was acknowledged but is not stored`)
+    }
+    if (known === 'absent' && stored.has(pair)) {
+      phantomWrites++
+      if (examples.length < 10)
+        examples.push(
+          `phantom: enrollment ${pair} is stored but its last acknowledged write removed or refused it`,
+        )
+    }
+    if (known === 'unknown' && stored.has(pair)) ambiguousApplied++
+  }
+  for (const pair of stored) {
+    if (!expected.has(pair)) {
+      phantomWrites++
+      if (examples.length < 10) examples.push(`phantom: enrollment ${pair} is stored but no request wrote it`)
+    }
+  }
+  for (const breach of breaches) {
+    if (examples.length < 10)
+      examples.push(`capacity: classroom ${breach.id} holds ${breach.n} of ${breach.capacity}`)
+  }
+  return {
+    writes: ledger.length,
+    lostWrites,
+    phantomWrites,
+    capacityBreaches: breaches.length,
+    ambiguousWrites,
+    ambiguousApplied,
+    examples,
+    passed: lostWrites === 0 && phantomWrites === 0 && breaches.length === 0,
+  }
+}
+
+function applyWrite(before: Known, entry: LedgerEntry): Known {
+  if (entry.kind === 'enroll') {
+    if (entry.status === 201 || entry.errorCode === 'ALREADY_ENROLLED') return 'present'
+    if (entry.errorCode === 'CLASSROOM_FULL' || entry.errorCode === 'POOL_TIMEOUT' || entry.status === 404)
+      return before
+    return 'unknown'
+  }
+  if (entry.status === 204 || entry.status === 404) return 'absent'
+  if (entry.errorCode === 'POOL_TIMEOUT') return before
+  return 'unknown'
+}

@@ -1,0 +1,70 @@
+import { performance } from 'node:perf_hooks'
+
+/** The pool as `/metrics` showed it at one moment. */
+export interface PoolSample {
+  /** Milliseconds from the start of the load. */
+  readonly at: number
+  readonly total: number
+  readonly idle: number
+  readonly active: number
+  readonly waiting: number
+  readonly acquireTimeouts: number
+  readonly prePingFailures: number
+  readonly connectionErrors: number
+}
+
+const SERIES: Record<string, keyof Omit<PoolSample, 'at'>> = {
+  db_pool_connections: 'total',
+  db_pool_connections_idle: 'idle',
+  db_pool_connections_active: 'active',
+  db_pool_connections_pending: 'waiting',
+  db_pool_acquire_timeouts_total: 'acquireTimeouts',
+  db_pool_pre_ping_failures_total: 'prePingFailures',
+  db_pool_connection_errors_total: 'connectionErrors',
+}
+
+/** Reads the pool series out of a Prometheus text exposition. */
+export function parsePoolMetrics(text: string, at: number): PoolSample {
+  const sample: Record<string, number> = { at }
+  for (const line of text.split('\n')) {
+    const match = /^(db_pool_[a-z_]+) (\S+)$/.exec(line)
+    const field = match ? SERIES[match[1]!] : undefined
+    if (field) sample[field] = Number(match![2])
+  }
+  for (const field of Object.values(SERIES)) sample[field] ??= Number.NaN
+  return sample as unknown as PoolSample
+}
+
+/**
+ * Scrapes `/metrics` every `intervalMs` until stopped; a failed scrape is skipped, not fatal.
+ *
+ * ```ts
+ * const sampler = startSampler(apiUrl, startedAt)
+ * const samples = sampler.stop()
+ * ```
+ */
+export function startSampler(
+  baseUrl: string,
+  startedAt: number,
+  intervalMs = 1000,
+): { stop(): PoolSample[]; latest(): PoolSample | undefined } {
+  const samples: PoolSample[] = []
+  const scrape = async () => {
+    const at = performance.now() - startedAt
+    try {
+      const response = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(intervalMs) })
+      if (response.ok) samples.push(parsePoolMetrics(await response.text(), at))
+    } catch {
+      // The api is busy or restarting; the next scrape will tell.
+    }
+  }
+  void scrape()
+  const timer = setInterval(scrape, intervalMs)
+  return {
+    stop() {
+      clearInterval(timer)
+      return samples
+    },
+    latest: () => samples.at(-1),
+  }
+}

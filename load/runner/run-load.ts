@@ -1,0 +1,204 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import type { ShutdownMode } from '@classroom/local-postgres'
+import { restartPlan, type ScenarioPlan, steadyPlan } from '../shared/scenarios.js'
+import { runK6Engine } from './k6-engine.js'
+import { checkLedger } from './ledger.js'
+import { type PoolSample, startSampler } from './metrics-sampler.js'
+import { runNodeEngine } from './node-engine.js'
+import { renderReport } from './report-html.js'
+import { evaluateThresholds, percentile, type RequestRecord, summarise, timeline } from './results.js'
+import { poolOverview, type RunSummary } from './run-summary.js'
+import { type RestartTimes, startStack } from './stack.js'
+
+export interface LoadOptions {
+  readonly scenario: 'steady' | 'restart'
+  readonly engine: 'node' | 'k6'
+  /** steady: seconds of load. */
+  readonly durationSeconds: number
+  /** restart: the three phases, in seconds. */
+  readonly phases: { readonly before: number; readonly window: number; readonly after: number }
+  /** restart: how PostgreSQL is stopped. */
+  readonly mode: ShutdownMode
+  /** restart: seconds the database stays down. */
+  readonly downSeconds: number
+  /** Where `<scenario>-<time>/` is created. */
+  readonly resultsDir: string
+  readonly databaseUrl: string | undefined
+  readonly restartCommand: string | undefined
+  /** Receives a progress line about once a second. */
+  readonly onProgress?: (line: string) => void
+}
+
+export interface LoadResult {
+  readonly runDir: string
+  readonly passed: boolean
+  /** The full measurements (built-in engine); k6 writes its own summary into `runDir`. */
+  readonly summary: RunSummary | undefined
+}
+
+/**
+ * Starts the database and the api, plays the scenario, restarts the database when the plan says,
+ * checks the write ledger against the table, and writes `summary.json` and `report.html`.
+ *
+ * ```ts
+ * const { passed, runDir } = await runLoad({ scenario: 'restart', engine: 'node', ... })
+ * ```
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const plan: ScenarioPlan =
+    options.scenario === 'steady'
+      ? steadyPlan(options.durationSeconds)
+      : restartPlan({
+          beforeSeconds: options.phases.before,
+          windowSeconds: options.phases.window,
+          afterSeconds: options.phases.after,
+        })
+  const startedAtIso = new Date().toISOString()
+  const runDir = path.join(options.resultsDir, `${plan.name}-${startedAtIso.replace(/[:.]/g, '-')}`)
+  await mkdir(runDir, { recursive: true })
+  const stack = await startStack({
+    databaseUrl: options.databaseUrl,
+    restartCommand: options.restartCommand,
+    apiLogPath: path.join(runDir, 'api.log'),
+  })
+  let sampler: ReturnType<typeof startSampler> | undefined
+  let restart: Promise<RestartTimes> | undefined
+  let progressTimer: NodeJS.Timeout | undefined
+  let loadStartedAt = 0
+  const scheduleRestart = (startedAt: number) => {
+    loadStartedAt = startedAt
+    sampler = startSampler(stack.apiUrl, startedAt)
+    if (plan.restartAtSeconds !== undefined) {
+      const delay = startedAt + plan.restartAtSeconds * 1000 - performance.now()
+      restart = new Promise((resolve) => setTimeout(resolve, Math.max(0, delay))).then(() =>
+        stack.restartDatabase(options.mode, options.downSeconds),
+      )
+      // Surfaced when awaited below; never an unhandled rejection meanwhile.
+      restart.catch(() => undefined)
+    }
+  }
+  try {
+    if (options.engine === 'k6') {
+      const exitCode = await runK6Engine({
+        baseUrl: stack.apiUrl,
+        plan,
+        runDir,
+        onLoadStart: scheduleRestart,
+      })
+      const samples = sampler?.stop() ?? []
+      const restartTimes = restart ? await restart : undefined
+      await writeFile(
+        path.join(runDir, 'runner.json'),
+        `${JSON.stringify({ restart: restartTimes && relative(restartTimes, loadStartedAt), pool: poolOverview(samples), poolSamples: samples }, null, 2)}\n`,
+      )
+      return { runDir, passed: exitCode === 0, summary: undefined }
+    }
+
+    const records: RequestRecord[] = []
+    let lastTick = 0
+    const run = await runNodeEngine({
+      baseUrl: stack.apiUrl,
+      plan,
+      onStart: (startedAt) => {
+        scheduleRestart(startedAt)
+        progressTimer = setInterval(() => {
+          const now = performance.now() - startedAt
+          const recent = records.filter((r) => r.at >= lastTick)
+          lastTick = now
+          options.onProgress?.(progressLine(plan, now, recent, records, sampler?.latest()))
+        }, 1000)
+      },
+      onRecord: (record) => records.push(record),
+    })
+    clearInterval(progressTimer)
+    const samples = sampler?.stop() ?? []
+    const restartTimes = restart ? await restart : undefined
+    const ledger = await checkLedger(stack.databaseUrl, run.seed, run.ledger)
+    const totalSeconds = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
+    const thresholds = evaluateThresholds(plan, run.records)
+    const summary: RunSummary = {
+      scenario: plan.name,
+      engine: 'node',
+      startedAt: startedAtIso,
+      environment: {
+        database: stack.databaseDescription,
+        cpus: availableParallelism(),
+        node: process.version,
+        users: plan.users,
+      },
+      phases: plan.phases,
+      perPhase: plan.phases.map((phase) =>
+        summarise(
+          run.records.filter((r) => r.phase === phase.name),
+          phase.name,
+          phase.durationSeconds,
+        ),
+      ),
+      overall: summarise(run.records, 'all', totalSeconds),
+      thresholds,
+      ...(restartTimes && {
+        restart: {
+          mode: options.mode,
+          downSeconds: options.downSeconds,
+          ...relative(restartTimes, loadStartedAt),
+          firstSuccessAfterAcceptingMs: firstSuccessAfter(
+            run.records,
+            restartTimes.acceptingAt - loadStartedAt,
+          ),
+        },
+      }),
+      ledger,
+      pool: poolOverview(samples),
+      timeline: timeline(run.records, totalSeconds),
+      poolSamples: samples,
+      passed: thresholds.every((t) => t.passed) && ledger.passed,
+    }
+    await writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
+    await writeFile(path.join(runDir, 'report.html'), renderReport(summary))
+    return { runDir, passed: summary.passed, summary }
+  } finally {
+    clearInterval(progressTimer)
+    sampler?.stop()
+    await restart?.catch(() => undefined)
+    await stack.stop()
+  }
+}
+
+function relative(times: RestartTimes, startedAt: number) {
+  return {
+    stoppedAtSeconds: (times.stoppedAt - startedAt) / 1000,
+    acceptingAtSeconds: (times.acceptingAt - startedAt) / 1000,
+  }
+}
+
+/** Milliseconds from `fromMs` (load time) to the first request answered as expected that started after it. */
+function firstSuccessAfter(records: readonly RequestRecord[], fromMs: number): number | null {
+  let first: number | null = null
+  for (const r of records) {
+    if (r.outcome !== 'ok' || r.at < fromMs) continue
+    const answeredAt = r.at + r.durationMs
+    if (first === null || answeredAt < first) first = answeredAt
+  }
+  return first === null ? null : first - fromMs
+}
+
+function progressLine(
+  plan: ScenarioPlan,
+  elapsedMs: number,
+  lastSecond: readonly RequestRecord[],
+  all: readonly RequestRecord[],
+  pool: PoolSample | undefined,
+): string {
+  const total = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
+  const phase = lastSecond.at(-1)?.phase ?? plan.phases[0]!.name
+  const p99 = percentile(
+    lastSecond.map((r) => r.durationMs).sort((a, b) => a - b),
+    99,
+  )
+  const failed = all.filter((r) => r.outcome !== 'ok').length
+  const poolText = pool ? `pool ${pool.total} open / ${pool.waiting} waiting` : 'pool ?'
+  return `[${plan.name}] ${Math.floor(elapsedMs / 1000)}/${total} s  ${phase}  ${lastSecond.length} req/s  p99 ${Math.round(p99)} ms  ${failed} failed  ${poolText}`
+}

@@ -1,0 +1,121 @@
+import type { PhaseName } from '../shared/scenarios.js'
+import type { LedgerCheck } from './ledger.js'
+import type { PoolSample } from './metrics-sampler.js'
+import type { PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
+
+/** Everything a run measured: written as `summary.json`, rendered as the report and the terminal table. */
+export interface RunSummary {
+  readonly scenario: 'steady' | 'restart'
+  readonly engine: 'node' | 'k6'
+  readonly startedAt: string
+  readonly environment: {
+    readonly database: string
+    readonly cpus: number
+    readonly node: string
+    readonly users: number
+  }
+  readonly phases: readonly {
+    readonly name: PhaseName
+    readonly startSeconds: number
+    readonly durationSeconds: number
+  }[]
+  readonly perPhase: readonly PhaseSummary[]
+  readonly overall: PhaseSummary
+  readonly thresholds: readonly ThresholdResult[]
+  readonly restart?: {
+    readonly mode: string
+    readonly downSeconds: number
+    /** Seconds from the start of the load. */
+    readonly stoppedAtSeconds: number
+    readonly acceptingAtSeconds: number
+    /** From the database accepting connections again to the api's first successful answer. */
+    readonly firstSuccessAfterAcceptingMs: number | null
+  }
+  readonly ledger?: LedgerCheck
+  readonly pool: {
+    readonly peakTotal: number
+    readonly peakWaiting: number
+    readonly acquireTimeouts: number
+    readonly prePingFailures: number
+    readonly connectionErrors: number
+  }
+  readonly timeline: readonly TimelinePoint[]
+  readonly poolSamples: readonly PoolSample[]
+  readonly passed: boolean
+}
+
+/** The pool's peaks and final counters over the samples. */
+export function poolOverview(samples: readonly PoolSample[]): RunSummary['pool'] {
+  const finite = (values: number[]) => values.filter(Number.isFinite)
+  const last = samples.at(-1)
+  return {
+    peakTotal: Math.max(0, ...finite(samples.map((s) => s.total))),
+    peakWaiting: Math.max(0, ...finite(samples.map((s) => s.waiting))),
+    acquireTimeouts: last?.acquireTimeouts ?? 0,
+    prePingFailures: last?.prePingFailures ?? 0,
+    connectionErrors: last?.connectionErrors ?? 0,
+  }
+}
+
+const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`
+
+/** The run as a fixed-width table and verdict lines, for the terminal. */
+export function formatSummaryTable(summary: RunSummary): string {
+  const rows = [...summary.perPhase, ...(summary.perPhase.length > 1 ? [summary.overall] : [])]
+  const header = ['phase', 'requests', 'req/s', 'p50', 'p95', 'p99', 'max', 'failed', 'pool-limit', '5xx']
+  const table = [
+    header,
+    ...rows.map((r) => [
+      r.phase,
+      String(r.requests),
+      r.requestsPerSecond.toFixed(0),
+      ms(r.latencyMs.p50),
+      ms(r.latencyMs.p95),
+      ms(r.latencyMs.p99),
+      ms(r.latencyMs.max),
+      String(r.failed),
+      String(r.poolLimitErrors),
+      String(r.serverErrors),
+    ]),
+  ]
+  const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)))
+  const lines = table.map((row) =>
+    row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '),
+  )
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const r of rows) {
+    const codes = Object.entries(r.failedByCode)
+    if (codes.length > 0)
+      lines.push(`  ${r.phase} failures: ${codes.map(([code, n]) => `${code} ${n}`).join(', ')}`)
+  }
+  lines.push('', 'thresholds:')
+  for (const t of summary.thresholds)
+    lines.push(`  ${t.passed ? '✓' : '✗'} ${t.threshold}  (actual ${round(t.actual)})`)
+  if (summary.restart) {
+    const r = summary.restart
+    lines.push(
+      '',
+      `restart (${r.mode}, down ${r.downSeconds} s): stopped at ${r.stoppedAtSeconds.toFixed(1)} s, accepting again at ${r.acceptingAtSeconds.toFixed(1)} s, ` +
+        `first success ${r.firstSuccessAfterAcceptingMs === null ? 'never' : `${Math.round(r.firstSuccessAfterAcceptingMs)} ms`} after that`,
+    )
+  }
+  const p = summary.pool
+  lines.push(
+    `pool: peak ${p.peakTotal} connections, peak ${p.peakWaiting} waiting, ${p.acquireTimeouts} acquire timeouts, ` +
+      `${p.prePingFailures} pre-ping failures, ${p.connectionErrors} connection errors`,
+  )
+  if (summary.ledger) {
+    const l = summary.ledger
+    lines.push(
+      `write ledger: ${l.writes} writes, ${l.lostWrites} lost, ${l.phantomWrites} phantom, ${l.capacityBreaches} capacity breaches; ` +
+        `${l.ambiguousWrites} answered with an error mid-write, ${l.ambiguousApplied} of them applied  ${l.passed ? '✓' : '✗'}`,
+    )
+    for (const example of l.examples) lines.push(`  ${example}`)
+  }
+  lines.push('', summary.passed ? 'PASSED' : 'FAILED')
+  return lines.join('\n')
+}
+
+function round(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(4)
+}

@@ -1,0 +1,361 @@
+/**
+ * The one source of truth for the load scenarios: users, phases, request mix, response
+ * classification and thresholds. The k6 scripts and the runner's built-in engine both read it,
+ * so it imports nothing (k6 and Node resolve modules differently).
+ */
+
+/** Concurrent users in every scenario (closed loop: each waits for its answer, then sends again). */
+export const USERS = 50
+
+/** Seconds a user waits between requests. 0: fifty requests in flight at every moment, the worst case. */
+export const THINK_TIME_SECONDS = 0
+
+/** What the k6 scripts print once setup() has seeded the data and the load begins (the runner times the restart from it). */
+export const LOAD_START_MARKER = 'classroom-load: load starts'
+
+/**
+ * Seconds into the window at which the database restarts: requests the before phase started are
+ * all answered by then, so that phase is judged on its own.
+ */
+export const RESTART_OFFSET_SECONDS = 1
+
+/** A request slower than this is abandoned and counted as a hang. */
+export const REQUEST_TIMEOUT_SECONDS = 10
+
+export type PhaseName = 'steady' | 'before' | 'window' | 'after'
+
+export interface Phase {
+  readonly name: PhaseName
+  readonly startSeconds: number
+  readonly durationSeconds: number
+}
+
+/** Metrics both engines compute the same way (k6: built-in and custom metrics of the same names). */
+export type MetricName =
+  /** Share of responses outside {@link EXPECTED_STATUSES}, network errors included. */
+  | 'http_req_failed'
+  /** Response time in milliseconds. */
+  | 'http_req_duration'
+  /** Responses with `POOL_TIMEOUT`: the pool limit was reached. */
+  | 'pool_limit_errors'
+  /** Responses that are neither expected nor a fast 503 (a 500, another 4xx, a network error, a hang). */
+  | 'unexpected_responses'
+  /** Responses with a 5xx status. */
+  | 'server_errors'
+
+export interface Threshold {
+  readonly metric: MetricName
+  /** Applies to this phase only; all phases when absent. */
+  readonly phase?: PhaseName
+  readonly stat: 'rate' | 'count' | 'p(50)' | 'p(95)' | 'p(99)' | 'max'
+  readonly op: '<' | '=='
+  readonly value: number
+}
+
+export interface ScenarioPlan {
+  readonly name: 'steady' | 'restart'
+  readonly users: number
+  readonly phases: readonly Phase[]
+  readonly thresholds: readonly Threshold[]
+  /** Seconds from the start at which the database is restarted (the restart drill's window). */
+  readonly restartAtSeconds?: number
+}
+
+/**
+ * 50 users for `durationSeconds`: no 5xx, no pool-limit error, under 0.1 % failed, bounded latency.
+ *
+ * ```ts
+ * steadyPlan(60)
+ * ```
+ */
+export function steadyPlan(durationSeconds = 60): ScenarioPlan {
+  return {
+    name: 'steady',
+    users: USERS,
+    phases: [{ name: 'steady', startSeconds: 0, durationSeconds }],
+    thresholds: [
+      { metric: 'server_errors', stat: 'count', op: '==', value: 0 },
+      { metric: 'pool_limit_errors', stat: 'count', op: '==', value: 0 },
+      { metric: 'http_req_failed', stat: 'rate', op: '<', value: 0.001 },
+      { metric: 'http_req_duration', stat: 'p(95)', op: '<', value: 250 },
+      { metric: 'http_req_duration', stat: 'p(99)', op: '<', value: 500 },
+    ],
+  }
+}
+
+/**
+ * 50 users through three phases: before, the restart window (the database restarts
+ * {@link RESTART_OFFSET_SECONDS} into it), after. Zero failures before and after; in the window only fast 503s, never a 500 and
+ * never a hang.
+ *
+ * ```ts
+ * restartPlan({ beforeSeconds: 20, windowSeconds: 20, afterSeconds: 20 })
+ * ```
+ */
+export function restartPlan({
+  beforeSeconds = 20,
+  windowSeconds = 20,
+  afterSeconds = 20,
+}: {
+  beforeSeconds?: number
+  windowSeconds?: number
+  afterSeconds?: number
+} = {}): ScenarioPlan {
+  if (windowSeconds <= RESTART_OFFSET_SECONDS) {
+    throw new Error(
+      `the restart window must be longer than ${RESTART_OFFSET_SECONDS} s (the restart happens ${RESTART_OFFSET_SECONDS} s into it)`,
+    )
+  }
+  return {
+    name: 'restart',
+    users: USERS,
+    phases: [
+      { name: 'before', startSeconds: 0, durationSeconds: beforeSeconds },
+      { name: 'window', startSeconds: beforeSeconds, durationSeconds: windowSeconds },
+      { name: 'after', startSeconds: beforeSeconds + windowSeconds, durationSeconds: afterSeconds },
+    ],
+    restartAtSeconds: beforeSeconds + RESTART_OFFSET_SECONDS,
+    thresholds: [
+      { metric: 'http_req_failed', phase: 'before', stat: 'rate', op: '==', value: 0 },
+      { metric: 'http_req_failed', phase: 'after', stat: 'rate', op: '==', value: 0 },
+      { metric: 'unexpected_responses', phase: 'window', stat: 'count', op: '==', value: 0 },
+      { metric: 'http_req_duration', phase: 'window', stat: 'p(99)', op: '<', value: 2000 },
+      {
+        metric: 'http_req_duration',
+        phase: 'window',
+        stat: 'max',
+        op: '<',
+        value: REQUEST_TIMEOUT_SECONDS * 1000,
+      },
+    ],
+  }
+}
+
+/** The threshold in k6's syntax, e.g. `http_req_failed{phase:before}` → `rate==0`. */
+export function k6ThresholdKey(threshold: Threshold): string {
+  return threshold.phase ? `${threshold.metric}{phase:${threshold.phase}}` : threshold.metric
+}
+
+export function k6ThresholdExpression(threshold: Threshold): string {
+  return `${threshold.stat}${threshold.op}${threshold.value}`
+}
+
+/** A scenario plan as k6 `options`: constant-vus scenarios with `startTime`, tagged by phase. */
+export function k6Options(plan: ScenarioPlan) {
+  const scenarios: Record<string, object> = {}
+  for (const phase of plan.phases) {
+    scenarios[phase.name] = {
+      executor: 'constant-vus',
+      vus: plan.users,
+      duration: `${phase.durationSeconds}s`,
+      startTime: `${phase.startSeconds}s`,
+      gracefulStop: '5s',
+      tags: { phase: phase.name },
+    }
+  }
+  const thresholds: Record<string, string[]> = {}
+  for (const threshold of plan.thresholds) {
+    const key = k6ThresholdKey(threshold)
+    thresholds[key] = [...(thresholds[key] ?? []), k6ThresholdExpression(threshold)]
+  }
+  return {
+    scenarios,
+    thresholds,
+    setupTimeout: '120s',
+    summaryTrendStats: ['avg', 'p(50)', 'p(95)', 'p(99)', 'max'],
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request mix
+
+export type RequestName =
+  | 'getClassroom'
+  | 'listClassrooms'
+  | 'getStudent'
+  | 'getStudentClassrooms'
+  | 'enroll'
+  | 'unenroll'
+  | 'createStudent'
+
+/** Weighted like a school day: mostly reads, a steady trickle of enrollments and drops. */
+export const REQUEST_MIX: ReadonlyArray<{ readonly name: RequestName; readonly weight: number }> = [
+  { name: 'getClassroom', weight: 25 },
+  { name: 'listClassrooms', weight: 15 },
+  { name: 'getStudent', weight: 15 },
+  { name: 'getStudentClassrooms', weight: 15 },
+  { name: 'enroll', weight: 15 },
+  { name: 'unenroll', weight: 10 },
+  { name: 'createStudent', weight: 5 },
+]
+
+/** The data every run starts from, created through the api before the load. */
+export const SEED = { classrooms: 20, classroomCapacity: 25, studentsPerUser: 6 } as const
+
+export interface SeedData {
+  readonly runId: string
+  readonly classroomIds: readonly number[]
+  /** `studentIds[u]` belongs to user `u`: a user's writes never race another user's on the same pair. */
+  readonly studentIds: readonly (readonly number[])[]
+}
+
+/** The seed's creation requests, in order: classrooms, then `USERS × studentsPerUser` students. */
+export function seedRequests(runId: string): { classrooms: object[]; students: object[] } {
+  return {
+    classrooms: Array.from({ length: SEED.classrooms }, (_, i) => ({
+      name: `Load ${runId} room ${i + 1}`,
+      capacity: SEED.classroomCapacity,
+    })),
+    students: Array.from({ length: USERS * SEED.studentsPerUser }, (_, i) => ({
+      name: `Load student ${i + 1}`,
+      email: `load.${runId}.${i + 1}@load.test`,
+    })),
+  }
+}
+
+/** Splits created student ids into one group per user. */
+export function assignStudents(studentIds: readonly number[]): number[][] {
+  return Array.from({ length: USERS }, (_, u) =>
+    studentIds.slice(u * SEED.studentsPerUser, (u + 1) * SEED.studentsPerUser),
+  )
+}
+
+/** What one user remembers between requests. */
+export interface UserState {
+  readonly user: number
+  /** Enrollments this user made and has not dropped, as `[classroomId, studentId]`. */
+  enrolled: Array<[number, number]>
+  created: number
+  cursor: string | null
+}
+
+export function newUserState(user: number): UserState {
+  return { user, enrolled: [], created: 0, cursor: null }
+}
+
+export interface PlannedRequest {
+  readonly name: RequestName
+  readonly method: 'GET' | 'POST' | 'DELETE'
+  readonly path: string
+  readonly body?: object
+  /** For enroll/unenroll: the pair written, for the write ledger. */
+  readonly pair?: readonly [number, number]
+}
+
+/**
+ * The next request of a user, drawn from {@link REQUEST_MIX}. `random` returns [0, 1).
+ *
+ * ```ts
+ * const next = planRequest(state, seed, Math.random)
+ * ```
+ */
+export function planRequest(state: UserState, seed: SeedData, random: () => number): PlannedRequest {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T
+  const classroomId = pick(seed.classroomIds)
+  const students = seed.studentIds[state.user % USERS] ?? []
+  const studentId = pick(students)
+  let name = drawRequestName(random())
+  if (name === 'unenroll' && state.enrolled.length === 0) name = 'enroll'
+  switch (name) {
+    case 'getClassroom':
+      return { name, method: 'GET', path: `/classrooms/${classroomId}` }
+    case 'listClassrooms':
+      return {
+        name,
+        method: 'GET',
+        path: state.cursor ? `/classrooms?limit=20&cursor=${state.cursor}` : '/classrooms?limit=20',
+      }
+    case 'getStudent':
+      return { name, method: 'GET', path: `/students/${studentId}` }
+    case 'getStudentClassrooms':
+      return { name, method: 'GET', path: `/students/${studentId}/classrooms` }
+    case 'enroll':
+      return {
+        name,
+        method: 'POST',
+        path: `/classrooms/${classroomId}/enrollments`,
+        body: { studentId },
+        pair: [classroomId, studentId],
+      }
+    case 'unenroll': {
+      const [room, student] = pick(state.enrolled)
+      return {
+        name,
+        method: 'DELETE',
+        path: `/classrooms/${room}/enrollments/${student}`,
+        pair: [room, student],
+      }
+    }
+    case 'createStudent':
+      return {
+        name,
+        method: 'POST',
+        path: '/students',
+        body: { name: 'Walk-in', email: `walkin.${seed.runId}.${state.user}.${state.created++}@load.test` },
+      }
+  }
+}
+
+function drawRequestName(r: number): RequestName {
+  const total = REQUEST_MIX.reduce((sum, entry) => sum + entry.weight, 0)
+  let at = r * total
+  for (const entry of REQUEST_MIX) {
+    at -= entry.weight
+    if (at < 0) return entry.name
+  }
+  return REQUEST_MIX[REQUEST_MIX.length - 1]!.name
+}
+
+/** Updates what the user remembers from an answer: its enrollments and its listing cursor. */
+export function rememberResponse(
+  state: UserState,
+  planned: PlannedRequest,
+  status: number,
+  body: unknown,
+): void {
+  if (
+    planned.name === 'enroll' &&
+    planned.pair &&
+    (status === 201 || errorCodeOf(body) === 'ALREADY_ENROLLED')
+  ) {
+    const [room, student] = planned.pair
+    if (!state.enrolled.some(([r, s]) => r === room && s === student)) state.enrolled.push([room, student])
+  }
+  // Forget a drop whatever its answer: if a failed one left the row, a later enroll of the pair
+  // answers ALREADY_ENROLLED and brings it back, so the user never drops what is not there.
+  if (planned.name === 'unenroll' && planned.pair) {
+    const [room, student] = planned.pair
+    state.enrolled = state.enrolled.filter(([r, s]) => r !== room || s !== student)
+  }
+  if (planned.name === 'listClassrooms' && status === 200) {
+    state.cursor = ((body as { nextCursor?: string | null } | null)?.nextCursor ?? null) || null
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classifying answers
+
+/** Statuses that are part of normal service: successes, and 409 (classroom full, already enrolled). */
+export const EXPECTED_STATUSES: readonly number[] = [200, 201, 204, 409]
+
+export type Outcome = 'ok' | 'pool-limit' | 'unavailable' | 'unexpected'
+
+/**
+ * What an answer means for the thresholds. `status` 0 is a network error or a hang.
+ *
+ * ```ts
+ * classify(503, 'DATABASE_UNAVAILABLE') // 'unavailable'
+ * ```
+ */
+export function classify(status: number, errorCode: string | undefined): Outcome {
+  if (EXPECTED_STATUSES.includes(status)) return 'ok'
+  if (status === 503 && errorCode === 'POOL_TIMEOUT') return 'pool-limit'
+  if (status === 503 && errorCode === 'DATABASE_UNAVAILABLE') return 'unavailable'
+  return 'unexpected'
+}
+
+/** The `error` field of the api's JSON error body, if any. */
+export function errorCodeOf(body: unknown): string | undefined {
+  const code = (body as { error?: unknown } | null | undefined)?.error
+  return typeof code === 'string' ? code : undefined
+}

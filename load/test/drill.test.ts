@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runLoad } from '../runner/run-load.js'
+
+// The short drills CI runs: the full pipeline (embedded PostgreSQL, the built api as a process,
+// 50 users, a real restart, the ledger check, the report) in about half a minute.
+const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
+let resultsDir: string
+
+beforeAll(async () => {
+  resultsDir = await mkdtemp(path.join(tmpdir(), 'load-results-'))
+})
+
+afterAll(async () => {
+  await rm(resultsDir, { recursive: true, force: true })
+})
+
+describe('load drills', () => {
+  it('restart drill (fast shutdown): zero failures before and after, only fast 503s in the window, no lost write', async () => {
+    const { passed, summary, runDir } = await runLoad({
+      scenario: 'restart',
+      engine: 'node',
+      durationSeconds: 0,
+      phases: { before: 5, window: 8, after: 7 },
+      mode: 'fast',
+      downSeconds: 0,
+      resultsDir,
+      databaseUrl: undefined,
+      restartCommand: undefined,
+    })
+    expect(summary).toBeDefined()
+    const failedThresholds = summary!.thresholds.filter((t) => !t.passed)
+    expect(failedThresholds).toEqual([])
+    expect(summary!.ledger).toMatchObject({
+      lostWrites: 0,
+      phantomWrites: 0,
+      capacityBreaches: 0,
+      passed: true,
+    })
+    expect(summary!.ledger!.writes).toBeGreaterThan(100)
+    const [before, window, after] = summary!.perPhase
+    expect(before).toMatchObject({ phase: 'before', failed: 0 })
+    expect(after).toMatchObject({ phase: 'after', failed: 0 })
+    expect(
+      Object.keys(window!.failedByCode).every(
+        (code) => code === 'DATABASE_UNAVAILABLE' || code === 'POOL_TIMEOUT',
+      ),
+    ).toBe(true)
+    expect(summary!.restart).toMatchObject({ mode: 'fast', firstSuccessAfterAcceptingMs: expect.any(Number) })
+    expect(summary!.restart!.acceptingAtSeconds).toBeGreaterThan(summary!.restart!.stoppedAtSeconds)
+    expect(summary!.pool.peakTotal).toBeLessThanOrEqual(60)
+    expect(passed).toBe(true)
+
+    const written = JSON.parse(await readFile(path.join(runDir, 'summary.json'), 'utf8')) as {
+      passed: boolean
+    }
+    expect(written.passed).toBe(true)
+    const report = await readFile(path.join(runDir, 'report.html'), 'utf8')
+    expect(report).toContain('<svg')
+    expect(report).toContain('>restart</text>')
+    expect(report).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/)
+  })
+
+  it('exits non-zero and names the broken threshold when the pool is starved', () => {
+    const run = spawnSync(process.execPath, [CLI, 'steady', '--duration', '4', '--results-dir', resultsDir], {
+      encoding: 'utf8',
+      env: { ...process.env, DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0', DB_POOL_TIMEOUT_SECONDS: '0.05' },
+      timeout: 90_000,
+    })
+    expect(run.status).toBe(1)
+    expect(run.stdout).toContain('✗ pool_limit_errors: count==0')
+    expect(run.stdout).toMatch(/\nFAILED\n/)
+  })
+})
