@@ -21,6 +21,7 @@ const PAD = { left: 56, right: 16, top: 16, bottom: 28 }
  * restart marked. No script, no external resource: it opens offline.
  */
 export function renderReport(summary: RunSummary): string {
+  // Per-second buckets are drawn at their centres, so nothing seems to happen before it did.
   const seconds = summary.timeline.length
   const markers: Marker[] = summary.restart
     ? [
@@ -31,7 +32,11 @@ export function renderReport(summary: RunSummary): string {
   const codes = [...new Set(summary.timeline.flatMap((p) => Object.keys(p.errorsByCode)))].sort()
   const charts = [
     chart('Requests per second', 'req/s', seconds, markers, [
-      { name: 'requests', color: PALETTE[0]!, points: summary.timeline.map((p) => [p.second, p.requests]) },
+      {
+        name: 'requests',
+        color: PALETTE[0]!,
+        points: summary.timeline.map((p) => [p.second + 0.5, p.requests]),
+      },
     ]),
     chart(
       'Errors per second, by code',
@@ -41,12 +46,12 @@ export function renderReport(summary: RunSummary): string {
       codes.map((code, i) => ({
         name: code,
         color: PALETTE[(i + 1) % PALETTE.length]!,
-        points: summary.timeline.map((p) => [p.second, p.errorsByCode[code] ?? 0] as const),
+        points: summary.timeline.map((p) => [p.second + 0.5, p.errorsByCode[code] ?? 0] as const),
       })),
     ),
     chart('Latency', 'ms', seconds, markers, [
-      { name: 'p50', color: PALETTE[0]!, points: summary.timeline.map((p) => [p.second, p.p50Ms]) },
-      { name: 'p99', color: PALETTE[1]!, points: summary.timeline.map((p) => [p.second, p.p99Ms]) },
+      { name: 'p50', color: PALETTE[0]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p50Ms]) },
+      { name: 'p99', color: PALETTE[1]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p99Ms]) },
     ]),
     chart('Database pool', 'connections', seconds, markers, [
       {

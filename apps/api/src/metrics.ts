@@ -24,6 +24,11 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'acquireFailures',
   ],
   [
+    'db_pool_pre_pings_total',
+    'Pre-pings run on connections idle at least DB_POOL_PRE_PING_IDLE_MS.',
+    'prePings',
+  ],
+  [
     'db_pool_pre_ping_failures_total',
     'Connections discarded because their pre-ping failed.',
     'prePingFailures',

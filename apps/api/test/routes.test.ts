@@ -275,6 +275,7 @@ describe('operations', () => {
       'db_pool_connections_min 20',
       'db_pool_acquire_seconds_bucket',
       'db_pool_acquire_timeouts_total 0',
+      'db_pool_pre_pings_total',
       'db_pool_pre_ping_failures_total',
       'db_pool_connections_created_total',
       'db_pool_connections_removed_total',

@@ -110,7 +110,8 @@ export class InstrumentedPool extends pg.Pool {
       threshold: settings.queueWarnThreshold,
       intervalMs: settings.queueWarnIntervalMs,
       logger: options.logger,
-      read: () => ({
+      waiting: () => this.waitingCount,
+      snapshot: () => ({
         waiting: this.waitingCount,
         total: this.totalCount,
         idle: this.idleCount,
@@ -173,10 +174,11 @@ export class InstrumentedPool extends pg.Pool {
   async #checkout(): Promise<pg.PoolClient> {
     const startedAt = performance.now()
     const deadline = startedAt + this.#settings.acquireTimeoutMs
-    for (;;) {
-      const client = await this.#acquireBefore(deadline, startedAt)
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#acquireBefore(deadline, startedAt, attempt === 0)
       const state = this.#stateOf(client)
       if (!this.#shouldPing(state)) return this.#handOut(client, startedAt)
+      this.#counters.prePings++
       const failure = await this.#ping(
         client,
         Math.min(this.#settings.prePingTimeoutMs, deadline - performance.now()),
@@ -198,12 +200,23 @@ export class InstrumentedPool extends pg.Pool {
     return client
   }
 
-  /** One wait for a pooled connection, bounded by what is left of the checkout's deadline. */
-  async #acquireBefore(deadline: number, startedAt: number): Promise<pg.PoolClient> {
+  /**
+   * One wait for a pooled connection, bounded by what is left of the checkout's deadline. The first
+   * wait is bounded by pg-pool itself (`connectionTimeoutMillis` is the whole acquire timeout, for
+   * queueing and connecting alike), so only retries after a failed pre-ping arm a timer of their own.
+   */
+  async #acquireBefore(deadline: number, startedAt: number, first: boolean): Promise<pg.PoolClient> {
     const remaining = deadline - performance.now()
     if (remaining <= 0) throw this.#timeoutError(startedAt, QUEUE_TIMEOUT_MESSAGE)
     const pending = super.connect()
     this.#queueMonitor.check()
+    if (first) {
+      try {
+        return await pending
+      } catch (error) {
+        throw this.#translateAcquireError(error, startedAt)
+      }
+    }
     let timer: NodeJS.Timeout | undefined
     const expiry = new Promise<typeof ACQUIRE_DEADLINE>((resolve) => {
       timer = setTimeout(resolve, remaining, ACQUIRE_DEADLINE)

@@ -6,6 +6,8 @@ export interface PoolCounters {
   acquireTimeouts: number
   /** Checkouts that failed because the database was unreachable (`DatabaseUnavailableError`). */
   acquireFailures: number
+  /** Pre-pings run (on connections idle at least `DB_POOL_PRE_PING_IDLE_MS`). */
+  prePings: number
   /** Connections that failed their pre-ping and were discarded. */
   prePingFailures: number
   /** Connections opened. */
@@ -45,6 +47,7 @@ export function emptyCounters(): PoolCounters {
     acquisitions: 0,
     acquireTimeouts: 0,
     acquireFailures: 0,
+    prePings: 0,
     prePingFailures: 0,
     connectionsCreated: 0,
     connectionsRemoved: 0,

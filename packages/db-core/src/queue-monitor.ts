@@ -17,16 +17,24 @@ export class QueueMonitor {
   readonly #threshold: number
   readonly #intervalMs: number
   readonly #logger: Logger
-  readonly #read: () => QueueSnapshot
+  readonly #waiting: () => number
+  readonly #snapshot: () => QueueSnapshot
   #lastWarnAt: number | undefined
   #peak = 0
   #timer: NodeJS.Timeout | undefined
 
-  constructor(options: { threshold: number; intervalMs: number; logger: Logger; read: () => QueueSnapshot }) {
+  constructor(options: {
+    threshold: number
+    intervalMs: number
+    logger: Logger
+    waiting: () => number
+    snapshot: () => QueueSnapshot
+  }) {
     this.#threshold = options.threshold
     this.#intervalMs = options.intervalMs
     this.#logger = options.logger
-    this.#read = options.read
+    this.#waiting = options.waiting
+    this.#snapshot = options.snapshot
   }
 
   /** Whether the queue is above the threshold right now, as last checked. */
@@ -36,7 +44,9 @@ export class QueueMonitor {
 
   /** Compares the queue with the threshold; cheap enough to call on every checkout and release. */
   check(): void {
-    const snapshot = this.#read()
+    // The common case, on every checkout and release: short queue, no alert. One read, no allocation.
+    if (this.#waiting() <= this.#threshold && this.#lastWarnAt === undefined) return
+    const snapshot = this.#snapshot()
     if (snapshot.waiting > this.#threshold) {
       this.#peak = Math.max(this.#peak, snapshot.waiting)
       const now = Date.now()

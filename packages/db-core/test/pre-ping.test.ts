@@ -65,6 +65,7 @@ describe('pre-ping', () => {
       expect(frozen).not.toContain(inTransaction)
       const stats = pool.stats()
       expect(stats.prePingFailures).toBe(3)
+      expect(stats.prePings).toBe(3)
       expect(stats.acquireTimeouts).toBe(0)
       expect(stats.total).toBeLessThanOrEqual(3)
     } finally {
@@ -90,7 +91,7 @@ describe('pre-ping', () => {
       await sleep(400)
       process.kill(pid!, 'SIGCONT')
       expect((await query).rows[0]!.pid).toBe(pid)
-      expect(pool.stats().prePingFailures).toBe(0)
+      expect(pool.stats()).toMatchObject({ prePings: 0, prePingFailures: 0 })
     } finally {
       await close()
     }
@@ -113,7 +114,7 @@ describe('pre-ping', () => {
         async () => (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]!,
       )
       expect(frozen).not.toContain(row.pid)
-      expect(pool.stats().prePingFailures).toBe(2)
+      expect(pool.stats()).toMatchObject({ prePings: 2, prePingFailures: 2 })
     } finally {
       await close()
     }

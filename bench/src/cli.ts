@@ -1,0 +1,258 @@
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, promisify } from 'node:util'
+import { spawnApi } from '@classroom/api'
+import { findFreePort, LocalPostgres } from '@classroom/local-postgres'
+import { SQL_CONTENDERS } from './contenders.js'
+import { createDataset } from './dataset.js'
+import { initPgbench, locatePgbench, runPgbenchSelectOnly } from './pgbench.js'
+import { type BenchRun, formatReport, type Measurement } from './report.js'
+import type { WorkerResult, WorkerTask } from './worker.js'
+import { WORKLOADS } from './workloads.js'
+
+const execFileAsync = promisify(execFile)
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+const DEFAULT_RESULTS_DIR = path.resolve(HERE, '..', 'results')
+
+const USAGE = `usage: pnpm bench [--rounds N] [--seconds N] [--warmup N] [--concurrency N] [--no-install-pgbench] [--cpu-prof]
+
+  --rounds N             rounds of every contender, interleaved (default 5, at least 1)
+  --seconds N            measured seconds per contender and round (default 5)
+  --warmup N             unmeasured seconds before each measurement (default 1)
+  --concurrency N        concurrent callers (default 50)
+  --no-install-pgbench   skip the pgbench row when pgbench is missing instead of installing it
+  --cpu-prof             write a V8 CPU profile of every worker and server to <results-dir>/profiles
+  --results-dir DIR      where latest.md and latest.json go (default bench/results)`
+
+/** A command line that cannot run. */
+class UsageError extends Error {}
+
+interface BenchOptions {
+  rounds: number
+  seconds: number
+  warmupSeconds: number
+  concurrency: number
+  installPgbench: boolean
+  cpuProf: boolean
+  resultsDir: string
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        rounds: { type: 'string' },
+        seconds: { type: 'string' },
+        warmup: { type: 'string' },
+        concurrency: { type: 'string' },
+        'no-install-pgbench': { type: 'boolean' },
+        'cpu-prof': { type: 'boolean' },
+        'results-dir': { type: 'string' },
+      },
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>
+  const whole = (name: string, fallback: number, min: number) => {
+    const raw = values[name]
+    if (raw === undefined) return fallback
+    if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < min) {
+      throw new UsageError(`--${name} takes a whole number ≥ ${min}, not "${raw}"`)
+    }
+    return Number(raw)
+  }
+  return {
+    rounds: whole('rounds', 5, 1),
+    seconds: whole('seconds', 5, 1),
+    warmupSeconds: whole('warmup', 1, 0),
+    concurrency: whole('concurrency', 50, 1),
+    installPgbench: values['no-install-pgbench'] !== true,
+    cpuProf: values['cpu-prof'] === true,
+    resultsDir:
+      typeof values['results-dir'] === 'string' ? path.resolve(values['results-dir']) : DEFAULT_RESULTS_DIR,
+  }
+}
+
+/** Rotates the order each round, so no contender always runs first (or right after a heavy one). */
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const shift = by % items.length
+  return [...items.slice(shift), ...items.slice(0, shift)]
+}
+
+async function runWorker(task: WorkerTask, options: BenchOptions): Promise<WorkerResult> {
+  const profile = options.cpuProf
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.resultsDir, 'profiles')}`]
+    : []
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [...profile, path.join(HERE, 'worker.js'), JSON.stringify(task)],
+    {
+      maxBuffer: 1024 * 1024,
+    },
+  )
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as WorkerResult
+}
+
+/** Peak resident memory of another process (Linux), in MB. */
+async function peakRssOf(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const match = /VmHWM:\s+(\d+) kB/.exec(status)
+  return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : null
+}
+
+async function startMinimalServer(databaseUrl: string, env: Record<string, string>) {
+  const port = await findFreePort()
+  const child = spawn(process.execPath, [path.join(HERE, 'minimal-server.js')], {
+    env: { ...process.env, ...env, DATABASE_URL: databaseUrl, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      if (chunk.includes('listening')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`the minimal server exited with ${code}`)))
+  })
+  return { url: `http://127.0.0.1:${port}`, child }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2))
+  await mkdir(options.resultsDir, { recursive: true })
+  const profileEnv: Record<string, string> = options.cpuProf
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.join(options.resultsDir, 'profiles')}` }
+    : {}
+  const cluster = await LocalPostgres.temporary()
+  try {
+    const databaseUrl = await cluster.createDatabase('bench')
+    process.stderr.write('creating the dataset...\n')
+    await createDataset(databaseUrl)
+    const pgbench = locatePgbench({ install: options.installPgbench })
+    let pgbenchUrl: string | undefined
+    if (pgbench.found) {
+      pgbenchUrl = await cluster.createDatabase('pgbench')
+      await initPgbench(pgbench.path, pgbenchUrl)
+    } else {
+      process.stderr.write(`pgbench row skipped: ${pgbench.reason}\n`)
+    }
+
+    const measurements: Measurement[] = []
+    const base = {
+      concurrency: options.concurrency,
+      warmupSeconds: options.warmupSeconds,
+      seconds: options.seconds,
+    }
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const workload of WORKLOADS) {
+        for (const contender of rotate(SQL_CONTENDERS, round - 1)) {
+          process.stderr.write(`round ${round}/${options.rounds}  ${workload}  ${contender.label}\n`)
+          const result = await runWorker(
+            { kind: 'sql', contender: contender.name, workload, databaseUrl, ...base },
+            options,
+          )
+          measurements.push({
+            round,
+            group: workload,
+            contender: contender.name,
+            label: contender.label,
+            ...result,
+          })
+        }
+      }
+      if (pgbench.found && pgbenchUrl) {
+        process.stderr.write(`round ${round}/${options.rounds}  pgbench -S\n`)
+        const result = await runPgbenchSelectOnly(pgbench.path, pgbenchUrl, {
+          clients: options.concurrency,
+          seconds: options.seconds,
+        })
+        measurements.push({
+          round,
+          group: 'indexed-read',
+          contender: 'pgbench',
+          label: `pgbench -S, ${options.concurrency} clients (the server's ceiling)`,
+          opsPerSecond: result.tps,
+          p50Ms: null,
+          p99Ms: null,
+          latencyAverageMs: result.latencyAverageMs,
+          peakRssMb: null,
+          errors: 0,
+        })
+      }
+      const servers = [
+        {
+          contender: 'http-minimal',
+          label: 'fastify + bare pg.Pool, same query',
+          start: () => startMinimalServer(databaseUrl, profileEnv),
+        },
+        {
+          contender: 'http-api',
+          label: 'the api (db-core, validation, metrics; LOG_LEVEL=warn)',
+          start: async () => {
+            const api = await spawnApi({
+              env: {
+                ...profileEnv,
+                DATABASE_URL: databaseUrl,
+                LOG_LEVEL: 'warn',
+                DB_MIGRATE_ON_START: 'false',
+              },
+            })
+            return { url: api.url, child: api.child }
+          },
+        },
+      ]
+      for (const server of rotate(servers, round - 1)) {
+        process.stderr.write(`round ${round}/${options.rounds}  http  ${server.label}\n`)
+        const { url, child } = await server.start()
+        try {
+          const result = await runWorker({ kind: 'http', baseUrl: url, ...base }, options)
+          measurements.push({
+            round,
+            group: 'http',
+            contender: server.contender,
+            label: server.label,
+            ...result,
+            // The server is the contender here: its memory, not the load client's.
+            peakRssMb: await peakRssOf(child.pid),
+          })
+        } finally {
+          child.kill('SIGTERM')
+          await once(child, 'exit')
+        }
+      }
+    }
+
+    const run: BenchRun = {
+      date: new Date().toISOString(),
+      command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, PostgreSQL ${cluster.version} (embedded, same machine)`,
+      options,
+      pgbenchSkipped: pgbench.found ? undefined : pgbench.reason,
+      measurements,
+    }
+    const markdown = formatReport(run)
+    process.stdout.write(`${markdown}\n`)
+    await writeFile(path.join(options.resultsDir, 'latest.md'), `${markdown}\n`)
+    await writeFile(path.join(options.resultsDir, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`)
+    process.stderr.write(`written to ${path.join(options.resultsDir, 'latest.md')}\n`)
+  } finally {
+    await cluster.destroy()
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`)
+    process.exitCode = 2
+    return
+  }
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,71 @@
+import { createDb, createLogger, createPool, loadDbConfig } from '@classroom/db-core'
+import pg from 'pg'
+import postgres from 'postgres'
+import { type Driver, kyselyDriver, pgDriver, postgresJsDriver } from './workloads.js'
+
+/** Pool size of every contender: db-core's default size + overflow. */
+export const MAX_CONNECTIONS = 60
+
+export type SqlContenderName =
+  | 'pg-pool'
+  | 'db-core-no-ping'
+  | 'db-core-ping-idle'
+  | 'db-core-ping-always'
+  | 'kysely-db-core'
+  | 'postgres-js'
+
+export interface SqlContender {
+  readonly name: SqlContenderName
+  /** As the report shows it. */
+  readonly label: string
+  create(databaseUrl: string): Driver
+}
+
+const silent = createLogger({ silent: true })
+
+const dbCore = (databaseUrl: string, env: Record<string, string>) =>
+  createPool(loadDbConfig({ DATABASE_URL: databaseUrl, ...env }), { logger: silent })
+
+/** In report order; the first is the baseline every ratio is taken against. */
+export const SQL_CONTENDERS: readonly SqlContender[] = [
+  {
+    name: 'pg-pool',
+    label: 'bare pg.Pool (max 60)',
+    create: (url) => pgDriver(new pg.Pool({ connectionString: url, max: MAX_CONNECTIONS })),
+  },
+  {
+    name: 'db-core-no-ping',
+    label: 'db-core, pre-ping off',
+    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING: 'false' })),
+  },
+  {
+    name: 'db-core-ping-idle',
+    label: 'db-core, pre-ping idle ≥ 1 s (default)',
+    create: (url) => pgDriver(dbCore(url, {})),
+  },
+  {
+    name: 'db-core-ping-always',
+    label: 'db-core, pre-ping every checkout',
+    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING_IDLE_MS: '0' })),
+  },
+  {
+    name: 'kysely-db-core',
+    label: 'Kysely over db-core (default)',
+    create: (url) => {
+      const { db, close } = createDb(loadDbConfig({ DATABASE_URL: url }), { logger: silent })
+      return kyselyDriver(db as never, close)
+    },
+  },
+  {
+    name: 'postgres-js',
+    label: 'postgres.js (max 60)',
+    create: (url) => postgresJsDriver(postgres(url, { max: MAX_CONNECTIONS, onnotice: () => undefined })),
+  },
+]
+
+export function sqlContender(name: string): SqlContender {
+  const found = SQL_CONTENDERS.find((c) => c.name === name)
+  if (!found)
+    throw new Error(`no SQL contender "${name}"; known: ${SQL_CONTENDERS.map((c) => c.name).join(', ')}`)
+  return found
+}
