@@ -41,6 +41,16 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'connectionsRecycled',
   ],
   ['db_pool_connection_errors_total', 'Connections lost to a server or network error.', 'connectionErrors'],
+  [
+    'db_pool_connection_leaks_total',
+    'Checkouts held longer than DB_POOL_LEAK_WARN_MS (each reported once, with its stack, in the log).',
+    'leaksDetected',
+  ],
+  [
+    'db_pool_read_retries_total',
+    'Read-only queries run again on a fresh connection after theirs was lost.',
+    'readRetries',
+  ],
 ]
 
 /**

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { type MigrationResultSet, Migrator } from 'kysely/migration'
 import { migrations } from './migrations/index.js'
 
@@ -18,16 +18,23 @@ export class MigrationError extends Error {
 }
 
 /**
- * Applies every pending migration, each in its own transaction; Kysely's migration lock makes
- * concurrent starts of several replicas safe. Returns the names applied now.
+ * Applies every pending migration, all in one transaction, and returns the names applied now.
+ *
+ * Replicas may start together, so the run is serialised by a transaction-scoped advisory lock
+ * taken first. Kysely's own migration lock is session-level (`pg_advisory_lock`): through
+ * PgBouncer in transaction mode a session is not one server connection, so on its own it would
+ * let two replicas run the same migration at once. Inside our transaction it is harmless.
  *
  * ```ts
  * const applied = await migrateToLatest(db)
  * ```
  */
 export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } })
-  const { error, results } = await migrator.migrateToLatest()
-  if (error) throw new MigrationError(error, results)
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('classroom-engine migrations'))`.execute(trx)
+    const migrator = new Migrator({ db: trx, provider: { getMigrations: async () => migrations } })
+    const { error, results } = await migrator.migrateToLatest()
+    if (error) throw new MigrationError(error, results)
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+  })
 }

@@ -1,4 +1,10 @@
-import { checkDatabase, createDb, type Database as DbHandle, type Logger } from '@classroom/db-core'
+import {
+  checkConnectionBudget,
+  checkDatabase,
+  createDb,
+  type Database as DbHandle,
+  type Logger,
+} from '@classroom/db-core'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import type { ApiConfig } from './config.js'
@@ -27,7 +33,8 @@ export interface RunningApi {
 
 /**
  * Opens the database (embedded when `DATABASE_URL` is unset), applies pending migrations unless
- * `DB_MIGRATE_ON_START=false`, seeds demo data on the embedded database, and listens.
+ * `DB_MIGRATE_ON_START=false`, checks the connection budget (`DB_EXPECTED_REPLICAS`), seeds demo
+ * data on the embedded database, and listens.
  *
  * ```ts
  * const api = await startApi(loadApiConfig(), logger)
@@ -49,6 +56,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       const applied = await migrateToLatest(database.db)
       logger.info('database migrations applied', { applied })
     }
+    await checkConnectionBudget(database.pool, dbConfig, logger)
     if (target.embedded && (await seedDemoData(database.db))) logger.info('demo data loaded')
     const app = buildApp({
       db: database.db,

@@ -1,6 +1,7 @@
-import { Kysely, type KyselyPlugin, PostgresDialect } from 'kysely'
+import { type Dialect, Kysely, type KyselyPlugin, PostgresDialect } from 'kysely'
 import type { DbConfig } from './db-config.js'
 import { createPool, type InstrumentedPool, type InstrumentedPoolOptions } from './instrumented-pool.js'
+import { ReadRetryDriver } from './read-retry-driver.js'
 
 /** A Kysely instance, the pool under it, and one way to close both. */
 export interface Database<DB> {
@@ -10,7 +11,7 @@ export interface Database<DB> {
   close(): Promise<void>
 }
 
-export interface CreateDbOptions extends Omit<InstrumentedPoolOptions, 'connectionString' | 'settings'> {
+export interface CreateDbOptions extends Omit<InstrumentedPoolOptions, 'config'> {
   /**
    * Kysely plugins, e.g. `CamelCasePlugin`.
    *
@@ -24,7 +25,9 @@ export interface CreateDbOptions extends Omit<InstrumentedPoolOptions, 'connecti
 /**
  * A `Kysely<DB>` with `PostgresDialect` over db-core's instrumented pool. Pre-ping, timeouts and
  * recycling live in the pool's checkout, so they hold for Kysely queries and transactions alike
- * (and no `onReserveConnection` hook can leak a connection by throwing).
+ * (and no `onReserveConnection` hook can leak a connection by throwing). With `DB_READ_RETRY`
+ * (default on), a read-only query outside a transaction that loses its connection runs once more
+ * on a fresh one (see `ReadRetryDriver`).
  *
  * ```ts
  * const { db, pool, close } = createDb<Database>(loadDbConfig(), { logger })
@@ -35,7 +38,15 @@ export interface CreateDbOptions extends Omit<InstrumentedPoolOptions, 'connecti
 export function createDb<DB>(config: DbConfig, options: CreateDbOptions): Database<DB> {
   const { plugins, ...poolOptions } = options
   const pool = createPool(config, poolOptions)
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: plugins ?? [] })
+  const postgres = new PostgresDialect({ pool })
+  const dialect: Dialect = {
+    createAdapter: () => postgres.createAdapter(),
+    createQueryCompiler: () => postgres.createQueryCompiler(),
+    createIntrospector: (db) => postgres.createIntrospector(db),
+    createDriver: () =>
+      config.pool.readRetry ? new ReadRetryDriver(postgres.createDriver(), pool) : postgres.createDriver(),
+  }
+  const db = new Kysely<DB>({ dialect, plugins: plugins ?? [] })
   let closing: Promise<void> | undefined
   return {
     db,

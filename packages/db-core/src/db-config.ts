@@ -1,5 +1,15 @@
-import type { CleanedEnv } from 'envalid'
-import { boolean, numberOrZeroForOff, parseEnv, positiveNumber, postgresUrl, wholeNumber } from './env.js'
+import { readFileSync } from 'node:fs'
+import { type CleanedEnv, str } from 'envalid'
+import {
+  boolean,
+  numberOrZeroForOff,
+  oneOf,
+  parseEnv,
+  positiveNumber,
+  postgresUrl,
+  wholeNumber,
+} from './env.js'
+import { ConfigError, type ConfigIssue } from './errors.js'
 
 /**
  * The pool's settings, in the pool's units. Defaults are the production spec: 20 kept connections,
@@ -26,6 +36,39 @@ export interface PoolSettings {
   readonly queueWarnThreshold: number
   /** At most one queue warning per this interval while the queue stays long. `DB_POOL_QUEUE_WARN_INTERVAL_MS`. */
   readonly queueWarnIntervalMs: number
+  /** Warn (once, with the acquiring stack) about a connection held longer than this; 0 off. `DB_POOL_LEAK_WARN_MS`. */
+  readonly leakWarnMs: number
+  /**
+   * Each connection retires up to this much before `recycleMs`, at random, so connections opened
+   * together do not all reconnect together. `DB_POOL_RECYCLE_JITTER_SECONDS` (default 10 % of the lifetime).
+   */
+  readonly recycleJitterMs: number
+  /** Retry a failed read-only Kysely query once on a fresh connection. `DB_READ_RETRY`. */
+  readonly readRetry: boolean
+}
+
+/** Limits every connection carries, so a silent network or a forgotten transaction cannot hang it. */
+export interface SessionSettings {
+  /** Server side `statement_timeout`; 0 off. `DB_STATEMENT_TIMEOUT_MS`. */
+  readonly statementTimeoutMs: number
+  /** Client side: a query with no answer this long fails and its connection is dropped; 0 off. `DB_QUERY_TIMEOUT_MS`. */
+  readonly queryTimeoutMs: number
+  /** Server side `idle_in_transaction_session_timeout`; 0 off. `DB_IDLE_IN_TRANSACTION_TIMEOUT_MS`. */
+  readonly idleInTransactionTimeoutMs: number
+  /** TCP keepalive probes start after this much silence; 0 turns keepalive off. `DB_KEEPALIVE_INITIAL_DELAY_MS`. */
+  readonly keepAliveInitialDelayMs: number
+}
+
+/** TLS to the database, as libpq's sslmode. */
+export interface TlsSettings {
+  /**
+   * `disable`: plain TCP. `require`: TLS or no connection, certificate not verified.
+   * `verify-full`: TLS, certificate signed by `DB_SSL_CA_FILE` and issued for the host. `DB_SSL_MODE`.
+   */
+  readonly mode: 'disable' | 'require' | 'verify-full'
+  /** The CA certificate(s) (PEM), read from `DB_SSL_CA_FILE` at start. */
+  readonly ca: string | undefined
+  readonly caFile: string | undefined
 }
 
 /** Everything db-core needs to reach and pool a database. */
@@ -33,6 +76,20 @@ export interface DbConfig {
   /** The connection string (it holds the password: log it only through `redactSecrets`). */
   readonly connectionString: string
   readonly pool: PoolSettings
+  readonly session: SessionSettings
+  readonly tls: TlsSettings
+  /**
+   * Connecting through PgBouncer in transaction mode: no session-level settings are sent at
+   * connect (set statement_timeout and idle_in_transaction_session_timeout on the role instead),
+   * and the connection budget is PgBouncer's to keep. `DB_PGBOUNCER`.
+   */
+  readonly pgbouncer: boolean
+  readonly budget: {
+    /** How many replicas share the server: `DB_EXPECTED_REPLICAS`. */
+    readonly expectedReplicas: number
+    /** Refuse to start, rather than warn, when the pools do not fit: `DB_POOL_BUDGET_STRICT`. */
+    readonly strict: boolean
+  }
 }
 
 /**
@@ -50,8 +107,20 @@ export const dbEnvSpec = {
   DB_POOL_PRE_PING_IDLE_MS: wholeNumber(0)({ default: 1000 }),
   DB_POOL_PRE_PING_TIMEOUT_MS: wholeNumber(1)({ default: 2000 }),
   DB_POOL_RECYCLE_SECONDS: numberOrZeroForOff({ default: 1800 }),
+  DB_POOL_RECYCLE_JITTER_SECONDS: numberOrZeroForOff({ default: undefined }),
+  DB_READ_RETRY: boolean({ default: true }),
   DB_POOL_QUEUE_WARN_THRESHOLD: wholeNumber(0)({ default: 10 }),
   DB_POOL_QUEUE_WARN_INTERVAL_MS: wholeNumber(1)({ default: 5000 }),
+  DB_POOL_LEAK_WARN_MS: wholeNumber(0)({ default: 60_000 }),
+  DB_STATEMENT_TIMEOUT_MS: wholeNumber(0)({ default: 30_000 }),
+  DB_QUERY_TIMEOUT_MS: wholeNumber(0)({ default: 35_000 }),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: wholeNumber(0)({ default: 60_000 }),
+  DB_KEEPALIVE_INITIAL_DELAY_MS: wholeNumber(0)({ default: 10_000 }),
+  DB_SSL_MODE: oneOf(['disable', 'require', 'verify-full'] as const)({ default: 'disable' }),
+  DB_SSL_CA_FILE: str({ default: undefined }),
+  DB_PGBOUNCER: boolean({ default: false }),
+  DB_EXPECTED_REPLICAS: wholeNumber(1)({ default: 1 }),
+  DB_POOL_BUDGET_STRICT: boolean({ default: false }),
 }
 
 /** The pool variables, as validated by {@link dbEnvSpec} (or an app spec that includes it). */
@@ -81,6 +150,10 @@ export function loadDbConfig(env: Record<string, string | undefined> = process.e
  * ```
  */
 export function dbConfigFromEnv(connectionString: string, env: DbPoolEnv): DbConfig {
+  const issues: ConfigIssue[] = []
+  const tls = readTls(env, issues)
+  const recycleJitterMs = readRecycleJitter(env, issues)
+  if (issues.length > 0) throw new ConfigError(issues)
   return Object.freeze({
     connectionString,
     pool: Object.freeze({
@@ -94,6 +167,58 @@ export function dbConfigFromEnv(connectionString: string, env: DbPoolEnv): DbCon
       recycleMs: Math.round(env.DB_POOL_RECYCLE_SECONDS * 1000),
       queueWarnThreshold: env.DB_POOL_QUEUE_WARN_THRESHOLD,
       queueWarnIntervalMs: env.DB_POOL_QUEUE_WARN_INTERVAL_MS,
+      leakWarnMs: env.DB_POOL_LEAK_WARN_MS,
+      recycleJitterMs,
+      readRetry: env.DB_READ_RETRY,
     }),
+    session: Object.freeze({
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: env.DB_QUERY_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      keepAliveInitialDelayMs: env.DB_KEEPALIVE_INITIAL_DELAY_MS,
+    }),
+    tls,
+    pgbouncer: env.DB_PGBOUNCER,
+    budget: Object.freeze({ expectedReplicas: env.DB_EXPECTED_REPLICAS, strict: env.DB_POOL_BUDGET_STRICT }),
   })
+}
+
+/** The lifetime jitter: explicit, or 10 % of the lifetime; it must stay below the lifetime. */
+function readRecycleJitter(env: DbPoolEnv, issues: ConfigIssue[]): number {
+  const lifetimeMs = Math.round(env.DB_POOL_RECYCLE_SECONDS * 1000)
+  const explicit = env.DB_POOL_RECYCLE_JITTER_SECONDS
+  if (explicit === undefined) return Math.round(lifetimeMs * 0.1)
+  const jitterMs = Math.round(explicit * 1000)
+  if (lifetimeMs > 0 && jitterMs >= lifetimeMs) {
+    issues.push({
+      name: 'DB_POOL_RECYCLE_JITTER_SECONDS',
+      value: String(explicit),
+      expected: `less than DB_POOL_RECYCLE_SECONDS (${env.DB_POOL_RECYCLE_SECONDS})`,
+    })
+  }
+  return jitterMs
+}
+
+/** The TLS settings; a CA file that verify-full needs but is missing or unreadable is a config issue. */
+function readTls(env: DbPoolEnv, issues: ConfigIssue[]): TlsSettings {
+  const caFile = env.DB_SSL_CA_FILE
+  let ca: string | undefined
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, 'utf8')
+    } catch (error) {
+      issues.push({
+        name: 'DB_SSL_CA_FILE',
+        value: caFile,
+        expected: `a readable PEM file (${(error as NodeJS.ErrnoException).code})`,
+      })
+    }
+  } else if (env.DB_SSL_MODE === 'verify-full') {
+    issues.push({
+      name: 'DB_SSL_CA_FILE',
+      value: undefined,
+      expected: 'the CA certificate file, which DB_SSL_MODE=verify-full needs',
+    })
+  }
+  return Object.freeze({ mode: env.DB_SSL_MODE, ca, caFile })
 }

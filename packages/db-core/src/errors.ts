@@ -5,7 +5,12 @@
  * if (error instanceof DbCoreError && error.code === 'POOL_TIMEOUT') reply.code(503)
  * ```
  */
-export type DbCoreErrorCode = 'CONFIG_INVALID' | 'POOL_TIMEOUT' | 'DATABASE_UNAVAILABLE'
+export type DbCoreErrorCode =
+  | 'CONFIG_INVALID'
+  | 'POOL_TIMEOUT'
+  | 'DATABASE_UNAVAILABLE'
+  | 'DATABASE_TLS_FAILED'
+  | 'CONNECTION_BUDGET_EXCEEDED'
 
 /** Base class of db-core's errors: `code` tells them apart without `instanceof` chains. */
 export abstract class DbCoreError extends Error {
@@ -82,6 +87,19 @@ export class DatabaseUnavailableError extends DbCoreError {
   constructor(message: string, options: { cause: unknown }) {
     super(message, options)
     this.name = 'DatabaseUnavailableError'
+  }
+}
+
+/**
+ * TLS to the database could not be set up as `DB_SSL_MODE` demands: the server offers no TLS, or
+ * its certificate does not verify. Not transient: fix the configuration or the certificates.
+ */
+export class DatabaseTlsError extends DbCoreError {
+  readonly code = 'DATABASE_TLS_FAILED'
+
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options)
+    this.name = 'DatabaseTlsError'
   }
 }
 

@@ -1,3 +1,4 @@
+export { type ConnectionBudget, ConnectionBudgetError, checkConnectionBudget } from './connection-budget.js'
 export { isConnectionError } from './connection-errors.js'
 export { type CreateDbOptions, createDb, type Database } from './create-db.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
@@ -8,6 +9,8 @@ export {
   dbEnvSpec,
   loadDbConfig,
   type PoolSettings,
+  type SessionSettings,
+  type TlsSettings,
 } from './db-config.js'
 export {
   boolean,
@@ -21,6 +24,7 @@ export {
 export {
   ConfigError,
   type ConfigIssue,
+  DatabaseTlsError,
   DatabaseUnavailableError,
   DbCoreError,
   type DbCoreErrorCode,
@@ -37,4 +41,5 @@ export {
   loggerEnvSpec,
 } from './logger.js'
 export type { PoolCounters, PoolStats } from './pool-stats.js'
+export { isReadOnlyQuery, ReadRetryDriver } from './read-retry-driver.js'
 export { redactSecrets } from './redact.js'

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { isConnectionError } from './connection-errors.js'
-import type { DbConfig, PoolSettings } from './db-config.js'
-import { DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from './errors.js'
+import type { DbConfig, PoolSettings, TlsSettings } from './db-config.js'
+import { DatabaseTlsError, DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from './errors.js'
+import { LeakDetector } from './leak-detector.js'
 import type { Logger } from './logger.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { QueueMonitor } from './queue-monitor.js'
@@ -10,15 +11,13 @@ import { redactSecrets } from './redact.js'
 
 export interface InstrumentedPoolOptions {
   /**
-   * Where the database is.
+   * Where the database is, the pool's settings and the limits every connection carries.
    *
    * ```ts
-   * new InstrumentedPool({ connectionString: config.connectionString, settings: config.pool, logger })
+   * new InstrumentedPool({ config: loadDbConfig(), logger })
    * ```
    */
-  readonly connectionString: string
-  /** Pool size, overflow, timeouts, pre-ping and recycling: see {@link PoolSettings}. */
-  readonly settings: PoolSettings
+  readonly config: DbConfig
   /** Receives the pool's warnings (queue length, lost connections) and debug lines. */
   readonly logger: Logger
   /**
@@ -40,11 +39,38 @@ export interface InstrumentedPoolOptions {
   readonly clientConfig?: Omit<pg.PoolConfig, 'connectionString' | 'max' | 'min'>
 }
 
+/**
+ * The session limits and TLS as node-postgres client options (0 leaves a limit off). Through
+ * PgBouncer, server-side settings are not sent at connect: PgBouncer refuses unknown startup
+ * parameters, and in transaction mode a session setting would not stay with our connection.
+ */
+function clientOptions({ session, tls, pgbouncer }: DbConfig): pg.PoolConfig {
+  const serverSide = !pgbouncer
+  return {
+    ssl:
+      tls.mode === 'disable'
+        ? false
+        : tls.mode === 'require'
+          ? { rejectUnauthorized: false }
+          : { rejectUnauthorized: true, ...(tls.ca !== undefined && { ca: tls.ca }) },
+    ...(serverSide && session.statementTimeoutMs > 0 && { statement_timeout: session.statementTimeoutMs }),
+    ...(session.queryTimeoutMs > 0 && { query_timeout: session.queryTimeoutMs }),
+    ...(serverSide &&
+      session.idleInTransactionTimeoutMs > 0 && {
+        idle_in_transaction_session_timeout: session.idleInTransactionTimeoutMs,
+      }),
+    keepAlive: session.keepAliveInitialDelayMs > 0,
+    keepAliveInitialDelayMillis: session.keepAliveInitialDelayMs,
+  }
+}
+
 /** Why db-core closed a connection, for the removal counters. */
-type RemovalReason = 'pre-ping' | 'error'
+type RemovalReason = 'pre-ping' | 'error' | 'recycle'
 
 interface ConnectionState {
   readonly createdAt: number
+  /** When this connection retires at its next checkout: the lifetime less its own random jitter. */
+  readonly retireAt: number
   lastReleasedAt: number
   checkouts: number
   checkedOut: boolean
@@ -56,6 +82,9 @@ const QUEUE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect'
 const CONNECT_TIMEOUT_MESSAGE = 'Connection terminated due to connection timeout'
 
 const ACQUIRE_DEADLINE = Symbol('acquire deadline')
+
+// The "error" a retired connection is released with: pg-pool closes a client released with one.
+const RECYCLED = new Error('connection recycled')
 
 type ConnectCallback = (
   err: Error | undefined,
@@ -90,13 +119,16 @@ export class InstrumentedPool extends pg.Pool {
   readonly #counters: PoolCounters = emptyCounters()
   readonly #connections = new WeakMap<pg.ClientBase, ConnectionState>()
   readonly #queueMonitor: QueueMonitor
+  readonly #leakDetector: LeakDetector | undefined
+  readonly #tls: TlsSettings
   #active = 0
 
   constructor(options: InstrumentedPoolOptions) {
-    const { settings } = options
+    const { pool: settings, connectionString } = options.config
     super({
+      ...clientOptions(options.config),
       ...options.clientConfig,
-      connectionString: options.connectionString,
+      connectionString,
       max: settings.size + settings.maxOverflow,
       min: settings.size,
       idleTimeoutMillis: settings.overflowIdleMs,
@@ -106,6 +138,15 @@ export class InstrumentedPool extends pg.Pool {
     this.#settings = settings
     this.#logger = options.logger
     this.#onAcquire = options.onAcquire
+    this.#tls = options.config.tls
+    this.#leakDetector =
+      settings.leakWarnMs > 0
+        ? new LeakDetector({
+            thresholdMs: settings.leakWarnMs,
+            logger: options.logger,
+            onLeak: () => this.#counters.leaksDetected++,
+          })
+        : undefined
     this.#queueMonitor = new QueueMonitor({
       threshold: settings.queueWarnThreshold,
       intervalMs: settings.queueWarnIntervalMs,
@@ -156,7 +197,7 @@ export class InstrumentedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>
   override connect(callback: ConnectCallback): void
   override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
-    const checkout = this.#checkout()
+    const checkout = this.#checkout(this.#leakDetector?.captureCaller())
     if (!callback) return checkout
     // pg-pool's own `query()` uses the callback form.
     checkout.then(
@@ -166,24 +207,46 @@ export class InstrumentedPool extends pg.Pool {
     return undefined
   }
 
+  /** Counts a read that db-core's Kysely driver ran again after its connection was lost. */
+  countReadRetry(): void {
+    this.#counters.readRetries++
+  }
+
   override async end(): Promise<void> {
     this.#queueMonitor.stop()
+    this.#leakDetector?.stop()
     await super.end()
   }
 
-  async #checkout(): Promise<pg.PoolClient> {
+  /**
+   * A connection proven alive: like {@link connect}, but any connection not opened for this very
+   * call is pinged whatever its idle time. For retries after a lost connection, when others in the
+   * pool may have been dropped by the server a moment ago without pg having noticed yet.
+   */
+  connectVerified(): Promise<pg.PoolClient> {
+    return this.#checkout(this.#leakDetector?.captureCaller(), true)
+  }
+
+  async #checkout(acquiredAt: Error | undefined, alwaysPing = false): Promise<pg.PoolClient> {
     const startedAt = performance.now()
     const deadline = startedAt + this.#settings.acquireTimeoutMs
     for (let attempt = 0; ; attempt++) {
       const client = await this.#acquireBefore(deadline, startedAt, attempt === 0)
       const state = this.#stateOf(client)
-      if (!this.#shouldPing(state)) return this.#handOut(client, startedAt)
+      if (performance.now() >= state.retireAt) {
+        // Past its (jittered) lifetime: retire it between uses, never mid-query, and take another.
+        state.removal = 'recycle'
+        this.#counters.connectionsRecycled++
+        client.release(RECYCLED)
+        continue
+      }
+      if (!this.#shouldPing(state, alwaysPing)) return this.#handOut(client, startedAt, acquiredAt)
       this.#counters.prePings++
       const failure = await this.#ping(
         client,
         Math.min(this.#settings.prePingTimeoutMs, deadline - performance.now()),
       )
-      if (!failure) return this.#handOut(client, startedAt)
+      if (!failure) return this.#handOut(client, startedAt, acquiredAt)
       this.#counters.prePingFailures++
       state.removal = 'pre-ping'
       this.#logger.debug('discarded a connection that failed its pre-ping', {
@@ -194,8 +257,9 @@ export class InstrumentedPool extends pg.Pool {
     }
   }
 
-  #handOut(client: pg.PoolClient, startedAt: number): pg.PoolClient {
+  #handOut(client: pg.PoolClient, startedAt: number, acquiredAt: Error | undefined): pg.PoolClient {
     this.#counters.acquisitions++
+    if (acquiredAt) this.#leakDetector?.track(client, acquiredAt)
     this.#onAcquire?.(performance.now() - startedAt)
     return client
   }
@@ -245,6 +309,10 @@ export class InstrumentedPool extends pg.Pool {
     ) {
       return this.#timeoutError(startedAt, error.message, error)
     }
+    if (isTlsFailure(error)) {
+      this.#counters.acquireFailures++
+      return new DatabaseTlsError(describeTlsFailure(this.#tls, error as Error), { cause: error })
+    }
     if (isConnectionError(error)) {
       this.#counters.acquireFailures++
       return new DatabaseUnavailableError(
@@ -279,10 +347,11 @@ export class InstrumentedPool extends pg.Pool {
     })
   }
 
-  #shouldPing(state: ConnectionState): boolean {
+  #shouldPing(state: ConnectionState, always: boolean): boolean {
     // A connection opened for this very checkout has just proven itself.
-    if (!this.#settings.prePing || state.checkouts <= 1) return false
-    return performance.now() - state.lastReleasedAt >= this.#settings.prePingIdleMs
+    if (state.checkouts <= 1) return false
+    if (always) return true
+    return this.#settings.prePing && performance.now() - state.lastReleasedAt >= this.#settings.prePingIdleMs
   }
 
   async #ping(client: pg.PoolClient, timeoutMs: number): Promise<Error | undefined> {
@@ -298,15 +367,21 @@ export class InstrumentedPool extends pg.Pool {
     }
   }
 
-  #onConnect(client: pg.PoolClient): void {
+  #newState(): ConnectionState {
     const now = performance.now()
-    this.#connections.set(client, {
+    const { recycleMs, recycleJitterMs } = this.#settings
+    return {
       createdAt: now,
+      retireAt: recycleMs > 0 ? now + recycleMs - Math.random() * recycleJitterMs : Number.POSITIVE_INFINITY,
       lastReleasedAt: now,
       checkouts: 0,
       checkedOut: false,
       removal: undefined,
-    })
+    }
+  }
+
+  #onConnect(client: pg.PoolClient): void {
+    this.#connections.set(client, this.#newState())
     this.#counters.connectionsCreated++
     // Kysely attaches no listener to a checked-out client (node-postgres #2635, #3083): this one
     // stays for the connection's whole life so a death mid-checkout cannot crash the process.
@@ -327,6 +402,7 @@ export class InstrumentedPool extends pg.Pool {
     if (state.checkedOut) this.#active--
     state.checkedOut = false
     state.lastReleasedAt = performance.now()
+    this.#leakDetector?.release(client)
     this.#queueMonitor.check()
   }
 
@@ -356,12 +432,31 @@ export class InstrumentedPool extends pg.Pool {
     let state = this.#connections.get(client)
     if (!state) {
       // Events for a client that never reached 'connect' (a failed connection attempt).
-      const now = performance.now()
-      state = { createdAt: now, lastReleasedAt: now, checkouts: 0, checkedOut: false, removal: undefined }
+      state = this.#newState()
       this.#connections.set(client, state)
     }
     return state
   }
+}
+
+const NO_TLS_OFFERED = 'The server does not support SSL connections'
+
+function isTlsFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return (
+    error.message === NO_TLS_OFFERED ||
+    (typeof code === 'string' &&
+      /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED)/.test(code))
+  )
+}
+
+function describeTlsFailure(tls: TlsSettings, error: Error): string {
+  if (error.message === NO_TLS_OFFERED) {
+    return `DB_SSL_MODE=${tls.mode} requires TLS, but the database server does not offer it (enable ssl on the server, or set DB_SSL_MODE=disable)`
+  }
+  const ca = tls.caFile ? ` against DB_SSL_CA_FILE=${tls.caFile}` : ''
+  return `the database server's TLS certificate did not verify${ca} (DB_SSL_MODE=${tls.mode}): ${error.message}`
 }
 
 /**
@@ -373,13 +468,9 @@ export class InstrumentedPool extends pg.Pool {
  */
 export function createPool(
   config: DbConfig,
-  options: Omit<InstrumentedPoolOptions, 'connectionString' | 'settings'>,
+  options: Omit<InstrumentedPoolOptions, 'config'>,
 ): InstrumentedPool {
-  return new InstrumentedPool({
-    ...options,
-    connectionString: config.connectionString,
-    settings: config.pool,
-  })
+  return new InstrumentedPool({ ...options, config })
 }
 
 /**

@@ -18,6 +18,10 @@ export interface PoolCounters {
   connectionsRecycled: number
   /** Connections lost to an error from the server or the network, idle or checked out. */
   connectionErrors: number
+  /** Checkouts held longer than `DB_POOL_LEAK_WARN_MS` (each reported once). */
+  leaksDetected: number
+  /** Read-only queries run again on a fresh connection after theirs was lost. */
+  readRetries: number
 }
 
 /**
@@ -53,5 +57,7 @@ export function emptyCounters(): PoolCounters {
     connectionsRemoved: 0,
     connectionsRecycled: 0,
     connectionErrors: 0,
+    leaksDetected: 0,
+    readRetries: 0,
   }
 }

@@ -1,6 +1,7 @@
 import { findFreePort } from '@classroom/local-postgres'
 import { describe, expect, inject, it } from 'vitest'
 import { checkDatabase } from '../src/index.js'
+import { startSilentServer } from './support.js'
 
 describe('checkDatabase', () => {
   it('reports a reachable database as ok', async () => {
@@ -17,12 +18,9 @@ describe('checkDatabase', () => {
   })
 
   it('gives up after the timeout on a server that accepts TCP but never answers', async () => {
-    const { createServer } = await import('node:net')
-    const silent = createServer(() => undefined)
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-    const { port } = silent.address() as { port: number }
+    const silent = await startSilentServer()
     try {
-      const health = await checkDatabase(`postgres://app:x@127.0.0.1:${port}/app`, { timeoutMs: 300 })
+      const health = await checkDatabase(silent.url, { timeoutMs: 300 })
       expect(health.ok).toBe(false)
       expect(health.latencyMs).toBeGreaterThanOrEqual(290)
       expect(health.latencyMs).toBeLessThan(5000)

@@ -29,7 +29,19 @@ describe('loadDbConfig', () => {
         recycleMs: 1_800_000,
         queueWarnThreshold: 10,
         queueWarnIntervalMs: 5000,
+        leakWarnMs: 60_000,
+        recycleJitterMs: 180_000,
+        readRetry: true,
       },
+      session: {
+        statementTimeoutMs: 30_000,
+        queryTimeoutMs: 35_000,
+        idleInTransactionTimeoutMs: 60_000,
+        keepAliveInitialDelayMs: 10_000,
+      },
+      tls: { mode: 'disable', ca: undefined, caFile: undefined },
+      pgbouncer: false,
+      budget: { expectedReplicas: 1, strict: false },
     })
     expect(Object.isFrozen(config)).toBe(true)
     expect(Object.isFrozen(config.pool)).toBe(true)
@@ -47,9 +59,31 @@ describe('loadDbConfig', () => {
     ['DB_POOL_RECYCLE_SECONDS', '0', 'recycleMs', 0],
     ['DB_POOL_QUEUE_WARN_THRESHOLD', '3', 'queueWarnThreshold', 3],
     ['DB_POOL_QUEUE_WARN_INTERVAL_MS', '100', 'queueWarnIntervalMs', 100],
+    ['DB_POOL_LEAK_WARN_MS', '0', 'leakWarnMs', 0],
+    ['DB_POOL_RECYCLE_JITTER_SECONDS', '30', 'recycleJitterMs', 30_000],
+    ['DB_READ_RETRY', 'false', 'readRetry', false],
   ] as const)('%s=%s sets pool.%s', (name, value, field, expected) => {
     const config = loadDbConfig({ DATABASE_URL: URL, [name]: value })
     expect(config.pool[field]).toBe(expected)
+  })
+
+  it.each([
+    ['DB_STATEMENT_TIMEOUT_MS', '500', 'statementTimeoutMs', 500],
+    ['DB_QUERY_TIMEOUT_MS', '0', 'queryTimeoutMs', 0],
+    ['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', '1000', 'idleInTransactionTimeoutMs', 1000],
+    ['DB_KEEPALIVE_INITIAL_DELAY_MS', '0', 'keepAliveInitialDelayMs', 0],
+  ] as const)('%s=%s sets session.%s', (name, value, field, expected) => {
+    expect(loadDbConfig({ DATABASE_URL: URL, [name]: value }).session[field]).toBe(expected)
+  })
+
+  it('takes the jitter as 10 % of whatever lifetime is set, and the budget variables', () => {
+    expect(loadDbConfig({ DATABASE_URL: URL, DB_POOL_RECYCLE_SECONDS: '60' }).pool.recycleJitterMs).toBe(6000)
+    expect(
+      loadDbConfig({ DATABASE_URL: URL, DB_EXPECTED_REPLICAS: '4', DB_POOL_BUDGET_STRICT: 'true' }).budget,
+    ).toEqual({
+      expectedReplicas: 4,
+      strict: true,
+    })
   })
 
   it.each([
@@ -69,6 +103,16 @@ describe('loadDbConfig', () => {
     ['DB_POOL_RECYCLE_SECONDS', '-1', 'a number ≥ 0 (0 turns it off)'],
     ['DB_POOL_QUEUE_WARN_THRESHOLD', '1e3', 'a whole number ≥ 0'],
     ['DB_POOL_QUEUE_WARN_INTERVAL_MS', 'soon', 'a whole number ≥ 1'],
+    ['DB_POOL_LEAK_WARN_MS', '-1', 'a whole number ≥ 0'],
+    ['DB_STATEMENT_TIMEOUT_MS', '30s', 'a whole number ≥ 0'],
+    ['DB_QUERY_TIMEOUT_MS', '1.5', 'a whole number ≥ 0'],
+    ['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'off', 'a whole number ≥ 0'],
+    ['DB_KEEPALIVE_INITIAL_DELAY_MS', 'yes', 'a whole number ≥ 0'],
+    ['DB_POOL_RECYCLE_JITTER_SECONDS', '-2', 'a number ≥ 0 (0 turns it off)'],
+    ['DB_READ_RETRY', 'sometimes', 'true or false'],
+    ['DB_EXPECTED_REPLICAS', '0', 'a whole number ≥ 1'],
+    ['DB_POOL_BUDGET_STRICT', 'strict', 'true or false'],
+    ['DB_PGBOUNCER', 'transaction', 'true or false'],
   ])('rejects %s=%j, naming it and what is expected', (name, value, expected) => {
     const error = configError({ DATABASE_URL: URL, [name]: value })
     expect(error.code).toBe('CONFIG_INVALID')

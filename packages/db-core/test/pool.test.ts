@@ -9,7 +9,7 @@ import {
   type InstrumentedPool,
   PoolTimeoutError,
 } from '../src/index.js'
-import { captureLogger, configFor, sleep } from './support.js'
+import { captureLogger, configFor, sleep, startSilentServer } from './support.js'
 
 const url = inject('databaseUrl')
 const pools: InstrumentedPool[] = []
@@ -192,6 +192,40 @@ describe('connection lifetime', () => {
   })
 })
 
+describe('lifetime jitter', () => {
+  it('spreads the retirement of connections opened together over DB_POOL_RECYCLE_JITTER_SECONDS', async () => {
+    const p = pool({
+      DB_POOL_SIZE: '20',
+      DB_POOL_MAX_OVERFLOW: '0',
+      DB_POOL_RECYCLE_SECONDS: '2',
+      DB_POOL_RECYCLE_JITTER_SECONDS: '1',
+    })
+    const startedAt = performance.now()
+    const retiredAt: number[] = []
+    p.on('remove', () => retiredAt.push(performance.now() - startedAt))
+    // Twenty connections opened at once, then all kept busy: each retires at its first checkout past its own deadline.
+    await Promise.all(Array.from({ length: 20 }, () => hold(p, 20)))
+    while (performance.now() - startedAt < 2300) {
+      await Promise.all(Array.from({ length: 20 }, () => hold(p, 10)))
+    }
+    const first20 = retiredAt.slice(0, 20)
+    expect(first20).toHaveLength(20)
+    expect(Math.min(...first20)).toBeGreaterThanOrEqual(950)
+    expect(Math.max(...first20)).toBeLessThan(2200)
+    // Uniform over a second, twenty retirements never bunch into one instant.
+    expect(Math.max(...first20) - Math.min(...first20)).toBeGreaterThan(300)
+    const busiest = Math.max(...first20.map((t) => first20.filter((u) => Math.abs(u - t) < 50).length))
+    expect(busiest).toBeLessThan(12)
+    expect(p.stats().connectionsRecycled).toBeGreaterThanOrEqual(20)
+  })
+
+  it('refuses a jitter as long as the lifetime', () => {
+    expect(() =>
+      configFor(url, { DB_POOL_RECYCLE_SECONDS: '10', DB_POOL_RECYCLE_JITTER_SECONDS: '10' }),
+    ).toThrow('DB_POOL_RECYCLE_JITTER_SECONDS: got "10"; expected less than DB_POOL_RECYCLE_SECONDS (10)')
+  })
+})
+
 describe('checkout failures', () => {
   it('fails fast with DatabaseUnavailableError when nothing listens, without showing the password', async () => {
     const port = await findFreePort()
@@ -207,14 +241,11 @@ describe('checkout failures', () => {
   })
 
   it('reports a database that accepts TCP but never answers as unavailable, not as a full pool', async () => {
-    const { createServer } = await import('node:net')
-    const silent = createServer(() => undefined)
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-    const { port } = silent.address() as { port: number }
+    const silent = await startSilentServer()
     try {
       // Size 1: the one connection being opened fills the pool, yet no caller holds it.
       const p = pool({
-        DATABASE_URL: `postgres://app:x@127.0.0.1:${port}/app`,
+        DATABASE_URL: silent.url,
         DB_POOL_SIZE: '1',
         DB_POOL_MAX_OVERFLOW: '0',
         DB_POOL_TIMEOUT_SECONDS: '0.3',

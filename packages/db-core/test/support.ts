@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
 import winston from 'winston'
@@ -30,3 +31,14 @@ export function configFor(url: string, overrides: Record<string, string> = {}): 
 
 /** Settles after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A TCP server that accepts connections and never says a word: a database that hangs before
+ * its greeting. `url` points a client at it.
+ */
+export async function startSilentServer(): Promise<{ url: string; close(): void }> {
+  const server = createServer(() => undefined)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return { url: `postgres://app:x@127.0.0.1:${port}/app`, close: () => server.close() }
+}

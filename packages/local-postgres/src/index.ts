@@ -1,3 +1,5 @@
+export { FaultProxy } from './fault-proxy.js'
 export { findFreePort } from './free-port.js'
+export { ensurePgBouncer, LocalPgBouncer, type LocalPgBouncerOptions } from './local-pgbouncer.js'
 export { LocalPostgres, type LocalPostgresOptions, type ShutdownMode } from './local-postgres.js'
 export { createTestDatabase, provideTestDatabase, type TestDatabase } from './test-database.js'

@@ -1,0 +1,52 @@
+import { createDb, createLogger, loadDbConfig } from '@classroom/db-core'
+import { LocalPgBouncer, LocalPostgres } from '@classroom/local-postgres'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { migrateToLatest } from '../src/index.js'
+
+// Replicas starting together, through PgBouncer in transaction mode: where a session-level lock
+// (Kysely's own migration lock) protects nothing, because a session is not one server connection.
+let cluster: LocalPostgres
+let bouncer: LocalPgBouncer
+
+beforeAll(async () => {
+  cluster = await LocalPostgres.temporary()
+  await cluster.createDatabase('classroom')
+  bouncer = await LocalPgBouncer.start({
+    serverUrl: cluster.connectionString(),
+    database: 'classroom',
+    poolSize: 10,
+  })
+})
+
+afterAll(async () => {
+  await bouncer?.destroy()
+  await cluster?.destroy()
+})
+
+describe('migrateToLatest', () => {
+  it('lets replicas that start together migrate a fresh database once, none failing, through PgBouncer', async () => {
+    const replicas = Array.from({ length: 6 }, () =>
+      createDb(
+        loadDbConfig({ DATABASE_URL: bouncer.connectionString(), DB_PGBOUNCER: 'true', DB_POOL_SIZE: '2' }),
+        {
+          logger: createLogger({ silent: true }),
+        },
+      ),
+    )
+    try {
+      // Connections open first, so the migrations meet at the server at once.
+      await Promise.all(replicas.map(({ db }) => sql`select 1`.execute(db)))
+      const applied = await Promise.allSettled(replicas.map(({ db }) => migrateToLatest(db)))
+      expect(applied.filter((r) => r.status === 'rejected')).toEqual([])
+      // Exactly one replica applied the migration; the others found it done.
+      expect(applied.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))).toEqual([
+        '0001-classrooms-students-enrollments',
+      ])
+    } finally {
+      await Promise.all(replicas.map(({ close }) => close()))
+    }
+    const rows = await cluster.query<{ name: string }>('select name from kysely_migration', [], 'classroom')
+    expect(rows).toEqual([{ name: '0001-classrooms-students-enrollments' }])
+  })
+})

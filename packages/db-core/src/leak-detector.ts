@@ -1,0 +1,79 @@
+import { performance } from 'node:perf_hooks'
+import type { Logger } from './logger.js'
+
+interface Checkout {
+  readonly at: number
+  /** Created at checkout: its stack names the code that took the connection. */
+  readonly acquiredAt: Error
+  reported: boolean
+}
+
+/**
+ * HikariCP's leakDetectionThreshold: a connection checked out longer than `thresholdMs` is
+ * reported once, with the stack of the code that acquired it, and again (as returned) if it
+ * ever comes back. One sweep timer runs only while connections are out, never one per checkout.
+ */
+export class LeakDetector {
+  readonly #thresholdMs: number
+  readonly #logger: Logger
+  readonly #onLeak: () => void
+  readonly #checkouts = new Map<object, Checkout>()
+  #sweep: NodeJS.Timeout | undefined
+
+  constructor(options: { thresholdMs: number; logger: Logger; onLeak: () => void }) {
+    this.#thresholdMs = options.thresholdMs
+    this.#logger = options.logger
+    this.#onLeak = options.onLeak
+  }
+
+  /**
+   * The stack of the code that asked for a connection. Call it synchronously at the start of the
+   * checkout: after the first await, only the async frames of the caller would be left.
+   */
+  captureCaller(): Error {
+    return new Error('connection acquired here')
+  }
+
+  track(connection: object, acquiredAt: Error): void {
+    this.#checkouts.set(connection, { at: performance.now(), acquiredAt, reported: false })
+    this.#sweep ??= setInterval(
+      () => this.#check(),
+      Math.max(10, Math.min(1000, this.#thresholdMs / 2)),
+    ).unref()
+  }
+
+  release(connection: object): void {
+    const checkout = this.#checkouts.get(connection)
+    if (!checkout) return
+    this.#checkouts.delete(connection)
+    if (checkout.reported) {
+      this.#logger.info('a connection reported as leaked was returned to the pool', {
+        heldMs: Math.round(performance.now() - checkout.at),
+      })
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#sweep)
+    this.#sweep = undefined
+    this.#checkouts.clear()
+  }
+
+  #check(): void {
+    if (this.#checkouts.size === 0) {
+      this.stop()
+      return
+    }
+    const now = performance.now()
+    for (const checkout of this.#checkouts.values()) {
+      if (checkout.reported || now - checkout.at < this.#thresholdMs) continue
+      checkout.reported = true
+      this.#onLeak()
+      this.#logger.warn('database connection held longer than DB_POOL_LEAK_WARN_MS: possible leak', {
+        heldMs: Math.round(now - checkout.at),
+        thresholdMs: this.#thresholdMs,
+        acquiredAt: checkout.acquiredAt.stack,
+      })
+    }
+  }
+}

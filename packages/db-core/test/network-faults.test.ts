@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process'
+import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createPool, type InstrumentedPool, isConnectionError } from '../src/index.js'
+import { captureLogger, configFor, sleep } from './support.js'
+
+// Faults between the pool and the server, provoked for real: a proxy that freezes or cuts TCP.
+let cluster: LocalPostgres
+let proxy: FaultProxy
+const pools: InstrumentedPool[] = []
+
+beforeAll(async () => {
+  cluster = await LocalPostgres.temporary()
+  proxy = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port })
+})
+
+afterEach(async () => {
+  proxy.unfreeze()
+  await Promise.all(pools.splice(0).map((p) => (p.ending ? undefined : p.end())))
+})
+
+afterAll(async () => {
+  await proxy.close()
+  await cluster.destroy()
+})
+
+function pool(
+  overrides: Record<string, string>,
+  through: 'proxy' | 'direct' = 'proxy',
+  logger = captureLogger().logger,
+) {
+  const url = through === 'proxy' ? proxy.rewrite(cluster.connectionString()) : cluster.connectionString()
+  const created = createPool(configFor(url, overrides), { logger })
+  pools.push(created)
+  return created
+}
+
+async function warm(p: InstrumentedPool, count: number): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: count }, () => p.connect()))
+  for (const client of clients) client.release()
+}
+
+describe('a network that goes silent', () => {
+  it('pre-ping discards frozen connections and the pool reconnects once the network answers again', async () => {
+    const p = pool({ DB_POOL_SIZE: '3', DB_POOL_PRE_PING_IDLE_MS: '50', DB_POOL_PRE_PING_TIMEOUT_MS: '200' })
+    await warm(p, 3)
+    await sleep(100)
+    proxy.freeze()
+    const query = p.query<{ one: number }>('select 1 as one')
+    await sleep(800) // three pings time out (600 ms), then a new connection waits on the frozen network
+    proxy.unfreeze()
+    expect((await query).rows).toEqual([{ one: 1 }])
+    expect(p.stats()).toMatchObject({ prePings: 3, prePingFailures: 3, acquireTimeouts: 0 })
+  })
+
+  it('gives up on a running query after DB_QUERY_TIMEOUT_MS and drops its connection', async () => {
+    const p = pool({ DB_POOL_SIZE: '1', DB_POOL_PRE_PING: 'false', DB_QUERY_TIMEOUT_MS: '300' })
+    await p.query('select 1')
+    proxy.freeze()
+    const startedAt = performance.now()
+    const error = await p.query('select 1').catch((e: unknown) => e)
+    const elapsed = performance.now() - startedAt
+    proxy.unfreeze()
+    expect((error as Error).message).toBe('Query read timeout')
+    expect(isConnectionError(error)).toBe(true)
+    expect(elapsed).toBeGreaterThanOrEqual(290)
+    expect(elapsed).toBeLessThan(5000)
+    await expect(p.query('select 2 as two')).resolves.toMatchObject({ rows: [{ two: 2 }] })
+    expect(p.stats().connectionsCreated).toBe(2)
+  })
+
+  it('recovers with no error when every connection is reset', async () => {
+    const p = pool({ DB_POOL_SIZE: '3' })
+    await warm(p, 3)
+    proxy.cut()
+    await sleep(50)
+    await expect(p.query('select 1 as one')).resolves.toMatchObject({ rows: [{ one: 1 }] })
+    expect(p.stats().connectionErrors).toBe(3)
+  })
+})
+
+describe('limits every connection carries', () => {
+  it('sets statement_timeout server side: a slow statement is cancelled (57014)', async () => {
+    const p = pool({ DB_STATEMENT_TIMEOUT_MS: '200' }, 'direct')
+    expect((await p.query('show statement_timeout')).rows).toEqual([{ statement_timeout: '200ms' }])
+    await expect(p.query('select pg_sleep(2)')).rejects.toMatchObject({ code: '57014' })
+    await expect(p.query('select 1 as one')).resolves.toMatchObject({ rows: [{ one: 1 }] })
+  })
+
+  it('sets idle_in_transaction_session_timeout: a forgotten transaction is ended by the server without crashing us', async () => {
+    const p = pool({ DB_POOL_SIZE: '1', DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '200' }, 'direct')
+    const client = await p.connect()
+    expect((await client.query('show idle_in_transaction_session_timeout')).rows).toEqual([
+      { idle_in_transaction_session_timeout: '200ms' },
+    ])
+    await client.query('begin')
+    await sleep(500)
+    await expect(client.query('select 1')).rejects.toThrow()
+    client.release()
+    await expect(p.query('select 1 as one')).resolves.toMatchObject({ rows: [{ one: 1 }] })
+    expect(p.stats().connectionErrors).toBe(1)
+  })
+
+  it.each([
+    ['7000', true],
+    ['0', false],
+  ])('DB_KEEPALIVE_INITIAL_DELAY_MS=%s: TCP keepalive on the socket is %s', async (delay, on) => {
+    const p = pool({ DB_POOL_SIZE: '1', DB_KEEPALIVE_INITIAL_DELAY_MS: delay }, 'direct')
+    await p.query('select 1')
+    // The kernel's own view of our socket: ss lists a keepalive timer when SO_KEEPALIVE is set.
+    const sockets = execFileSync('ss', ['-tno', 'state', 'established', `( dport = :${cluster.port} )`], {
+      encoding: 'utf8',
+    })
+    expect(sockets.includes('timer:(keepalive')).toBe(on)
+  })
+})
+
+describe('leak detection', () => {
+  it('reports a connection held past DB_POOL_LEAK_WARN_MS once, with the stack of the code that took it', async () => {
+    const { logger, lines } = captureLogger()
+    const p = pool({ DB_POOL_LEAK_WARN_MS: '200' }, 'direct', logger)
+    const quick = await p.connect()
+    quick.release()
+    async function forgetfulReportGenerator() {
+      return p.connect()
+    }
+    const leaked = await forgetfulReportGenerator()
+    try {
+      await sleep(600)
+      const warnings = lines.filter((l) => l.level === 'warn')
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toMatchObject({
+        message: 'database connection held longer than DB_POOL_LEAK_WARN_MS: possible leak',
+        thresholdMs: 200,
+        acquiredAt: expect.stringContaining('forgetfulReportGenerator'),
+      })
+      expect(p.stats().leaksDetected).toBe(1)
+    } finally {
+      leaked.release()
+    }
+    expect(lines.at(-1)).toMatchObject({
+      message: 'a connection reported as leaked was returned to the pool',
+    })
+  })
+})

@@ -1,0 +1,97 @@
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+
+/**
+ * A TCP proxy for fault tests, between a client and PostgreSQL:
+ *
+ * - `freeze()`: stop forwarding in both directions without closing anything, as a network that
+ *   silently drops packets; bytes are held and delivered by `unfreeze()`. New connections are
+ *   accepted and held the same way.
+ * - `cut()`: reset every open connection, as a network that kills them.
+ *
+ * ```ts
+ * const proxy = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port })
+ * const pool = createPool(loadDbConfig({ DATABASE_URL: proxy.rewrite(url) }), { logger })
+ * proxy.freeze()
+ * ```
+ */
+export class FaultProxy {
+  readonly #server: Server
+  readonly #target: { host: string; port: number }
+  readonly #sockets = new Set<Socket>()
+  readonly #held: Array<{ to: Socket; chunk: Buffer }> = []
+  #frozen = false
+
+  private constructor(server: Server, target: { host: string; port: number }) {
+    this.#server = server
+    this.#target = target
+    server.on('connection', (client) => this.#accept(client))
+  }
+
+  static async start(target: { host: string; port: number }): Promise<FaultProxy> {
+    const server = createServer()
+    const proxy = new FaultProxy(server, target)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', resolve)
+    })
+    return proxy
+  }
+
+  get port(): number {
+    return (this.#server.address() as { port: number }).port
+  }
+
+  /** Open client-side connections. */
+  get connections(): number {
+    return [...this.#sockets].filter((s) => s.remotePort !== this.#target.port).length
+  }
+
+  /** The same connection string, through the proxy. */
+  rewrite(connectionString: string): string {
+    const url = new URL(connectionString)
+    url.hostname = '127.0.0.1'
+    url.port = String(this.port)
+    return url.toString()
+  }
+
+  freeze(): void {
+    this.#frozen = true
+  }
+
+  unfreeze(): void {
+    this.#frozen = false
+    for (const { to, chunk } of this.#held.splice(0)) if (!to.destroyed) to.write(chunk)
+  }
+
+  /** Resets every open connection (RST), leaving the proxy listening. */
+  cut(): void {
+    this.#held.length = 0
+    for (const socket of this.#sockets) socket.resetAndDestroy()
+    this.#sockets.clear()
+  }
+
+  async close(): Promise<void> {
+    this.cut()
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+
+  #accept(client: Socket): void {
+    const upstream = tcpConnect(this.#target.port, this.#target.host)
+    for (const socket of [client, upstream]) {
+      this.#sockets.add(socket)
+      socket.on('close', () => this.#sockets.delete(socket))
+      // A reset or refused peer is the point of these tests, not an error of the proxy.
+      socket.on('error', () => undefined)
+    }
+    const forward = (from: Socket, to: Socket) => {
+      from.on('data', (chunk: Buffer) => {
+        if (this.#frozen) this.#held.push({ to, chunk })
+        else to.write(chunk)
+      })
+      from.on('end', () => to.end())
+      from.on('close', () => to.destroy())
+    }
+    forward(client, upstream)
+    forward(upstream, client)
+  }
+}
