@@ -109,10 +109,10 @@ async function peakRssOf(pid: number | undefined): Promise<number | null> {
   return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : null
 }
 
-async function startMinimalServer(databaseUrl: string, env: Record<string, string>) {
+async function startMinimalServer(databaseUrl: string, nodeArgs: string[]) {
   const port = await findFreePort()
-  const child = spawn(process.execPath, [path.join(HERE, 'minimal-server.js')], {
-    env: { ...process.env, ...env, DATABASE_URL: databaseUrl, PORT: String(port) },
+  const child = spawn(process.execPath, [...nodeArgs, path.join(HERE, 'minimal-server.js')], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   await new Promise<void>((resolve, reject) => {
@@ -124,12 +124,22 @@ async function startMinimalServer(databaseUrl: string, env: Record<string, strin
   return { url: `http://127.0.0.1:${port}`, child }
 }
 
+/** The built api as a process of its own, request logging off (the minimal handler logs nothing either). */
+async function startApiServer(databaseUrl: string, nodeArgs: string[], env: Record<string, string>) {
+  const api = await spawnApi({
+    env: { ...env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', DB_MIGRATE_ON_START: 'false' },
+    nodeArgs,
+  })
+  return { url: api.url, child: api.child }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
   await mkdir(options.resultsDir, { recursive: true })
-  const profileEnv: Record<string, string> = options.cpuProf
-    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.join(options.resultsDir, 'profiles')}` }
-    : {}
+  // Node refuses --cpu-prof in NODE_OPTIONS: servers get it as a node argument, like the workers.
+  const profileArgs = options.cpuProf
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.resultsDir, 'profiles')}`]
+    : []
   const cluster = await LocalPostgres.temporary()
   try {
     const databaseUrl = await cluster.createDatabase('bench')
@@ -190,22 +200,17 @@ async function main(): Promise<void> {
         {
           contender: 'http-minimal',
           label: 'fastify + bare pg.Pool, same query',
-          start: () => startMinimalServer(databaseUrl, profileEnv),
+          start: () => startMinimalServer(databaseUrl, profileArgs),
         },
         {
           contender: 'http-api',
-          label: 'the api (db-core, validation, metrics; LOG_LEVEL=warn)',
-          start: async () => {
-            const api = await spawnApi({
-              env: {
-                ...profileEnv,
-                DATABASE_URL: databaseUrl,
-                LOG_LEVEL: 'warn',
-                DB_MIGRATE_ON_START: 'false',
-              },
-            })
-            return { url: api.url, child: api.child }
-          },
+          label: 'the api, all defaults (db-core, validation, metrics; LOG_LEVEL=warn)',
+          start: () => startApiServer(databaseUrl, profileArgs, {}),
+        },
+        {
+          contender: 'http-api-no-leak-detection',
+          label: 'the api, DB_POOL_LEAK_WARN_MS=0',
+          start: () => startApiServer(databaseUrl, profileArgs, { DB_POOL_LEAK_WARN_MS: '0' }),
         },
       ]
       for (const server of rotate(servers, round - 1)) {

@@ -1,7 +1,7 @@
 import { createDb, createLogger, createPool, loadDbConfig } from '@classroom/db-core'
 import pg from 'pg'
 import postgres from 'postgres'
-import { type Driver, kyselyDriver, pgDriver, postgresJsDriver } from './workloads.js'
+import { type BenchDatabase, type Driver, kyselyDriver, pgDriver, postgresJsDriver } from './workloads.js'
 
 /** Pool size of every contender: db-core's default size + overflow. */
 export const MAX_CONNECTIONS = 60
@@ -11,6 +11,7 @@ export type SqlContenderName =
   | 'db-core-no-ping'
   | 'db-core-ping-idle'
   | 'db-core-ping-always'
+  | 'db-core-defaults'
   | 'kysely-db-core'
   | 'postgres-js'
 
@@ -35,25 +36,30 @@ export const SQL_CONTENDERS: readonly SqlContender[] = [
   },
   {
     name: 'db-core-no-ping',
-    label: 'db-core, pre-ping off',
-    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING: 'false' })),
+    label: 'db-core, pre-ping off, leak detection off',
+    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING: 'false', DB_POOL_LEAK_WARN_MS: '0' })),
   },
   {
     name: 'db-core-ping-idle',
-    label: 'db-core, pre-ping idle ≥ 1 s (default)',
-    create: (url) => pgDriver(dbCore(url, {})),
+    label: 'db-core, pre-ping idle ≥ 1 s, leak detection off',
+    create: (url) => pgDriver(dbCore(url, { DB_POOL_LEAK_WARN_MS: '0' })),
   },
   {
     name: 'db-core-ping-always',
-    label: 'db-core, pre-ping every checkout',
-    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING_IDLE_MS: '0' })),
+    label: 'db-core, pre-ping every checkout, leak detection off',
+    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING_IDLE_MS: '0', DB_POOL_LEAK_WARN_MS: '0' })),
+  },
+  {
+    name: 'db-core-defaults',
+    label: 'db-core, all defaults (pre-ping idle ≥ 1 s, leak detection 60 s)',
+    create: (url) => pgDriver(dbCore(url, {})),
   },
   {
     name: 'kysely-db-core',
-    label: 'Kysely over db-core (default)',
+    label: 'Kysely over db-core, all defaults',
     create: (url) => {
-      const { db, close } = createDb(loadDbConfig({ DATABASE_URL: url }), { logger: silent })
-      return kyselyDriver(db as never, close)
+      const { db, close } = createDb<BenchDatabase>(loadDbConfig({ DATABASE_URL: url }), { logger: silent })
+      return kyselyDriver(db, close)
     },
   },
   {

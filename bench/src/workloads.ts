@@ -44,7 +44,8 @@ export function pgDriver(pool: pg.Pool): Driver {
   }
 }
 
-interface BenchDatabase {
+/** The tables the workloads touch, as Kysely sees them. */
+export interface BenchDatabase {
   classrooms: { id: number; name: string; capacity: number; created_at: Date }
   bench_counters: { id: number; n: number }
   bench_events: { counter_id: number }

@@ -42,13 +42,15 @@ describe('pnpm bench', () => {
       }
       for (const label of [
         'bare pg.Pool (max 60)',
-        'db-core, pre-ping off',
-        'db-core, pre-ping idle ≥ 1 s (default)',
-        'db-core, pre-ping every checkout',
-        'Kysely over db-core (default)',
+        'db-core, pre-ping off, leak detection off',
+        'db-core, pre-ping idle ≥ 1 s, leak detection off',
+        'db-core, pre-ping every checkout, leak detection off',
+        'db-core, all defaults (pre-ping idle ≥ 1 s, leak detection 60 s)',
+        'Kysely over db-core, all defaults',
         'postgres.js (max 60)',
         'fastify + bare pg.Pool, same query',
-        'the api (db-core, validation, metrics; LOG_LEVEL=warn)',
+        'the api, all defaults (db-core, validation, metrics; LOG_LEVEL=warn)',
+        'the api, DB_POOL_LEAK_WARN_MS=0',
       ]) {
         expect(report).toContain(`| ${label} |`)
       }

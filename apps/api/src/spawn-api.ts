@@ -30,6 +30,14 @@ export interface SpawnApiOptions {
    * ```
    */
   readonly onLine?: (line: string) => void
+  /**
+   * Flags for node itself, before the entry point (`--cpu-prof` and friends are refused in NODE_OPTIONS).
+   *
+   * ```ts
+   * spawnApi({ env, nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/profiles'] })
+   * ```
+   */
+  readonly nodeArgs?: readonly string[]
   /** Longest wait for `/healthz`, in milliseconds. Default 30000. */
   readonly startTimeoutMs?: number
 }
@@ -50,7 +58,7 @@ const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
  */
 export async function spawnApi(options: SpawnApiOptions): Promise<ApiProcess> {
   const port = await findFreePort()
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN], {
     env: { ...process.env, HOST: '127.0.0.1', LOG_FORMAT: 'json', ...options.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -31,7 +31,7 @@ export {
   type PoolTimeoutDetails,
   PoolTimeoutError,
 } from './errors.js'
-export { createPool, InstrumentedPool, type InstrumentedPoolOptions, poolStats } from './instrumented-pool.js'
+export { createPool, InstrumentedPool, type InstrumentedPoolOptions } from './instrumented-pool.js'
 export {
   createLogger,
   LOG_LEVELS,

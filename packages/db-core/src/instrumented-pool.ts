@@ -197,7 +197,7 @@ export class InstrumentedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>
   override connect(callback: ConnectCallback): void
   override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
-    const checkout = this.#checkout(this.#leakDetector?.captureCaller())
+    const checkout = this.#checkout(this.#leakDetector?.captureCaller(this.connect))
     if (!callback) return checkout
     // pg-pool's own `query()` uses the callback form.
     checkout.then(
@@ -224,7 +224,7 @@ export class InstrumentedPool extends pg.Pool {
    * pool may have been dropped by the server a moment ago without pg having noticed yet.
    */
   connectVerified(): Promise<pg.PoolClient> {
-    return this.#checkout(this.#leakDetector?.captureCaller(), true)
+    return this.#checkout(this.#leakDetector?.captureCaller(this.connectVerified), true)
   }
 
   async #checkout(acquiredAt: Error | undefined, alwaysPing = false): Promise<pg.PoolClient> {
@@ -471,15 +471,4 @@ export function createPool(
   options: Omit<InstrumentedPoolOptions, 'config'>,
 ): InstrumentedPool {
   return new InstrumentedPool({ ...options, config })
-}
-
-/**
- * Gauges and counters of a pool.
- *
- * ```ts
- * logger.info('pool', poolStats(pool))
- * ```
- */
-export function poolStats(pool: InstrumentedPool): PoolStats {
-  return pool.stats()
 }

@@ -28,7 +28,7 @@ export interface PoolCounters {
  * A snapshot of the pool: live gauges plus the cumulative counters.
  *
  * ```ts
- * const { waiting, active, acquireTimeouts } = poolStats(pool)
+ * const { waiting, active, acquireTimeouts } = pool.stats()
  * ```
  */
 export interface PoolStats extends PoolCounters {
