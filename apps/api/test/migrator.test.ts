@@ -1,34 +1,30 @@
 import { createDb, createLogger, loadDbConfig } from '@classroom/db-core'
-import { LocalPgBouncer, LocalPostgres } from '@classroom/local-postgres'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrateToLatest } from '../src/index.js'
+import { type BouncedDatabase, startBehindPgBouncer } from './support.js'
 
 // Replicas starting together, through PgBouncer in transaction mode: where a session-level lock
 // (Kysely's own migration lock) protects nothing, because a session is not one server connection.
-let cluster: LocalPostgres
-let bouncer: LocalPgBouncer
+let bounced: BouncedDatabase
 
 beforeAll(async () => {
-  cluster = await LocalPostgres.temporary()
-  await cluster.createDatabase('classroom')
-  bouncer = await LocalPgBouncer.start({
-    serverUrl: cluster.connectionString(),
-    database: 'classroom',
-    poolSize: 10,
-  })
+  bounced = await startBehindPgBouncer(10)
 })
 
 afterAll(async () => {
-  await bouncer?.destroy()
-  await cluster?.destroy()
+  await bounced?.destroy()
 })
 
 describe('migrateToLatest', () => {
   it('lets replicas that start together migrate a fresh database once, none failing, through PgBouncer', async () => {
     const replicas = Array.from({ length: 6 }, () =>
       createDb(
-        loadDbConfig({ DATABASE_URL: bouncer.connectionString(), DB_PGBOUNCER: 'true', DB_POOL_SIZE: '2' }),
+        loadDbConfig({
+          DATABASE_URL: bounced.bouncer.connectionString(),
+          DB_PGBOUNCER: 'true',
+          DB_POOL_SIZE: '2',
+        }),
         {
           logger: createLogger({ silent: true }),
         },
@@ -46,7 +42,11 @@ describe('migrateToLatest', () => {
     } finally {
       await Promise.all(replicas.map(({ close }) => close()))
     }
-    const rows = await cluster.query<{ name: string }>('select name from kysely_migration', [], 'classroom')
+    const rows = await bounced.cluster.query<{ name: string }>(
+      'select name from kysely_migration',
+      [],
+      'classroom',
+    )
     expect(rows).toEqual([{ name: '0001-classrooms-students-enrollments' }])
   })
 })

@@ -1,26 +1,21 @@
-import { LocalPgBouncer, LocalPostgres } from '@classroom/local-postgres'
+import type { LocalPgBouncer, LocalPostgres } from '@classroom/local-postgres'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ApiProcess, spawnApi } from '../src/index.js'
-import { request } from './support.js'
+import { request, startBehindPgBouncer } from './support.js'
 
 // Past one machine: two api replicas share one PgBouncer (transaction mode) in front of one server.
 const BOUNCER_POOL = 10
 let cluster: LocalPostgres
 let bouncer: LocalPgBouncer
+let destroy: (() => Promise<void>) | undefined
 let apis: ApiProcess[]
 let admin: pg.Client
 let classrooms: number[]
 let students: number[]
 
 beforeAll(async () => {
-  cluster = await LocalPostgres.temporary()
-  await cluster.createDatabase('classroom')
-  bouncer = await LocalPgBouncer.start({
-    serverUrl: cluster.connectionString(),
-    database: 'classroom',
-    poolSize: BOUNCER_POOL,
-  })
+  ;({ cluster, bouncer, destroy } = await startBehindPgBouncer(BOUNCER_POOL))
   // Both start at once: their migrations meet in PgBouncer and Kysely's transaction-scoped lock.
   apis = await Promise.all(
     [0, 1].map(() =>
@@ -54,8 +49,7 @@ afterAll(async () => {
     api.child.kill('SIGTERM')
     await api.exited
   }
-  await bouncer?.destroy()
-  await cluster?.destroy()
+  await destroy?.()
 })
 
 /** 50 users, spread over both replicas, for `ms`; returns the answers outside normal service. */

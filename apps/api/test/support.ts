@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { createLogger, type Logger } from '@classroom/db-core'
-import { createTestDatabase } from '@classroom/local-postgres'
+import { createTestDatabase, LocalPgBouncer, LocalPostgres } from '@classroom/local-postgres'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
 import { inject } from 'vitest'
 import winston from 'winston'
@@ -77,4 +77,29 @@ export async function request(
   let parsed: unknown = text
   if (response.headers.get('content-type')?.includes('application/json')) parsed = JSON.parse(text)
   return { status: response.status, headers: response.headers, body: parsed }
+}
+
+/** A throwaway server with a `classroom` database, behind PgBouncer in transaction mode. */
+export interface BouncedDatabase {
+  readonly cluster: LocalPostgres
+  readonly bouncer: LocalPgBouncer
+  destroy(): Promise<void>
+}
+
+export async function startBehindPgBouncer(poolSize: number): Promise<BouncedDatabase> {
+  const cluster = await LocalPostgres.temporary()
+  await cluster.createDatabase('classroom')
+  const bouncer = await LocalPgBouncer.start({
+    serverUrl: cluster.connectionString(),
+    database: 'classroom',
+    poolSize,
+  })
+  return {
+    cluster,
+    bouncer,
+    destroy: async () => {
+      await bouncer.destroy()
+      await cluster.destroy()
+    },
+  }
 }

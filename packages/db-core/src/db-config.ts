@@ -45,6 +45,8 @@ export interface PoolSettings {
   readonly recycleJitterMs: number
   /** Retry a failed read-only Kysely query once on a fresh connection. `DB_READ_RETRY`. */
   readonly readRetry: boolean
+  /** How long that retry may wait for a restarting database; then the read fails as unavailable. `DB_READ_RETRY_WAIT_MS`. */
+  readonly readRetryWaitMs: number
 }
 
 /** Limits every connection carries, so a silent network or a forgotten transaction cannot hang it. */
@@ -109,6 +111,7 @@ export const dbEnvSpec = {
   DB_POOL_RECYCLE_SECONDS: numberOrZeroForOff({ default: 1800 }),
   DB_POOL_RECYCLE_JITTER_SECONDS: numberOrZeroForOff({ default: undefined }),
   DB_READ_RETRY: boolean({ default: true }),
+  DB_READ_RETRY_WAIT_MS: wholeNumber(0)({ default: 2000 }),
   DB_POOL_QUEUE_WARN_THRESHOLD: wholeNumber(0)({ default: 10 }),
   DB_POOL_QUEUE_WARN_INTERVAL_MS: wholeNumber(1)({ default: 5000 }),
   DB_POOL_LEAK_WARN_MS: wholeNumber(0)({ default: 60_000 }),
@@ -170,6 +173,7 @@ export function dbConfigFromEnv(connectionString: string, env: DbPoolEnv): DbCon
       leakWarnMs: env.DB_POOL_LEAK_WARN_MS,
       recycleJitterMs,
       readRetry: env.DB_READ_RETRY,
+      readRetryWaitMs: env.DB_READ_RETRY_WAIT_MS,
     }),
     session: Object.freeze({
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,

@@ -33,7 +33,7 @@ export function isReadOnlyQuery(node: OperationNode): boolean {
 /**
  * Wraps Kysely's PostgreSQL driver: a read-only statement outside a transaction that fails with a
  * connection-level error (server shutdown 57P01, reset, terminated) runs once more on a verified
- * connection, waiting for a restarting database up to the acquire timeout. Writes and anything
+ * connection, waiting for a restarting database up to `DB_READ_RETRY_WAIT_MS`. Writes and anything
  * inside a transaction are never retried: their failure is reported as it happened.
  */
 export class ReadRetryDriver implements Driver {
@@ -111,11 +111,12 @@ export class ReadRetryDriver implements Driver {
 
   /**
    * Runs a failed read once more on a connection proven alive (other pooled connections may have
-   * been dropped by the server too), waiting out a restart within the acquire timeout.
+   * been dropped by the server too), waiting out a restart for at most `readRetryWaitMs`: a database
+   * that stays down must still be answered fast.
    */
   async retryRead<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     this.#pool.countReadRetry()
-    const deadline = performance.now() + this.#pool.settings.acquireTimeoutMs
+    const deadline = performance.now() + this.#pool.settings.readRetryWaitMs
     for (;;) {
       let client: pg.PoolClient
       try {

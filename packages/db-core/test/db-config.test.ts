@@ -32,6 +32,7 @@ describe('loadDbConfig', () => {
         leakWarnMs: 60_000,
         recycleJitterMs: 180_000,
         readRetry: true,
+        readRetryWaitMs: 2000,
       },
       session: {
         statementTimeoutMs: 30_000,
@@ -62,6 +63,7 @@ describe('loadDbConfig', () => {
     ['DB_POOL_LEAK_WARN_MS', '0', 'leakWarnMs', 0],
     ['DB_POOL_RECYCLE_JITTER_SECONDS', '30', 'recycleJitterMs', 30_000],
     ['DB_READ_RETRY', 'false', 'readRetry', false],
+    ['DB_READ_RETRY_WAIT_MS', '0', 'readRetryWaitMs', 0],
   ] as const)('%s=%s sets pool.%s', (name, value, field, expected) => {
     const config = loadDbConfig({ DATABASE_URL: URL, [name]: value })
     expect(config.pool[field]).toBe(expected)
@@ -110,6 +112,7 @@ describe('loadDbConfig', () => {
     ['DB_KEEPALIVE_INITIAL_DELAY_MS', 'yes', 'a whole number ≥ 0'],
     ['DB_POOL_RECYCLE_JITTER_SECONDS', '-2', 'a number ≥ 0 (0 turns it off)'],
     ['DB_READ_RETRY', 'sometimes', 'true or false'],
+    ['DB_READ_RETRY_WAIT_MS', 'forever', 'a whole number ≥ 0'],
     ['DB_EXPECTED_REPLICAS', '0', 'a whole number ≥ 1'],
     ['DB_POOL_BUDGET_STRICT', 'strict', 'true or false'],
     ['DB_PGBOUNCER', 'transaction', 'true or false'],

@@ -1,7 +1,7 @@
 import { LocalPostgres } from '@classroom/local-postgres'
 import { type Generated, type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, isConnectionError, isReadOnlyQuery } from '../src/index.js'
+import { createDb, DatabaseUnavailableError, isConnectionError, isReadOnlyQuery } from '../src/index.js'
 import { captureLogger, configFor, sleep } from './support.js'
 
 interface Notes {
@@ -58,6 +58,30 @@ describe('transparent retry of reads', () => {
       expect(Number(stored[0]?.n)).toBe(0)
       expect(pool.stats().readRetries).toBe(5)
     } finally {
+      await close()
+    }
+  })
+
+  it('stops waiting for a database that stays down after DB_READ_RETRY_WAIT_MS, and says it is unavailable', async () => {
+    const { db, pool, close } = createDb<Notes>(
+      configFor(cluster.connectionString(), { DB_READ_RETRY_WAIT_MS: '500' }),
+      {
+        logger: captureLogger().logger,
+      },
+    )
+    try {
+      const read = slowRead(db).catch((e: unknown) => e)
+      await sleep(100)
+      const stoppedAt = performance.now()
+      await cluster.stop('fast')
+      const outcome = await read
+      const waited = performance.now() - stoppedAt
+      expect(outcome).toBeInstanceOf(DatabaseUnavailableError)
+      expect(waited).toBeGreaterThanOrEqual(400)
+      expect(waited).toBeLessThan(2000)
+      expect(pool.stats().readRetries).toBe(1)
+    } finally {
+      if (!cluster.running) await cluster.start()
       await close()
     }
   })
