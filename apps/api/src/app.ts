@@ -62,8 +62,6 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       { method: request.method, route, status_code: String(reply.statusCode) },
       seconds,
     )
-    // winston formats a line before its transports filter by level: skip the work when info is off.
-    if (!deps.logger.isInfoEnabled()) return
     deps.logger.info('request', {
       method: request.method,
       route,

@@ -132,6 +132,21 @@ describe('the api process', () => {
     }
   })
 
+  it('exits 1 when start-up fails after validation, saying why (a connection budget the server cannot meet)', async () => {
+    const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_budget_refused')
+    const started = startApiProcess(databaseUrl, {
+      DB_POOL_BUDGET_STRICT: 'true',
+      DB_EXPECTED_REPLICAS: '100',
+    })
+    await expect(started).rejects.toThrow(
+      /^the api exited with code 1 before it answered \/healthz\. Its last output:/,
+    )
+    await expect(started).rejects.toThrow('"message":"api failed to start"')
+    await expect(started).rejects.toThrow(
+      'ConnectionBudgetError: 100 replica(s) × (size + overflow = 60) = 6000 connections',
+    )
+  })
+
   it('refuses to start on bad configuration, listing every bad variable, before opening any connection', async () => {
     const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
       env: {

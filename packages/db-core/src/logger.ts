@@ -63,11 +63,17 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? 'auto'
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true)
-  return winston.createLogger({
+  // winston runs the whole format before its transports filter by level: drop filtered lines first,
+  // reading the logger's level as it is now (it may be changed at run time).
+  const belowLevel = winston.format((info) =>
+    winston.config.npm.levels[info.level]! <= winston.config.npm.levels[logger.level]! ? info : false,
+  )
+  const logger: Logger = winston.createLogger({
     level: options.level ?? 'info',
     silent: options.silent ?? false,
     defaultMeta: options.defaultMeta,
     format: winston.format.combine(
+      belowLevel(),
       winston.format.timestamp(),
       winston.format.errors({ stack: true }),
       redactFormat(),
@@ -77,6 +83,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ),
     transports: options.transports ?? [new winston.transports.Console()],
   })
+  return logger
 }
 
 const redactFormat = winston.format((info) => {

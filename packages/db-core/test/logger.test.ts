@@ -44,6 +44,24 @@ describe('createLogger', () => {
     })
   })
 
+  it('drops a line below the level before formatting it: no redaction or JSON work for filtered calls', () => {
+    const { logger, lines } = captureLogger('info')
+    let reads = 0
+    const fields = () => ({
+      nested: {
+        get probe() {
+          reads++
+          return 'value'
+        },
+      },
+    })
+    logger.debug('filtered', fields())
+    expect(reads).toBe(0)
+    logger.info('kept', fields())
+    expect(reads).toBeGreaterThan(0)
+    expect(lines.map((line) => line.message)).toEqual(['kept'])
+  })
+
   it('honours the level', () => {
     const { logger, lines } = captureLogger('info')
     logger.debug('hidden')

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { findFreePort } from './free-port.js'
-import { resolveRunAs } from './run-as.js'
+import { type RunAs, resolveRunAs } from './run-as.js'
 
 const DEBIAN_BINARY = '/usr/sbin/pgbouncer'
 
@@ -56,9 +56,17 @@ export class LocalPgBouncer {
   readonly #dir: string
   readonly #port: number
   readonly #clientUrl: string
+  readonly #runAs: RunAs | undefined
   #process: ChildProcess | undefined
 
-  private constructor(binary: string, dir: string, port: number, clientUrl: string) {
+  private constructor(
+    binary: string,
+    dir: string,
+    port: number,
+    clientUrl: string,
+    runAs: RunAs | undefined,
+  ) {
+    this.#runAs = runAs
     this.#binary = binary
     this.#dir = dir
     this.#port = port
@@ -101,7 +109,7 @@ export class LocalPgBouncer {
     const clientUrl = new URL(options.serverUrl)
     clientUrl.port = String(port)
     clientUrl.pathname = `/${options.database}`
-    const bouncer = new LocalPgBouncer(binary, dir, port, clientUrl.toString())
+    const bouncer = new LocalPgBouncer(binary, dir, port, clientUrl.toString(), runAs)
     await bouncer.start()
     return bouncer
   }
@@ -116,7 +124,7 @@ export class LocalPgBouncer {
   }
 
   async start(): Promise<void> {
-    const runAs = resolveRunAs()
+    const runAs = this.#runAs
     const child = spawn(
       this.#binary,
       [...(runAs ? ['-u', runAs.name] : []), path.join(this.#dir, 'pgbouncer.ini')],
