@@ -72,7 +72,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
     throw new UsageError(`name one scenario, steady or restart (got ${positionals.length})`)
   const scenario = choice('scenario', positionals[0], ['steady', 'restart'] as const, 'steady')
   const engine = choice('engine', text('engine'), ['node', 'k6'] as const, 'node')
-  if (engine === 'k6' && !k6Available()) {
+  if (engine === 'k6' && !k6Available(env)) {
     throw new UsageError(
       '--engine k6 needs the k6 binary on PATH; without it, leave --engine out to use the built-in engine',
     )

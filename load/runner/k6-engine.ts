@@ -4,9 +4,17 @@ import { performance } from 'node:perf_hooks'
 import { LOAD_START_MARKER, type ScenarioPlan } from '../shared/scenarios.js'
 import { K6_SCRIPTS_DIR } from './package-paths.js'
 
-/** Whether a k6 binary is on PATH. */
-export function k6Available(): boolean {
-  return spawnSync('k6', ['version'], { stdio: 'ignore' }).status === 0
+/**
+ * Whether a k6 binary answers `k6 version` on the PATH of `env`: the environment the command line
+ * is read from, so a caller (or a test) decides which k6, if any, is found.
+ *
+ * ```ts
+ * if (!k6Available({ PATH: '/opt/k6/bin' })) throw new Error('no k6 in /opt/k6/bin')
+ * ```
+ */
+export function k6Available(env: NodeJS.ProcessEnv = process.env): boolean {
+  // spawn looks the command up on options.env.PATH when env is given, not on process.env.PATH.
+  return spawnSync('k6', ['version'], { stdio: 'ignore', env }).status === 0
 }
 
 /**

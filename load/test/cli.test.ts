@@ -1,7 +1,11 @@
 import { spawnSync } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseCommandLine, UsageError } from '../runner/cli.js'
+import { k6Available } from '../runner/k6-engine.js'
 
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
 
@@ -64,5 +68,39 @@ describe('pnpm load: the command line', () => {
     expect(run.status).toBe(2)
     expect(run.stderr).toContain('--mode is one of fast, immediate, not "gentle"')
     expect(run.stderr).toContain('usage: pnpm load <steady|restart> [options]')
+  })
+})
+
+describe('k6Available', () => {
+  let fakeBin: string | undefined
+
+  afterEach(async () => {
+    vi.unstubAllEnvs()
+    if (fakeBin) await rm(fakeBin, { recursive: true, force: true })
+    fakeBin = undefined
+  })
+
+  /** A directory holding a stand-in `k6` that answers `k6 version`, as on a machine that has k6. */
+  async function fakeK6(): Promise<string> {
+    fakeBin = await mkdtemp(path.join(tmpdir(), 'load-fake-k6-'))
+    await writeFile(path.join(fakeBin, 'k6'), '#!/bin/sh\n[ "$1" = version ]\n', { mode: 0o755 })
+    return fakeBin
+  }
+
+  it('looks k6 up on the PATH of the env it is given, not on process.env.PATH', async () => {
+    const bin = await fakeK6()
+    // k6 is on this process's PATH: only the env argument can make it missing.
+    vi.stubEnv('PATH', bin)
+    expect(k6Available({ PATH: bin })).toBe(true)
+    expect(k6Available({ PATH: '/nonexistent' })).toBe(false)
+  })
+
+  it('lets parseCommandLine decide --engine k6 on the env it receives', async () => {
+    const bin = await fakeK6()
+    vi.stubEnv('PATH', bin)
+    expect(() => parseCommandLine(['steady', '--engine', 'k6'], { PATH: '/nonexistent' })).toThrow(
+      '--engine k6 needs the k6 binary on PATH',
+    )
+    expect(parseCommandLine(['steady', '--engine', 'k6'], { PATH: bin }).engine).toBe('k6')
   })
 })

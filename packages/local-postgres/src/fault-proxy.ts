@@ -41,11 +41,6 @@ export class FaultProxy {
     return (this.#server.address() as { port: number }).port
   }
 
-  /** Open client-side connections. */
-  get connections(): number {
-    return [...this.#sockets].filter((s) => s.remotePort !== this.#target.port).length
-  }
-
   /** The same connection string, through the proxy. */
   rewrite(connectionString: string): string {
     const url = new URL(connectionString)

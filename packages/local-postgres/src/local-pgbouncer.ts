@@ -114,10 +114,6 @@ export class LocalPgBouncer {
     return bouncer
   }
 
-  get port(): number {
-    return this.#port
-  }
-
   /** The connection string clients use: the server's user and password, PgBouncer's port. */
   connectionString(): string {
     return this.#clientUrl

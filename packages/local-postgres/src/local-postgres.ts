@@ -91,6 +91,8 @@ const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
  */
 export class LocalPostgres {
   readonly #options: LocalPostgresOptions
+  /** What {@link destroy} removes: the data directory, or the temp root a temporary cluster made. */
+  readonly #ownDir: string
   readonly #binaries: PostgresBinaries
   readonly #runAs: RunAs | undefined
   readonly #password: string
@@ -102,36 +104,34 @@ export class LocalPostgres {
 
   private constructor(
     options: LocalPostgresOptions,
+    ownDir: string,
     binaries: PostgresBinaries,
     runAs: RunAs | undefined,
     password: string,
     port: number,
   ) {
     this.#options = options
+    this.#ownDir = ownDir
     this.#binaries = binaries
     this.#runAs = runAs
     this.#password = password
     this.#port = port
   }
 
-  /** Initialises the data directory when needed, starts the server and waits until it accepts connections. */
+  /**
+   * Initialises the data directory when needed, starts the server and waits until it accepts connections.
+   *
+   * ```ts
+   * const cluster = await LocalPostgres.start({ dataDir: '/var/tmp/classroom/pg' })
+   * ```
+   */
   static async start(options: LocalPostgresOptions): Promise<LocalPostgres> {
-    const runAs = resolveRunAs()
-    const binaries = await locateBinaries(runAs)
-    const password = await initialiseIfNeeded(options.dataDir, binaries, runAs)
-    const cluster = new LocalPostgres(
-      options,
-      binaries,
-      runAs,
-      password,
-      options.port ?? (await findFreePort()),
-    )
-    await cluster.start()
-    return cluster
+    return LocalPostgres.#launch(options, options.dataDir)
   }
 
   /**
-   * A throwaway cluster in a new temp directory, removed again by {@link destroy}.
+   * A throwaway cluster in a new temp directory, removed again, whole, by {@link destroy} (or at
+   * once when the server fails to start).
    *
    * ```ts
    * const cluster = await LocalPostgres.temporary()
@@ -140,9 +140,33 @@ export class LocalPostgres {
    */
   static async temporary(options: Omit<LocalPostgresOptions, 'dataDir'> = {}): Promise<LocalPostgres> {
     const root = await mkdtemp(path.join(tmpdir(), 'local-postgres-'))
-    // mkdtemp makes the directory 0700; the service user must be able to reach the data directory inside.
-    await chmod(root, 0o755)
-    return LocalPostgres.start({ ...options, dataDir: path.join(root, 'data') })
+    try {
+      // mkdtemp makes the directory 0700; the service user must be able to reach the data directory inside.
+      await chmod(root, 0o755)
+      return await LocalPostgres.#launch({ ...options, dataDir: path.join(root, 'data') }, root)
+    } catch (error) {
+      // A cluster that never started has no destroy() to call: its temp root goes here, best effort,
+      // so that the start-up error is the one reported.
+      await rm(root, { recursive: true, force: true }).catch(() => undefined)
+      throw error
+    }
+  }
+
+  /** Starts a cluster whose {@link destroy} removes `ownDir`: its data directory, or a root containing it. */
+  static async #launch(options: LocalPostgresOptions, ownDir: string): Promise<LocalPostgres> {
+    const runAs = resolveRunAs()
+    const binaries = await locateBinaries(runAs)
+    const password = await initialiseIfNeeded(options.dataDir, binaries, runAs)
+    const cluster = new LocalPostgres(
+      options,
+      ownDir,
+      binaries,
+      runAs,
+      password,
+      options.port ?? (await findFreePort()),
+    )
+    await cluster.start()
+    return cluster
   }
 
   /** The PostgreSQL version of the binaries, e.g. `18.4`. */
@@ -260,10 +284,19 @@ export class LocalPostgres {
     return this.connectionString(name)
   }
 
-  /** Stops the server and deletes its data directory. */
+  /**
+   * Stops the server and deletes its data directory; for a {@link temporary} cluster, the whole temp
+   * directory it made. Nothing above is touched: parents that {@link start} created for a nested
+   * `dataDir` (`/srv/pg` for `/srv/pg/data`) stay, as they may hold other files.
+   *
+   * ```ts
+   * const cluster = await LocalPostgres.start({ dataDir: '/srv/pg/data' })
+   * await cluster.destroy() // removes /srv/pg/data, keeps /srv/pg
+   * ```
+   */
   async destroy(): Promise<void> {
     await this.stop('immediate')
-    await rm(path.dirname(this.#options.dataDir), { recursive: true, force: true })
+    await rm(this.#ownDir, { recursive: true, force: true })
   }
 
   async #waitUntilAccepting(child: ChildProcess): Promise<void> {

@@ -5,8 +5,6 @@ import { LocalPostgres } from './local-postgres.js'
 export interface TestDatabase {
   /** Connection string of a superuser-capable role (test files create their own databases). */
   readonly url: string
-  /** Where the URL came from, for the run's first log line. */
-  readonly source: 'DATABASE_URL' | 'embedded'
   /** Stops and removes the throwaway cluster; leaves an external database alone. */
   teardown(): Promise<void>
 }
@@ -25,9 +23,9 @@ export interface TestDatabase {
  */
 export async function provideTestDatabase(env: NodeJS.ProcessEnv = process.env): Promise<TestDatabase> {
   const external = env.DATABASE_URL
-  if (external) return { url: external, source: 'DATABASE_URL', teardown: async () => undefined }
+  if (external) return { url: external, teardown: async () => undefined }
   const cluster = await LocalPostgres.temporary()
-  return { url: cluster.connectionString(), source: 'embedded', teardown: () => cluster.destroy() }
+  return { url: cluster.connectionString(), teardown: () => cluster.destroy() }
 }
 
 /**

@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { LocalPostgres } from '../src/index.js'
 
 describe('LocalPostgres', () => {
@@ -47,10 +50,13 @@ describe('LocalPostgres', () => {
     await expect(LocalPostgres.start({ dataDir: cluster.dataDir })).rejects.toThrow(
       new RegExp(`already running on ${cluster.dataDir}`),
     )
+    // Rows of its own: counting what other tests left behind breaks `vitest -t` on this test alone.
+    await cluster.query('drop table if exists reused')
+    await cluster.query('create table reused as select generate_series(1, 3) as v')
     await cluster.stop()
     const again = await LocalPostgres.start({ dataDir: cluster.dataDir, port: cluster.port })
     try {
-      const rows = await again.query<{ n: string }>('select count(*) as n from kept')
+      const rows = await again.query<{ n: string }>('select count(*) as n from reused')
       expect(Number(rows[0]?.n)).toBe(3)
     } finally {
       await again.stop()
@@ -69,9 +75,6 @@ describe('LocalPostgres', () => {
 
 describe('LocalPostgres.start on a new nested data directory', () => {
   it('creates the missing parents traversable for the server user and initialises the cluster', async () => {
-    const { mkdtemp, chmod, rm, stat } = await import('node:fs/promises')
-    const { tmpdir } = await import('node:os')
-    const path = await import('node:path')
     const root = await mkdtemp(path.join(tmpdir(), 'local-postgres-nested-'))
     await chmod(root, 0o755)
     const dataDir = path.join(root, 'a', 'b', 'data')
@@ -83,6 +86,50 @@ describe('LocalPostgres.start on a new nested data directory', () => {
     } finally {
       await cluster.stop()
       await rm(root, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('LocalPostgres.destroy', () => {
+  it('removes the data directory it was started on and nothing beside it', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'local-postgres-destroy-'))
+    await chmod(root, 0o755)
+    const keep = path.join(root, 'keep')
+    await mkdir(keep, { mode: 0o755 })
+    await writeFile(path.join(keep, 'sibling.txt'), 'not the cluster data\n')
+    const dataDir = path.join(keep, 'data')
+    try {
+      const cluster = await LocalPostgres.start({ dataDir })
+      await cluster.destroy()
+      expect(cluster.running).toBe(false)
+      await expect(stat(dataDir)).rejects.toThrow(/ENOENT/)
+      expect((await stat(keep)).isDirectory()).toBe(true)
+      expect((await stat(path.join(keep, 'sibling.txt'))).isFile()).toBe(true)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+
+  it('removes the whole temp directory a temporary cluster made', async () => {
+    const cluster = await LocalPostgres.temporary()
+    const root = path.dirname(cluster.dataDir)
+    expect(path.basename(root)).toMatch(/^local-postgres-/)
+    await cluster.destroy()
+    await expect(stat(root)).rejects.toThrow(/ENOENT/)
+  })
+  it('removes the temp directory of a temporary cluster whose server fails to start', async () => {
+    // A TMPDIR of our own: other runs on this machine make local-postgres-* directories in /tmp too.
+    const scratch = await mkdtemp(path.join(tmpdir(), 'local-postgres-scratch-'))
+    await chmod(scratch, 0o755)
+    vi.stubEnv('TMPDIR', scratch)
+    try {
+      await expect(LocalPostgres.temporary({ settings: { no_such_setting: 'on' } })).rejects.toThrow(
+        /exited during start-up/,
+      )
+      expect(await readdir(scratch)).toEqual([])
+    } finally {
+      vi.unstubAllEnvs()
+      await rm(scratch, { recursive: true, force: true })
     }
   })
 })
