@@ -1,9 +1,3 @@
-import { defineConfig } from 'vitest/config'
+import { defineTestConfig } from '@classroom/test-kit/vitest-config'
 
-export default defineConfig({
-  test: {
-    globalSetup: ['@classroom/local-postgres/vitest-global-setup'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-})
+export default defineTestConfig({ database: true })

@@ -5,8 +5,8 @@ import { cpus } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
-import { spawnApi } from '@classroom/api'
-import { findFreePort, LocalPostgres } from '@classroom/local-postgres'
+import { LocalPostgres } from '@classroom/local-postgres'
+import { findFreePort, spawnApi, UsageError, wholeNumberOption } from '@classroom/test-kit'
 import { SQL_CONTENDERS } from './contenders.js'
 import { createDataset } from './dataset.js'
 import { initPgbench, locatePgbench, runPgbenchSelectOnly } from './pgbench.js'
@@ -29,7 +29,6 @@ const USAGE = `usage: pnpm bench [--rounds N] [--seconds N] [--warmup N] [--conc
   --results-dir DIR      where latest.md and latest.json go (default bench/results)`
 
 /** A command line that cannot run. */
-class UsageError extends Error {}
 
 interface BenchOptions {
   rounds: number
@@ -61,14 +60,8 @@ function parseOptions(argv: string[]): BenchOptions {
     throw new UsageError((error as Error).message)
   }
   const values = parsed.values as Record<string, string | boolean | undefined>
-  const whole = (name: string, fallback: number, min: number) => {
-    const raw = values[name]
-    if (raw === undefined) return fallback
-    if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < min) {
-      throw new UsageError(`--${name} takes a whole number ≥ ${min}, not "${raw}"`)
-    }
-    return Number(raw)
-  }
+  const whole = (name: string, fallback: number, min: number) =>
+    wholeNumberOption(name, values[name], { fallback, min })
   return {
     rounds: whole('rounds', 5, 1),
     seconds: whole('seconds', 5, 1),
@@ -127,6 +120,7 @@ async function startMinimalServer(databaseUrl: string, nodeArgs: string[]) {
 /** The built api as a process of its own, request logging off (the minimal handler logs nothing either). */
 async function startApiServer(databaseUrl: string, nodeArgs: string[], env: Record<string, string>) {
   const api = await spawnApi({
+    entry: fileURLToPath(import.meta.resolve('@classroom/api/main')),
     env: { ...env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', DB_MIGRATE_ON_START: 'false' },
     nodeArgs,
   })

@@ -1,4 +1,10 @@
-import { createDb, createLogger, createPool, loadDbConfig } from '@classroom/db-core'
+import {
+  createLogger,
+  InstrumentedPool,
+  InstrumentedPostgresDialect,
+  type PoolSettings,
+} from '@classroom/db-core'
+import { Kysely } from 'kysely'
 import pg from 'pg'
 import postgres from 'postgres'
 import { type BenchDatabase, type Driver, kyselyDriver, pgDriver, postgresJsDriver } from './workloads.js'
@@ -24,8 +30,8 @@ export interface SqlContender {
 
 const silent = createLogger({ silent: true })
 
-const dbCore = (databaseUrl: string, env: Record<string, string>) =>
-  createPool(loadDbConfig({ DATABASE_URL: databaseUrl, ...env }), { logger: silent })
+const dbCore = (connectionString: string, pool: Partial<PoolSettings>) =>
+  new InstrumentedPool({ connectionString, pool, logger: silent })
 
 /** In report order; the first is the baseline every ratio is taken against. */
 export const SQL_CONTENDERS: readonly SqlContender[] = [
@@ -37,17 +43,17 @@ export const SQL_CONTENDERS: readonly SqlContender[] = [
   {
     name: 'db-core-no-ping',
     label: 'db-core, pre-ping off, leak detection off',
-    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING: 'false', DB_POOL_LEAK_WARN_MS: '0' })),
+    create: (url) => pgDriver(dbCore(url, { prePing: false, leakWarnMs: 0 })),
   },
   {
     name: 'db-core-ping-idle',
     label: 'db-core, pre-ping idle ≥ 1 s, leak detection off',
-    create: (url) => pgDriver(dbCore(url, { DB_POOL_LEAK_WARN_MS: '0' })),
+    create: (url) => pgDriver(dbCore(url, { leakWarnMs: 0 })),
   },
   {
     name: 'db-core-ping-always',
     label: 'db-core, pre-ping every checkout, leak detection off',
-    create: (url) => pgDriver(dbCore(url, { DB_POOL_PRE_PING_IDLE_MS: '0', DB_POOL_LEAK_WARN_MS: '0' })),
+    create: (url) => pgDriver(dbCore(url, { prePingIdleMs: 0, leakWarnMs: 0 })),
   },
   {
     name: 'db-core-defaults',
@@ -58,8 +64,10 @@ export const SQL_CONTENDERS: readonly SqlContender[] = [
     name: 'kysely-db-core',
     label: 'Kysely over db-core, all defaults',
     create: (url) => {
-      const { db, close } = createDb<BenchDatabase>(loadDbConfig({ DATABASE_URL: url }), { logger: silent })
-      return kyselyDriver(db, close)
+      const db = new Kysely<BenchDatabase>({
+        dialect: new InstrumentedPostgresDialect({ connectionString: url, logger: silent }),
+      })
+      return kyselyDriver(db, () => db.destroy())
     },
   },
   {

@@ -1,15 +1,18 @@
-import { migrateToLatest } from '@classroom/api'
-import { createDb, createLogger, loadDbConfig } from '@classroom/db-core'
-import { sql } from 'kysely'
+import { type Database, migrateToLatest } from '@classroom/classroom-db'
+import { createLogger, InstrumentedPostgresDialect } from '@classroom/db-core'
+import { Kysely, sql } from 'kysely'
 import { CLASSROOM_ROWS, COUNTER_ROWS } from './workloads.js'
 
 /**
- * The api's schema (its own migrations) with 10 000 classrooms, 2 000 students enrolled in five
+ * The classroom schema (its migrations) with 10 000 classrooms, 2 000 students enrolled in five
  * classrooms each, and the transaction workload's counters.
  */
 export async function createDataset(databaseUrl: string): Promise<void> {
-  const { db, close } = createDb(loadDbConfig({ DATABASE_URL: databaseUrl }), {
-    logger: createLogger({ silent: true }),
+  const db = new Kysely<Database>({
+    dialect: new InstrumentedPostgresDialect({
+      connectionString: databaseUrl,
+      logger: createLogger({ silent: true }),
+    }),
   })
   try {
     await migrateToLatest(db)
@@ -29,6 +32,6 @@ export async function createDataset(databaseUrl: string): Promise<void> {
     )
     await sql`analyze`.execute(db)
   } finally {
-    await close()
+    await db.destroy()
   }
 }

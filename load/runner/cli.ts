@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { UsageError, wholeNumberOption } from '@classroom/test-kit'
 import { k6Available } from './k6-engine.js'
 import { DEFAULT_RESULTS_DIR } from './package-paths.js'
 import { type LoadOptions, runLoad } from './run-load.js'
@@ -23,15 +24,10 @@ const USAGE = `usage: pnpm load <steady|restart> [options]
                            (it receives DB_RESTART_MODE and DB_DOWN_SECONDS)
   DB_POOL_* and friends    reach the api unchanged, e.g. DB_POOL_PRE_PING_IDLE_MS=0`
 
-/** A command line that cannot run: says what is wrong and how to call it. */
-export class UsageError extends Error {}
+export { UsageError }
 
-function wholeSeconds(name: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) < min)
-    throw new UsageError(`--${name} takes a whole number of seconds ≥ ${min}, not "${raw}"`)
-  return Number(raw)
-}
+const wholeSeconds = (name: string, raw: string | undefined, fallback: number, min: number) =>
+  wholeNumberOption(name, raw, { fallback, min, unit: 'seconds' })
 
 function choice<T extends string>(
   name: string,

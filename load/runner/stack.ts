@@ -1,10 +1,11 @@
 import { exec } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { type ApiProcess, spawnApi } from '@classroom/api'
 import { checkDatabase } from '@classroom/db-core'
 import { LocalPostgres, type ShutdownMode } from '@classroom/local-postgres'
+import { type ApiProcess, spawnApi } from '@classroom/test-kit'
 
 const execAsync = promisify(exec)
 
@@ -49,6 +50,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   let api: ApiProcess
   try {
     api = await spawnApi({
+      entry: fileURLToPath(import.meta.resolve('@classroom/api/main')),
       // Request lines would dwarf everything else at 50 users: warnings and errors only.
       env: { DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       onLine: (line) => apiLog.write(`${line}\n`),

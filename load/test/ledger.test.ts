@@ -1,7 +1,9 @@
-import { migrateToLatest } from '@classroom/api'
-import { createDb, createLogger, loadDbConfig } from '@classroom/db-core'
+import { type Database, migrateToLatest } from '@classroom/classroom-db'
+import { InstrumentedPostgresDialect } from '@classroom/db-core'
 import { createTestDatabase } from '@classroom/local-postgres'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
+import { recordingLogger } from '@classroom/test-kit'
+import { Kysely } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { checkLedger } from '../runner/ledger.js'
@@ -16,11 +18,11 @@ let students: number[]
 
 beforeAll(async () => {
   url = await createTestDatabase(inject('databaseUrl'), 'load_ledger')
-  const { db, close } = createDb(loadDbConfig({ DATABASE_URL: url }), {
-    logger: createLogger({ silent: true }),
+  const db = new Kysely<Database>({
+    dialect: new InstrumentedPostgresDialect({ connectionString: url, logger: recordingLogger().logger }),
   })
   await migrateToLatest(db)
-  await close()
+  await db.destroy()
   admin = new pg.Client({ connectionString: url })
   await admin.connect()
 })

@@ -1,5 +1,3 @@
-import { defineConfig } from 'vitest/config'
+import { defineTestConfig } from '@classroom/test-kit/vitest-config'
 
-export default defineConfig({
-  test: { testTimeout: 60_000, hookTimeout: 60_000 },
-})
+export default defineTestConfig({ database: false })

@@ -1,28 +1,25 @@
 import { randomUUID } from 'node:crypto'
-import type { DatabaseHealth, Logger } from '@classroom/db-core'
+import type { Database } from '@classroom/classroom-db'
+import type { DatabaseHealth, DbLogger } from '@classroom/db-core'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { ApiError } from './api-error.js'
-import { toErrorResponse } from './error-response.js'
+import { BODY_LIMIT_BYTES, toErrorResponse } from './error-response.js'
 import type { ApiMetrics } from './metrics.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
 import { studentRoutes } from './routes/students.js'
-import type { Database } from './schema.js'
 
 /** What the routes need from the outside world. */
 export interface AppDependencies {
   readonly db: Kysely<Database>
-  readonly logger: Logger
+  readonly logger: DbLogger
   readonly metrics: ApiMetrics
   /** Pings the database for `/readyz`. */
   readonly checkDatabase: () => Promise<DatabaseHealth>
 }
-
-// Requests here are small JSON documents; anything bigger is a mistake or an attack.
-const BODY_LIMIT_BYTES = 16 * 1024
 
 /**
  * Builds the HTTP api (not yet listening).

@@ -1,16 +1,16 @@
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { DbConfig } from '@classroom/db-core'
 import {
   boolean,
-  type DbConfig,
   dbConfigFromEnv,
   dbEnvSpec,
-  type LogLevel,
+  type LoggerLevel,
   loggerEnvSpec,
   parseEnv,
   postgresUrl,
   wholeNumber,
-} from '@classroom/db-core'
+} from '@classroom/db-core/env'
 import { EnvError, makeValidator } from 'envalid'
 
 const host = makeValidator<string>((input) => {
@@ -44,7 +44,7 @@ export interface ApiConfig {
   readonly shutdownTimeoutMs: number
   readonly migrateOnStart: boolean
   readonly readyzTimeoutMs: number
-  readonly log: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'pretty' }
+  readonly log: { readonly level: LoggerLevel; readonly format: 'auto' | 'json' | 'pretty' }
   /** Where the database is, or how to run the embedded one when `DATABASE_URL` is unset. */
   readonly database:
     | { readonly kind: 'external'; readonly connectionString: string }
@@ -77,6 +77,6 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
           dataDir: clean.EMBEDDED_PG_DATA_DIR,
           port: clean.EMBEDDED_PG_PORT || undefined,
         },
-    dbConfig: (connectionString: string) => dbConfigFromEnv(connectionString, clean),
+    dbConfig: (connectionString: string) => dbConfigFromEnv({ ...clean, DATABASE_URL: connectionString }),
   })
 }

@@ -1,4 +1,4 @@
-import type { Logger } from '@classroom/db-core'
+import type { DbLogger } from '@classroom/db-core'
 import type { ApiConfig } from './config.js'
 
 /** The database the api serves from, and how to let go of it at shutdown. */
@@ -20,13 +20,12 @@ const EMBEDDED_DATABASE = 'classroom'
  * const target = await openDatabaseTarget(config, logger)
  * ```
  */
-export async function openDatabaseTarget(config: ApiConfig, logger: Logger): Promise<DatabaseTarget> {
+export async function openDatabaseTarget(config: ApiConfig, logger: DbLogger): Promise<DatabaseTarget> {
   const { database } = config
   if (database.kind === 'external') {
     return { connectionString: database.connectionString, embedded: false, stop: async () => undefined }
   }
-  // Loaded only here: a production deployment with DATABASE_URL never touches the embedded binaries.
-  const { LocalPostgres } = await import('@classroom/local-postgres')
+  const { LocalPostgres } = await loadLocalPostgres()
   const cluster = await LocalPostgres.start({
     dataDir: database.dataDir,
     ...(database.port !== undefined && { port: database.port }),
@@ -40,4 +39,21 @@ export async function openDatabaseTarget(config: ApiConfig, logger: Logger): Pro
     databaseUrl: connectionString,
   })
   return { connectionString, embedded: true, stop: () => cluster.stop('fast') }
+}
+
+/**
+ * The embedded PostgreSQL, a development dependency: loaded only when `DATABASE_URL` is unset, so a
+ * production install (`pnpm deploy --prod`) carries no PostgreSQL binaries and must set it.
+ */
+async function loadLocalPostgres(): Promise<typeof import('@classroom/local-postgres')> {
+  try {
+    return await import('@classroom/local-postgres')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw new Error(
+      'DATABASE_URL is not set, and the embedded PostgreSQL (@classroom/local-postgres, a development ' +
+        'dependency) is not installed here: set DATABASE_URL to the database this api should serve',
+      { cause: error },
+    )
+  }
 }

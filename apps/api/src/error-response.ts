@@ -2,6 +2,9 @@ import { DatabaseUnavailableError, isConnectionError, PoolTimeoutError } from '@
 import type { FastifyError } from 'fastify'
 import { ApiError, type ErrorBody } from './api-error.js'
 
+// Requests here are small JSON documents; anything bigger is a mistake or an attack.
+export const BODY_LIMIT_BYTES = 16 * 1024
+
 /** What the error handler sends: status, the uniform body, and extra headers. */
 export interface ErrorResponse {
   readonly status: number
@@ -63,7 +66,7 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return expected(413, {
         error: 'BODY_TOO_LARGE',
-        message: 'the body is larger than this api accepts (16 KiB)',
+        message: `the body is larger than this api accepts (${BODY_LIMIT_BYTES / 1024} KiB)`,
       })
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return expected(415, { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' })

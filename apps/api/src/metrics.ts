@@ -59,8 +59,8 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
  *
  * ```ts
  * const metrics = createMetrics()
- * const database = createDb(config, { logger, onAcquire: (ms) => metrics.poolAcquireDuration.observe(ms / 1000) })
- * registerPoolMetrics(metrics, database.pool)
+ * const dialect = new InstrumentedPostgresDialect({ ...config, onAcquire: (ms) => metrics.poolAcquireDuration.observe(ms / 1000) })
+ * registerPoolMetrics(metrics, dialect.pool)
  * ```
  */
 export function createMetrics(): ApiMetrics {

@@ -1,8 +1,8 @@
-import { ConfigError, createDb, createLogger } from '@classroom/db-core'
+import { migrateToLatest } from '@classroom/classroom-db'
+import { ConfigError, createLogger, InstrumentedPostgresDialect } from '@classroom/db-core'
+import { Kysely } from 'kysely'
 import { loadApiConfig } from './config.js'
 import { openDatabaseTarget } from './database-target.js'
-import { migrateToLatest } from './migrator.js'
-import type { Database } from './schema.js'
 
 // `pnpm db:migrate`: applies pending migrations to DATABASE_URL (or the embedded database) and exits.
 try {
@@ -13,12 +13,14 @@ try {
     defaultMeta: { service: 'classroom-migrate' },
   })
   const target = await openDatabaseTarget(config, logger)
-  const { db, close } = createDb<Database>(config.dbConfig(target.connectionString), { logger })
+  const db = new Kysely({
+    dialect: new InstrumentedPostgresDialect({ ...config.dbConfig(target.connectionString), logger }),
+  })
   try {
     const applied = await migrateToLatest(db)
     logger.info(applied.length > 0 ? 'migrations applied' : 'database already up to date', { applied })
   } finally {
-    await close()
+    await db.destroy()
     await target.stop()
   }
 } catch (error) {

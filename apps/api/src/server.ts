@@ -1,18 +1,17 @@
+import { type Database, migrateToLatest, seedDemoData } from '@classroom/classroom-db'
 import {
   checkConnectionBudget,
   checkDatabase,
-  createDb,
-  type Database as DbHandle,
-  type Logger,
+  type DbLogger,
+  type InstrumentedPool,
+  InstrumentedPostgresDialect,
 } from '@classroom/db-core'
 import type { FastifyInstance } from 'fastify'
+import { Kysely } from 'kysely'
 import { buildApp } from './app.js'
 import type { ApiConfig } from './config.js'
 import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
-import { seedDemoData } from './demo-data.js'
 import { createMetrics, registerPoolMetrics } from './metrics.js'
-import { migrateToLatest } from './migrator.js'
-import type { Database } from './schema.js'
 
 const IDLE_SWEEP_MS = 50
 
@@ -21,7 +20,9 @@ export interface RunningApi {
   readonly app: FastifyInstance
   /** `http://host:port` it listens on. */
   readonly url: string
-  readonly database: DbHandle<Database>
+  readonly db: Kysely<Database>
+  /** The instrumented pool under `db`: stats and counters. */
+  readonly pool: InstrumentedPool
   readonly target: DatabaseTarget
   /**
    * Stops accepting, lets in-flight requests finish (at most `shutdownTimeoutMs`, then their
@@ -41,25 +42,28 @@ export interface RunningApi {
  * process.once('SIGTERM', () => api.close())
  * ```
  */
-export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
+export async function startApi(config: ApiConfig, logger: DbLogger): Promise<RunningApi> {
   const target = await openDatabaseTarget(config, logger)
   const metrics = createMetrics()
   const dbConfig = config.dbConfig(target.connectionString)
-  const database = createDb<Database>(dbConfig, {
+  const dialect = new InstrumentedPostgresDialect({
+    ...dbConfig,
     logger,
     onAcquire: (ms) => metrics.poolAcquireDuration.observe(ms / 1000),
     clientConfig: { application_name: 'classroom-api' },
   })
+  const { pool } = dialect
+  const db = new Kysely<Database>({ dialect })
   try {
-    registerPoolMetrics(metrics, database.pool)
+    registerPoolMetrics(metrics, pool)
     if (config.migrateOnStart) {
-      const applied = await migrateToLatest(database.db)
+      const applied = await migrateToLatest(db)
       logger.info('database migrations applied', { applied })
     }
-    await checkConnectionBudget(database.pool, dbConfig, logger)
-    if (target.embedded && (await seedDemoData(database.db))) logger.info('demo data loaded')
+    await checkConnectionBudget(pool, dbConfig, logger)
+    if (target.embedded && (await seedDemoData(db))) logger.info('demo data loaded')
     const app = buildApp({
-      db: database.db,
+      db,
       logger,
       metrics,
       checkDatabase: () => checkDatabase(target.connectionString, { timeoutMs: config.readyzTimeoutMs }),
@@ -72,12 +76,13 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     return {
       app,
       url,
-      database,
+      db,
+      pool,
       target,
-      close: () => closeApi(app, database, target, config.shutdownTimeoutMs, logger),
+      close: () => closeApi(app, db, pool, target, config.shutdownTimeoutMs, logger),
     }
   } catch (error) {
-    await database.close()
+    await closeDatabase(db, pool)
     await target.stop()
     throw error
   }
@@ -85,10 +90,11 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
 
 async function closeApi(
   app: FastifyInstance,
-  database: DbHandle<Database>,
+  db: Kysely<Database>,
+  pool: InstrumentedPool,
   target: DatabaseTarget,
   timeoutMs: number,
-  logger: Logger,
+  logger: DbLogger,
 ): Promise<boolean> {
   let inTime = true
   const deadline = setTimeout(() => {
@@ -107,7 +113,16 @@ async function closeApi(
     clearTimeout(deadline)
     clearInterval(sweep)
   }
-  await database.close()
+  await closeDatabase(db, pool)
   await target.stop()
   return inTime
+}
+
+/**
+ * Kysely ends the pool on `destroy()` once it has run a query; a start that failed before any
+ * query (or one that only used the pool directly) leaves the pool to end here. Both are idempotent.
+ */
+async function closeDatabase(db: Kysely<Database>, pool: InstrumentedPool): Promise<void> {
+  await db.destroy()
+  await pool.end()
 }

@@ -48,7 +48,7 @@ describe('under 50 concurrent requests with default pool settings', () => {
     const responses = await Promise.all(calls)
     const failures = responses.filter((r) => r.status >= 300)
     expect(failures).toEqual([])
-    expect(t.api.database.pool.stats()).toMatchObject({ acquireTimeouts: 0, acquireFailures: 0 })
+    expect(t.api.pool.stats()).toMatchObject({ acquireTimeouts: 0, acquireFailures: 0 })
   })
 
   // One rush over-enrolls only some of the time when the lock is missing; five rushes catch it

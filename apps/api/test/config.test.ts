@@ -1,6 +1,6 @@
 import { ConfigError } from '@classroom/db-core'
 import { describe, expect, it } from 'vitest'
-import { loadApiConfig } from '../src/index.js'
+import { loadApiConfig } from '../src/config.js'
 
 describe('loadApiConfig', () => {
   it('defaults to 127.0.0.1:3000 on an embedded database, migrating on start', () => {

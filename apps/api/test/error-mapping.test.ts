@@ -16,7 +16,7 @@ describe('errors a request can end in', () => {
       DB_POOL_MAX_OVERFLOW: '0',
       DB_POOL_TIMEOUT_SECONDS: '0.2',
     })
-    const held = await t.api.database.pool.connect()
+    const held = await t.api.pool.connect()
     try {
       const { status, body, headers } = await request(t.url, 'GET', '/classrooms')
       expect(status).toBe(503)

@@ -1,8 +1,8 @@
-import type { LocalPgBouncer, LocalPostgres } from '@classroom/local-postgres'
+import { type LocalPgBouncer, type LocalPostgres, startBouncedCluster } from '@classroom/local-postgres'
+import { type ApiProcess, spawnApi } from '@classroom/test-kit'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ApiProcess, spawnApi } from '../src/index.js'
-import { request, startBehindPgBouncer } from './support.js'
+import { API_ENTRY, request } from './support.js'
 
 // Past one machine: two api replicas share one PgBouncer (transaction mode) in front of one server.
 const BOUNCER_POOL = 10
@@ -15,11 +15,16 @@ let classrooms: number[]
 let students: number[]
 
 beforeAll(async () => {
-  ;({ cluster, bouncer, destroy } = await startBehindPgBouncer(BOUNCER_POOL))
-  // Both start at once: their migrations meet in PgBouncer and Kysely's transaction-scoped lock.
+  ;({ cluster, bouncer, destroy } = await startBouncedCluster({
+    database: 'classroom',
+    poolSize: BOUNCER_POOL,
+  }))
+  // Both start at once: their migrations meet in PgBouncer and the migrator's transaction-scoped
+  // advisory lock (Kysely's own lock is session-level, which transaction mode defeats).
   apis = await Promise.all(
     [0, 1].map(() =>
       spawnApi({
+        entry: API_ENTRY,
         env: { DATABASE_URL: bouncer.connectionString(), DB_PGBOUNCER: 'true', LOG_LEVEL: 'warn' },
       }),
     ),

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { createTestDatabase } from '@classroom/local-postgres'
+import { type ApiProcess, spawnApi } from '@classroom/test-kit'
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
-import { type ApiProcess, spawnApi } from '../src/index.js'
-import { request } from './support.js'
+import { API_ENTRY, request } from './support.js'
 
 interface RunningProcess extends ApiProcess {
   readonly lines: Record<string, unknown>[]
@@ -17,6 +16,7 @@ async function startApiProcess(
 ): Promise<RunningProcess> {
   const lines: Record<string, unknown>[] = []
   const api = await spawnApi({
+    entry: API_ENTRY,
     env: { DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', ...env },
     onLine: (line) => lines.push(JSON.parse(line) as Record<string, unknown>),
   })
@@ -148,7 +148,7 @@ describe('the api process', () => {
   })
 
   it('refuses to start on bad configuration, listing every bad variable, before opening any connection', async () => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
+    const child = spawn(process.execPath, [API_ENTRY], {
       env: {
         ...process.env,
         DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app',

@@ -1,17 +1,20 @@
-import { Writable } from 'node:stream'
-import { createLogger, type Logger } from '@classroom/db-core'
-import { createTestDatabase, LocalPgBouncer, LocalPostgres } from '@classroom/local-postgres'
+import { fileURLToPath } from 'node:url'
+import { createTestDatabase } from '@classroom/local-postgres'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
+import { type RecordedLine, recordingLogger } from '@classroom/test-kit'
 import { inject } from 'vitest'
-import winston from 'winston'
-import { loadApiConfig, type RunningApi, startApi } from '../src/index.js'
+import { loadApiConfig } from '../src/config.js'
+import { type RunningApi, startApi } from '../src/server.js'
+
+/** The built entry point, what `pnpm start` runs (tests of the process spawn it). */
+export const API_ENTRY = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 
 /** A started api on a database of its own, and what it logged. */
 export interface TestApi {
   readonly api: RunningApi
   readonly url: string
   readonly databaseUrl: string
-  readonly logs: Record<string, unknown>[]
+  readonly logs: RecordedLine[]
   close(): Promise<void>
 }
 
@@ -26,24 +29,9 @@ export async function startTestApi(
 ): Promise<TestApi> {
   const url = databaseUrl ?? (await createTestDatabase(inject('databaseUrl'), database))
   const config = loadApiConfig({ DATABASE_URL: url, PORT: '0', ...env })
-  const { logger, lines } = captureLogger()
+  const { logger, lines } = recordingLogger()
   const api = await startApi(config, logger)
   return { api, url: api.url, databaseUrl: url, logs: lines, close: async () => void (await api.close()) }
-}
-
-/** A logger whose lines (parsed JSON) the test can read. */
-export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
-      callback()
-    },
-  })
-  return {
-    logger: createLogger({ format: 'json', transports: [new winston.transports.Stream({ stream })] }),
-    lines,
-  }
 }
 
 export interface JsonResponse {
@@ -77,29 +65,4 @@ export async function request(
   let parsed: unknown = text
   if (response.headers.get('content-type')?.includes('application/json')) parsed = JSON.parse(text)
   return { status: response.status, headers: response.headers, body: parsed }
-}
-
-/** A throwaway server with a `classroom` database, behind PgBouncer in transaction mode. */
-export interface BouncedDatabase {
-  readonly cluster: LocalPostgres
-  readonly bouncer: LocalPgBouncer
-  destroy(): Promise<void>
-}
-
-export async function startBehindPgBouncer(poolSize: number): Promise<BouncedDatabase> {
-  const cluster = await LocalPostgres.temporary()
-  await cluster.createDatabase('classroom')
-  const bouncer = await LocalPgBouncer.start({
-    serverUrl: cluster.connectionString(),
-    database: 'classroom',
-    poolSize,
-  })
-  return {
-    cluster,
-    bouncer,
-    destroy: async () => {
-      await bouncer.destroy()
-      await cluster.destroy()
-    },
-  }
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg'
-import type { DbConfig } from './db-config.js'
-import { DbCoreError } from './errors.js'
-import type { Logger } from './logger.js'
+import type { DbConfig } from './config/db-config.js'
+import { ConnectionBudgetError, describeBudget } from './errors.js'
+import type { DbLogger } from './logging/db-logger.js'
 
 /** The arithmetic of {@link checkConnectionBudget}. */
 export interface ConnectionBudget {
@@ -19,26 +19,6 @@ export interface ConnectionBudget {
   readonly fits: boolean
 }
 
-/** The pools of every replica together could ask for more connections than the server gives. */
-export class ConnectionBudgetError extends DbCoreError {
-  readonly code = 'CONNECTION_BUDGET_EXCEEDED'
-  readonly budget: ConnectionBudget
-
-  constructor(budget: ConnectionBudget) {
-    super(describe(budget))
-    this.name = 'ConnectionBudgetError'
-    this.budget = budget
-  }
-}
-
-function describe(b: ConnectionBudget): string {
-  return (
-    `${b.replicas} replica(s) × (size + overflow = ${b.perReplica}) = ${b.demand} connections, but the server gives ordinary roles ` +
-    `${b.available} (max_connections ${b.maxConnections} − superuser_reserved_connections ${b.superuserReserved} − reserved_connections ${b.reserved}). ` +
-    'Lower DB_POOL_SIZE / DB_POOL_MAX_OVERFLOW, raise max_connections, or put PgBouncer in front.'
-  )
-}
-
 /**
  * Reads what the server allows and compares it with what `DB_EXPECTED_REPLICAS` pools of this
  * size could open. Logs a warning when they do not fit, or throws {@link ConnectionBudgetError}
@@ -51,7 +31,7 @@ function describe(b: ConnectionBudget): string {
 export async function checkConnectionBudget(
   pool: pg.Pool,
   config: DbConfig,
-  logger: Logger,
+  logger: DbLogger,
 ): Promise<ConnectionBudget | undefined> {
   if (config.pgbouncer) {
     // Replicas hold connections to PgBouncer, not to PostgreSQL: PgBouncer's pool size is the budget.
@@ -79,7 +59,7 @@ export async function checkConnectionBudget(
   }
   if (!budget.fits) {
     if (config.budget.strict) throw new ConnectionBudgetError(budget)
-    logger.warn(`database connection budget exceeded: ${describe(budget)}`, { ...budget })
+    logger.warn(`database connection budget exceeded: ${describeBudget(budget)}`, { ...budget })
   }
   return budget
 }

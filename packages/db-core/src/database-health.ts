@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
-import { redactSecrets } from './redact.js'
+import { redactSecrets } from './logging/redact.js'
 
 /** The outcome of {@link checkDatabase}. */
 export type DatabaseHealth = { ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: string }

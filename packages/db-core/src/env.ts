@@ -1,138 +1,19 @@
-import {
-  type CleanedEnv,
-  cleanEnv,
-  EnvError,
-  EnvMissingError,
-  makeExactValidator,
-  makeValidator,
-} from 'envalid'
-import { ConfigError, type ConfigIssue } from './errors.js'
-import { redactValue } from './redact.js'
-
-/**
- * Validates `env` against an envalid spec and returns the typed, frozen result. Unlike envalid's
- * default reporter, which prints and exits the process, it throws one {@link ConfigError} listing
- * every bad variable. Specs compose by spreading, so an app validates its own variables and
- * db-core's in one pass:
- *
- * ```ts
- * const env = parseEnv({ ...dbEnvSpec, PORT: wholeNumber({ min: 1, default: 3000 }) }, process.env)
- * ```
- */
-export function parseEnv<S extends object>(
-  spec: S,
-  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
-): CleanedEnv<S> {
-  return cleanEnv(env, spec, {
-    reporter: ({ errors }) => {
-      const issues: ConfigIssue[] = []
-      for (const [name, error] of Object.entries(errors as Record<string, Error | undefined>)) {
-        if (!error) continue
-        const raw = env[name]
-        issues.push({
-          name,
-          value: raw === undefined ? undefined : redactValue(name, raw),
-          expected: expectation(error),
-        })
-      }
-      if (issues.length > 0) throw new ConfigError(issues)
-    },
-  })
-}
-
-function expectation(error: Error): string {
-  // envalid puts the spec's `desc` in a missing-variable error; our validators put the expectation in theirs.
-  if (error instanceof EnvMissingError) return error.message || 'a value'
-  return error.message
-}
-
-/**
- * A whole number of at least `min`, written as plain digits ("20", not "20.5", "2e1" or "20abc").
- *
- * ```ts
- * DB_POOL_SIZE: wholeNumber(1)({ default: 20 })
- * ```
- */
-export const wholeNumber = (min: number) =>
-  makeValidator<number>((input) => {
-    if (!/^\d+$/.test(input.trim()) || Number(input) < min) throw new EnvError(`a whole number ≥ ${min}`)
-    return Number(input)
-  })
-
-/**
- * A decimal number greater than zero ("30", "0.3").
- *
- * ```ts
- * DB_POOL_TIMEOUT_SECONDS: positiveNumber({ default: 30 })
- * ```
- */
-export const positiveNumber = makeValidator<number>((input) => {
-  const value = parseDecimal(input)
-  if (!(value > 0)) throw new EnvError('a number > 0')
-  return value
-})
-
-/**
- * A decimal number, zero or more, where 0 turns the feature off ("1800", "0").
- *
- * ```ts
- * DB_POOL_RECYCLE_SECONDS: numberOrZeroForOff({ default: 1800 })
- * ```
- */
-export const numberOrZeroForOff = makeValidator<number>((input) => {
-  const value = parseDecimal(input)
-  if (!(value >= 0)) throw new EnvError('a number ≥ 0 (0 turns it off)')
-  return value
-})
-
-function parseDecimal(input: string): number {
-  return /^\d+(\.\d+)?$/.test(input.trim()) ? Number(input) : Number.NaN
-}
-
-/**
- * `true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`); anything else is rejected.
- *
- * ```ts
- * DB_POOL_PRE_PING: boolean({ default: true })
- * ```
- */
-export const boolean = makeExactValidator<boolean>((input) => {
-  const normalised = input.trim().toLowerCase()
-  if (['true', '1', 'yes', 'on'].includes(normalised)) return true
-  if (['false', '0', 'no', 'off'].includes(normalised)) return false
-  throw new EnvError('true or false')
-})
-
-/**
- * One of a fixed set of words.
- *
- * ```ts
- * LOG_FORMAT: oneOf(['json', 'pretty', 'auto'] as const)({ default: 'auto' })
- * ```
- */
-export const oneOf = <const T extends string>(choices: readonly T[]) =>
-  makeExactValidator<T>((input) => {
-    if ((choices as readonly string[]).includes(input)) return input as T
-    throw new EnvError(`one of ${choices.join(', ')}`)
-  })
-
-/**
- * A `postgres://` or `postgresql://` connection URL with a host.
- *
- * ```ts
- * DATABASE_URL: postgresUrl({ desc: 'a postgres:// URL' })
- * ```
- */
-export const postgresUrl = makeValidator<string>((input) => {
-  let url: URL
-  try {
-    url = new URL(input)
-  } catch {
-    throw new EnvError('a URL like postgres://user:password@host:5432/database')
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new EnvError(`a postgres:// or postgresql:// URL, not ${url.protocol}//`)
-  }
-  if (!url.hostname) throw new EnvError('a URL with a host, like postgres://user:password@host:5432/database')
-  return input
-})
+// `@classroom/db-core/env`: for apps that validate their own variables and db-core's in one pass.
+export { DB_ENV_SETTINGS, type EnvSetting } from './config/env-settings.js'
+export { dbConfigFromEnv, dbEnvSpec } from './config/load-db-config.js'
+export { renderSettingsTable } from './config/settings-table.js'
+export {
+  boolean,
+  numberOrZeroForOff,
+  oneOf,
+  parseEnv,
+  positiveNumber,
+  postgresUrl,
+  wholeNumber,
+} from './config/validators.js'
+export {
+  LOGGER_ENV_SETTINGS,
+  LOGGER_LEVELS,
+  type LoggerLevel,
+  loggerEnvSpec,
+} from './logging/winston-logger.js'

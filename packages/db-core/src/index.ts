@@ -1,29 +1,24 @@
-export { type ConnectionBudget, ConnectionBudgetError, checkConnectionBudget } from './connection-budget.js'
-export { isConnectionError } from './connection-errors.js'
-export { type CreateDbOptions, createDb, type Database } from './create-db.js'
-export { checkDatabase, type DatabaseHealth } from './database-health.js'
+// The public surface: what a service needs to get PostgreSQL through Kysely. Env-spec composition
+// (validators, `dbEnvSpec`, `loggerEnvSpec`) lives in the `@classroom/db-core/env` subpath.
 export {
+  type BudgetSettings,
+  DB_CONFIG_DEFAULTS,
   type DbConfig,
-  type DbPoolEnv,
-  dbConfigFromEnv,
-  dbEnvSpec,
-  loadDbConfig,
+  type DbCoreOptions,
   type PoolSettings,
+  resolveDbConfig,
   type SessionSettings,
   type TlsSettings,
-} from './db-config.js'
-export {
-  boolean,
-  numberOrZeroForOff,
-  oneOf,
-  parseEnv,
-  positiveNumber,
-  postgresUrl,
-  wholeNumber,
-} from './env.js'
+} from './config/db-config.js'
+export { loadDbConfig } from './config/load-db-config.js'
+export { type ConnectionBudget, checkConnectionBudget } from './connection-budget.js'
+export { isConnectionError } from './connection-errors.js'
+export { checkDatabase, type DatabaseHealth } from './database-health.js'
+export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
 export {
   ConfigError,
   type ConfigIssue,
+  ConnectionBudgetError,
   DatabaseTlsError,
   DatabaseUnavailableError,
   DbCoreError,
@@ -31,15 +26,8 @@ export {
   type PoolTimeoutDetails,
   PoolTimeoutError,
 } from './errors.js'
-export { createPool, InstrumentedPool, type InstrumentedPoolOptions } from './instrumented-pool.js'
-export {
-  createLogger,
-  LOG_LEVELS,
-  type Logger,
-  type LoggerOptions,
-  type LogLevel,
-  loggerEnvSpec,
-} from './logger.js'
-export type { PoolCounters, PoolStats } from './pool-stats.js'
-export { isReadOnlyQuery, ReadRetryDriver } from './read-retry-driver.js'
-export { redactSecrets } from './redact.js'
+export type { DbLogger } from './logging/db-logger.js'
+export { redactSecrets } from './logging/redact.js'
+export { createLogger, type LoggerOptions } from './logging/winston-logger.js'
+export { InstrumentedPool, type InstrumentedPoolOptions } from './pool/instrumented-pool.js'
+export type { PoolCounters, PoolStats } from './pool/pool-stats.js'

@@ -1,7 +1,7 @@
 import { LocalPostgres } from '@classroom/local-postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConnectionBudgetError, checkConnectionBudget, createPool } from '../src/index.js'
-import { captureLogger, configFor } from './support.js'
+import { ConnectionBudgetError, checkConnectionBudget } from '../src/index.js'
+import { captureLogger, configFor, openPool } from './support.js'
 
 // A server with a small max_connections of its own.
 let cluster: LocalPostgres
@@ -19,7 +19,7 @@ afterAll(async () => {
 async function check(overrides: Record<string, string>) {
   const { logger, lines } = captureLogger()
   const config = configFor(cluster.connectionString(), overrides)
-  const pool = createPool(config, { logger })
+  const pool = openPool(config, logger)
   try {
     return { result: await checkConnectionBudget(pool, config, logger).catch((e: unknown) => e), lines }
   } finally {

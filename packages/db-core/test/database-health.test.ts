@@ -1,4 +1,4 @@
-import { findFreePort } from '@classroom/local-postgres'
+import { findFreePort } from '@classroom/test-kit'
 import { describe, expect, inject, it } from 'vitest'
 import { checkDatabase } from '../src/index.js'
 import { startSilentServer } from './support.js'

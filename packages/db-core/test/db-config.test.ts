@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadDbConfig } from '../src/index.js'
+import { loadDbConfig } from '../src/index.js'
+import { configError } from './support.js'
 
 const URL = 'postgres://app:hunter2@127.0.0.1:5432/app'
-
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadDbConfig(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error
-    throw error
-  }
-  throw new Error('expected loadDbConfig to throw a ConfigError')
-}
 
 describe('loadDbConfig', () => {
   it('defaults to the production spec and freezes the result', () => {
@@ -117,7 +108,7 @@ describe('loadDbConfig', () => {
     ['DB_POOL_BUDGET_STRICT', 'strict', 'true or false'],
     ['DB_PGBOUNCER', 'transaction', 'true or false'],
   ])('rejects %s=%j, naming it and what is expected', (name, value, expected) => {
-    const error = configError({ DATABASE_URL: URL, [name]: value })
+    const error = configError(() => loadDbConfig({ DATABASE_URL: URL, [name]: value }))
     expect(error.code).toBe('CONFIG_INVALID')
     expect(error.issues).toEqual([{ name, value, expected }])
     expect(error.message).toContain(`${name}: got ${JSON.stringify(value)}; expected ${expected}`)
@@ -128,14 +119,14 @@ describe('loadDbConfig', () => {
     ['mysql://app:hunter2@db/app', 'a postgres:// or postgresql:// URL, not mysql://'],
     ['postgres:///app', 'a URL with a host, like postgres://user:password@host:5432/database'],
   ])('rejects DATABASE_URL=%j without showing its password', (value, expected) => {
-    const error = configError({ DATABASE_URL: value })
+    const error = configError(() => loadDbConfig({ DATABASE_URL: value }))
     expect(error.issues[0]?.name).toBe('DATABASE_URL')
     expect(error.issues[0]?.expected).toBe(expected)
     expect(error.message).not.toContain('hunter2')
   })
 
   it('requires DATABASE_URL', () => {
-    const error = configError({})
+    const error = configError(() => loadDbConfig({}))
     expect(error.issues).toEqual([
       { name: 'DATABASE_URL', value: undefined, expected: expect.stringContaining('a postgres:// URL') },
     ])
@@ -143,12 +134,14 @@ describe('loadDbConfig', () => {
   })
 
   it('lists every offending variable in one error, with passwords masked', () => {
-    const error = configError({
-      DATABASE_URL: 'http://app:hunter2@db/app',
-      DB_POOL_SIZE: '0',
-      DB_POOL_PRE_PING: 'perhaps',
-      DB_POOL_TIMEOUT_SECONDS: 'forever',
-    })
+    const error = configError(() =>
+      loadDbConfig({
+        DATABASE_URL: 'http://app:hunter2@db/app',
+        DB_POOL_SIZE: '0',
+        DB_POOL_PRE_PING: 'perhaps',
+        DB_POOL_TIMEOUT_SECONDS: 'forever',
+      }),
+    )
     expect(error.issues.map((issue) => issue.name).sort()).toEqual([
       'DATABASE_URL',
       'DB_POOL_PRE_PING',

@@ -1,6 +1,24 @@
+import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { redactSecrets } from '../src/index.js'
-import { captureLogger } from './support.js'
+import winston from 'winston'
+import { createLogger, redactSecrets } from '../src/index.js'
+
+/** db-core's winston logger, writing JSON lines the test reads back parsed. */
+function captureLogger(level: 'info' | 'debug' = 'info') {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
+      callback()
+    },
+  })
+  const logger = createLogger({
+    level,
+    format: 'json',
+    transports: [new winston.transports.Stream({ stream })],
+  })
+  return { logger, lines }
+}
 
 describe('redactSecrets', () => {
   it.each([

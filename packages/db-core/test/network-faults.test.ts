@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process'
 import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createPool, type InstrumentedPool, isConnectionError } from '../src/index.js'
-import { captureLogger, configFor, sleep } from './support.js'
+import { type InstrumentedPool, isConnectionError } from '../src/index.js'
+import { captureLogger, configFor, openPool, sleep } from './support.js'
 
 // Faults between the pool and the server, provoked for real: a proxy that freezes or cuts TCP.
 let cluster: LocalPostgres
@@ -30,7 +30,7 @@ function pool(
   logger = captureLogger().logger,
 ) {
   const url = through === 'proxy' ? proxy.rewrite(cluster.connectionString()) : cluster.connectionString()
-  const created = createPool(configFor(url, overrides), { logger })
+  const created = openPool(configFor(url, overrides), logger)
   pools.push(created)
   return created
 }

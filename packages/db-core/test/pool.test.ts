@@ -1,21 +1,15 @@
-import { findFreePort } from '@classroom/local-postgres'
+import { findFreePort } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterEach, describe, expect, inject, it } from 'vitest'
-import {
-  createDb,
-  createPool,
-  DatabaseUnavailableError,
-  type InstrumentedPool,
-  PoolTimeoutError,
-} from '../src/index.js'
-import { captureLogger, configFor, sleep, startSilentServer } from './support.js'
+import { DatabaseUnavailableError, type InstrumentedPool, PoolTimeoutError } from '../src/index.js'
+import { captureLogger, configFor, openDb, openPool, sleep, startSilentServer } from './support.js'
 
 const url = inject('databaseUrl')
 const pools: InstrumentedPool[] = []
 
 function pool(overrides: Record<string, string> = {}, logger = captureLogger().logger): InstrumentedPool {
-  const created = createPool(configFor(url, overrides), { logger })
+  const created = openPool(configFor(url, overrides), logger)
   pools.push(created)
   return created
 }
@@ -135,7 +129,6 @@ describe('queue warning', () => {
         idle: 0,
         max: 1,
         threshold: 3,
-        timestamp: expect.any(String),
       },
     ])
 
@@ -274,7 +267,7 @@ describe('checkout failures', () => {
       db,
       pool: p,
       close,
-    } = createDb<Record<string, never>>(configFor(url, { DB_POOL_SIZE: '2' }), { logger })
+    } = openDb<Record<string, never>>(configFor(url, { DB_POOL_SIZE: '2' }), logger)
     try {
       const admin = new pg.Client({ connectionString: url })
       await admin.connect()

@@ -1,8 +1,8 @@
 import { LocalPostgres } from '@classroom/local-postgres'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, type InstrumentedPool } from '../src/index.js'
-import { captureLogger, configFor, sleep } from './support.js'
+import type { InstrumentedPool } from '../src/index.js'
+import { captureLogger, configFor, openDb, sleep } from './support.js'
 
 // Freezing backends needs a server whose processes we may signal: a cluster of our own.
 let cluster: LocalPostgres
@@ -41,13 +41,13 @@ async function withFrozenBackends<T>(pids: number[], run: () => Promise<T>): Pro
 describe('pre-ping', () => {
   it('discards idle connections whose ping times out and hands the caller a working one, for Kysely queries and transactions', async () => {
     const { logger } = captureLogger()
-    const { db, pool, close } = createDb(
+    const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {
         DB_POOL_SIZE: '3',
         DB_POOL_PRE_PING_IDLE_MS: '100',
         DB_POOL_PRE_PING_TIMEOUT_MS: '300',
       }),
-      { logger },
+      logger,
     )
     try {
       const frozen = await warm(pool, 3)
@@ -75,13 +75,13 @@ describe('pre-ping', () => {
 
   it('does not ping connections used within DB_POOL_PRE_PING_IDLE_MS (pgxpool rule)', async () => {
     const { logger } = captureLogger()
-    const { db, pool, close } = createDb(
+    const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {
         DB_POOL_SIZE: '1',
         DB_POOL_PRE_PING_IDLE_MS: '60000',
         DB_POOL_PRE_PING_TIMEOUT_MS: '300',
       }),
-      { logger },
+      logger,
     )
     try {
       const [pid] = await warm(pool, 1)
@@ -99,13 +99,13 @@ describe('pre-ping', () => {
 
   it('pings on every checkout with DB_POOL_PRE_PING_IDLE_MS=0', async () => {
     const { logger } = captureLogger()
-    const { db, pool, close } = createDb(
+    const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {
         DB_POOL_SIZE: '2',
         DB_POOL_PRE_PING_IDLE_MS: '0',
         DB_POOL_PRE_PING_TIMEOUT_MS: '300',
       }),
-      { logger },
+      logger,
     )
     try {
       const frozen = await warm(pool, 2)

@@ -1,8 +1,8 @@
 import { LocalPostgres } from '@classroom/local-postgres'
 import { type Generated, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, DatabaseUnavailableError } from '../src/index.js'
-import { captureLogger, configFor } from './support.js'
+import { DatabaseUnavailableError } from '../src/index.js'
+import { captureLogger, configFor, openDb } from './support.js'
 
 // These tests stop the server, so they run on a cluster of their own, never on DATABASE_URL's.
 let cluster: LocalPostgres
@@ -24,9 +24,9 @@ describe.each([
     '%s shutdown: queries and transactions succeed with no manual action',
     async (mode) => {
       const { logger } = captureLogger()
-      const { db, pool, close } = createDb<{ ledger: { id: Generated<number>; note: string } }>(
+      const { db, pool, close } = openDb<{ ledger: { id: Generated<number>; note: string } }>(
         configFor(cluster.connectionString(), overrides),
-        { logger },
+        logger,
       )
       try {
         // Warm the pool: ten connections open and idle in it.
@@ -81,7 +81,7 @@ describe.each([
 describe('while PostgreSQL is down', () => {
   it('checkouts fail fast with DatabaseUnavailableError, and succeed again once it is back', async () => {
     const { logger } = captureLogger()
-    const { db, pool, close } = createDb(configFor(cluster.connectionString()), { logger })
+    const { db, pool, close } = openDb(configFor(cluster.connectionString()), logger)
     try {
       await sql`select 1`.execute(db)
       await cluster.stop('fast')

@@ -1,32 +1,48 @@
 import { createServer } from 'node:net'
-import { Writable } from 'node:stream'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
-import winston from 'winston'
-import { createLogger, type DbConfig, type Logger, loadDbConfig } from '../src/index.js'
+import { recordingLogger } from '@classroom/test-kit'
+import { Kysely } from 'kysely'
+import {
+  ConfigError,
+  type DbConfig,
+  type DbLogger,
+  InstrumentedPool,
+  InstrumentedPostgresDialect,
+  loadDbConfig,
+} from '../src/index.js'
 
-/** A logger whose lines (as parsed JSON) the test can read. */
-export function captureLogger(level: 'info' | 'debug' = 'info'): {
-  logger: Logger
-  lines: Record<string, unknown>[]
-} {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
-      callback()
-    },
-  })
-  const logger = createLogger({
-    level,
-    format: 'json',
-    transports: [new winston.transports.Stream({ stream })],
-  })
-  return { logger, lines }
-}
+/** A logger whose lines the test can read. */
+export const captureLogger = recordingLogger
 
 /** A db-core config for `url`, with db-core's real env parsing applied to the overrides. */
 export function configFor(url: string, overrides: Record<string, string> = {}): DbConfig {
   return loadDbConfig({ DATABASE_URL: url, ...overrides })
+}
+
+/** An instrumented pool on `config`, as a service builds one. */
+export function openPool(config: DbConfig, logger: DbLogger = recordingLogger().logger): InstrumentedPool {
+  return new InstrumentedPool({ ...config, logger })
+}
+
+/** Kysely over db-core's dialect, as a service writes it, and the pool under it. */
+export function openDb<DB>(
+  config: DbConfig,
+  logger: DbLogger = recordingLogger().logger,
+): { db: Kysely<DB>; pool: InstrumentedPool; close(): Promise<void> } {
+  const dialect = new InstrumentedPostgresDialect({ ...config, logger })
+  const db = new Kysely<DB>({ dialect })
+  return { db, pool: dialect.pool, close: () => db.destroy() }
+}
+
+/** The ConfigError `run` throws (and a failure when it throws none or another). */
+export function configError(run: () => unknown): ConfigError {
+  try {
+    run()
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('expected a ConfigError')
 }
 
 /** Settles after `ms` milliseconds. */

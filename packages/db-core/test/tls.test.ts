@@ -4,8 +4,8 @@ import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { LocalPostgres } from '@classroom/local-postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigError, createPool, DatabaseTlsError, loadDbConfig } from '../src/index.js'
-import { captureLogger, configFor } from './support.js'
+import { ConfigError, DatabaseTlsError, loadDbConfig } from '../src/index.js'
+import { captureLogger, configFor, openPool } from './support.js'
 
 // A certificate authority and a server certificate for 127.0.0.1, made for this run; a second,
 // unrelated CA to verify against and fail.
@@ -98,7 +98,7 @@ afterAll(async () => {
 })
 
 async function connectWith(url: string, env: Record<string, string>) {
-  const pool = createPool(configFor(url, env), { logger: captureLogger().logger })
+  const pool = openPool(configFor(url, env), captureLogger().logger)
   try {
     const { rows } = await pool.query<{ ssl: boolean }>(
       'select ssl from pg_stat_ssl where pid = pg_backend_pid()',

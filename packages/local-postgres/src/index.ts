@@ -1,5 +1,5 @@
+export { type BouncedCluster, startBouncedCluster } from './bounced-cluster.js'
 export { FaultProxy } from './fault-proxy.js'
-export { findFreePort } from './free-port.js'
 export { ensurePgBouncer, LocalPgBouncer, type LocalPgBouncerOptions } from './local-pgbouncer.js'
 export { LocalPostgres, type LocalPostgresOptions, type ShutdownMode } from './local-postgres.js'
 export { createTestDatabase, provideTestDatabase, type TestDatabase } from './test-database.js'

@@ -4,9 +4,9 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'nod
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { findFreePort } from '@classroom/test-kit'
 import pg from 'pg'
 import { locateBinaries, type PostgresBinaries } from './binaries.js'
-import { findFreePort } from './free-port.js'
 import { type RunAs, resolveRunAs } from './run-as.js'
 
 /**

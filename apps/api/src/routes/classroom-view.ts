@@ -1,4 +1,4 @@
-import type { Classroom } from '../schema.js'
+import type { Classroom } from '@classroom/classroom-db'
 
 /** A classroom as the api shows it. */
 export interface ClassroomView {

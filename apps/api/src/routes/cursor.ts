@@ -1,5 +1,5 @@
+import { MAX_ID } from '@classroom/classroom-db'
 import { ApiError } from '../api-error.js'
-import { MAX_ID } from '../schema.js'
 
 /**
  * Keyset pagination cursors: opaque to clients, the last id seen underneath.

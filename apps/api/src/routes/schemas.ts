@@ -1,4 +1,4 @@
-import { MAX_ID } from '../schema.js'
+import { MAX_ID } from '@classroom/classroom-db'
 
 /** A row id in a path or body: a PostgreSQL `integer` above zero. */
 export const idSchema = { type: 'integer', minimum: 1, maximum: MAX_ID } as const

@@ -1,7 +1,7 @@
+import type { Student } from '@classroom/classroom-db'
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app.js'
-import type { Student } from '../schema.js'
 import { classroomView } from './classroom-view.js'
 import { type IdParams, idParams, nameSchema } from './schemas.js'
 

@@ -16,9 +16,25 @@ export function redactSecrets(text: string): string {
   return text.replace(URL_PASSWORD, `$1${MASK}@`).replace(KEYWORD_PASSWORD, `$1${MASK}`)
 }
 
-/** Whether a field holding this name carries a secret whose value must never be shown. */
+// Words that name a secret, matched as whole words of a name (`passed` and `passengers` are not).
+const SECRET_WORD = /^(pass|pwd|passphrase|credentials?|.*(password|passwd|secret|token|apikey))$/
+
+/**
+ * Whether a field holding this name carries a secret whose value must never be shown. Names are
+ * split into words (camelCase, snake_case, kebab-case, dotted), so `PGPASSWORD`, `dbPassword`,
+ * `api_key` and `accessToken` are secrets, while `passed` or `passengers` are not.
+ *
+ * ```ts
+ * isSecretName('DB_PASSWORD') // true
+ * isSecretName('testsPassed') // false
+ * ```
+ */
 export function isSecretName(name: string): boolean {
-  return /pass(word)?|secret|token|api[_-]?key/i.test(name)
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+  return words.some((word, i) => SECRET_WORD.test(word) || (word === 'api' && words[i + 1] === 'key'))
 }
 
 /** The value to show for a variable in logs and errors: secrets fully masked, URLs without passwords. */

@@ -1,15 +1,16 @@
-import { createDb, createLogger, loadDbConfig } from '@classroom/db-core'
-import { sql } from 'kysely'
+import { InstrumentedPostgresDialect, loadDbConfig } from '@classroom/db-core'
+import { type BouncedCluster, startBouncedCluster } from '@classroom/local-postgres'
+import { recordingLogger } from '@classroom/test-kit'
+import { Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { migrateToLatest } from '../src/index.js'
-import { type BouncedDatabase, startBehindPgBouncer } from './support.js'
+import { type Database, migrateToLatest } from '../src/index.js'
 
 // Replicas starting together, through PgBouncer in transaction mode: where a session-level lock
 // (Kysely's own migration lock) protects nothing, because a session is not one server connection.
-let bounced: BouncedDatabase
+let bounced: BouncedCluster
 
 beforeAll(async () => {
-  bounced = await startBehindPgBouncer(10)
+  bounced = await startBouncedCluster({ database: 'classroom', poolSize: 10 })
 })
 
 afterAll(async () => {
@@ -18,29 +19,31 @@ afterAll(async () => {
 
 describe('migrateToLatest', () => {
   it('lets replicas that start together migrate a fresh database once, none failing, through PgBouncer', async () => {
-    const replicas = Array.from({ length: 6 }, () =>
-      createDb(
-        loadDbConfig({
-          DATABASE_URL: bounced.bouncer.connectionString(),
-          DB_PGBOUNCER: 'true',
-          DB_POOL_SIZE: '2',
+    const replicas = Array.from(
+      { length: 6 },
+      () =>
+        new Kysely<Database>({
+          dialect: new InstrumentedPostgresDialect({
+            ...loadDbConfig({
+              DATABASE_URL: bounced.bouncer.connectionString(),
+              DB_PGBOUNCER: 'true',
+              DB_POOL_SIZE: '2',
+            }),
+            logger: recordingLogger().logger,
+          }),
         }),
-        {
-          logger: createLogger({ silent: true }),
-        },
-      ),
     )
     try {
       // Connections open first, so the migrations meet at the server at once.
-      await Promise.all(replicas.map(({ db }) => sql`select 1`.execute(db)))
-      const applied = await Promise.allSettled(replicas.map(({ db }) => migrateToLatest(db)))
+      await Promise.all(replicas.map((db) => sql`select 1`.execute(db)))
+      const applied = await Promise.allSettled(replicas.map((db) => migrateToLatest(db)))
       expect(applied.filter((r) => r.status === 'rejected')).toEqual([])
       // Exactly one replica applied the migration; the others found it done.
       expect(applied.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))).toEqual([
         '0001-classrooms-students-enrollments',
       ])
     } finally {
-      await Promise.all(replicas.map(({ close }) => close()))
+      await Promise.all(replicas.map((db) => db.destroy()))
     }
     const rows = await bounced.cluster.query<{ name: string }>(
       'select name from kysely_migration',

@@ -1,4 +1,5 @@
-import type { Logger } from './logger.js'
+import type { DbLogger } from '../logging/db-logger.js'
+import { type Clock, type ClockTimer, systemClock } from './clock.js'
 
 /** The pool gauges a queue warning reports. */
 export interface QueueSnapshot {
@@ -16,30 +17,28 @@ export interface QueueSnapshot {
 export class QueueMonitor {
   readonly #threshold: number
   readonly #intervalMs: number
-  readonly #logger: Logger
+  readonly #logger: DbLogger
   readonly #waiting: () => number
   readonly #snapshot: () => QueueSnapshot
+  readonly #clock: Clock
   #lastWarnAt: number | undefined
   #peak = 0
-  #timer: NodeJS.Timeout | undefined
+  #timer: ClockTimer | undefined
 
   constructor(options: {
     threshold: number
     intervalMs: number
-    logger: Logger
+    logger: DbLogger
     waiting: () => number
     snapshot: () => QueueSnapshot
+    clock?: Clock
   }) {
     this.#threshold = options.threshold
     this.#intervalMs = options.intervalMs
     this.#logger = options.logger
     this.#waiting = options.waiting
     this.#snapshot = options.snapshot
-  }
-
-  /** Whether the queue is above the threshold right now, as last checked. */
-  get alerting(): boolean {
-    return this.#lastWarnAt !== undefined
+    this.#clock = options.clock ?? systemClock
   }
 
   /** Compares the queue with the threshold; cheap enough to call on every checkout and release. */
@@ -49,7 +48,7 @@ export class QueueMonitor {
     const snapshot = this.#snapshot()
     if (snapshot.waiting > this.#threshold) {
       this.#peak = Math.max(this.#peak, snapshot.waiting)
-      const now = Date.now()
+      const now = this.#clock.now()
       if (this.#lastWarnAt === undefined || now - this.#lastWarnAt >= this.#intervalMs) {
         this.#lastWarnAt = now
         this.#logger.warn('database pool wait queue above threshold', {
@@ -57,7 +56,7 @@ export class QueueMonitor {
           threshold: this.#threshold,
         })
         // A queue stuck above the threshold produces no checkouts to re-check on: poll while alerting.
-        this.#timer ??= setInterval(() => this.check(), this.#intervalMs).unref()
+        this.#timer ??= this.#clock.every(this.#intervalMs, () => this.check())
       }
     } else if (this.#lastWarnAt !== undefined) {
       this.#logger.info('database pool wait queue drained', {
@@ -71,7 +70,7 @@ export class QueueMonitor {
 
   /** Forgets the alert state and stops polling. */
   stop(): void {
-    clearInterval(this.#timer)
+    this.#timer?.cancel()
     this.#timer = undefined
     this.#lastWarnAt = undefined
     this.#peak = 0

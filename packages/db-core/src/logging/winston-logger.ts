@@ -1,16 +1,34 @@
 import winston from 'winston'
-import { oneOf } from './env.js'
+import { oneOf } from '../config/validators.js'
 import { isSecretName, redactSecrets } from './redact.js'
 
-export type Logger = winston.Logger
+/** winston's (npm) levels, most severe first. */
+export const LOGGER_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const
+export type LoggerLevel = (typeof LOGGER_LEVELS)[number]
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const
-export type LogLevel = (typeof LOG_LEVELS)[number]
+const LOGGER_FORMATS = ['auto', 'json', 'pretty'] as const
 
-/** Logger variables, to spread into an app's env spec beside `dbEnvSpec`. */
+/** The logger's variables, for the README's settings table. */
+export const LOGGER_ENV_SETTINGS = [
+  { name: 'LOG_LEVEL', default: 'info', meaning: LOGGER_LEVELS.map((l) => `\`${l}\``).join(', ') },
+  {
+    name: 'LOG_FORMAT',
+    default: 'auto',
+    meaning: '`json` (one object a line), `pretty`, or `auto`: pretty on a TTY, JSON otherwise',
+  },
+] as const
+
+/**
+ * The logger's variables, to spread into an app's env spec beside `dbEnvSpec`.
+ *
+ * ```ts
+ * const env = parseEnv({ ...dbEnvSpec, ...loggerEnvSpec }, process.env)
+ * const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT })
+ * ```
+ */
 export const loggerEnvSpec = {
-  LOG_LEVEL: oneOf(LOG_LEVELS)({ default: 'info' }),
-  LOG_FORMAT: oneOf(['auto', 'json', 'pretty'] as const)({ default: 'auto' }),
+  LOG_LEVEL: oneOf(LOGGER_LEVELS)({ default: LOGGER_ENV_SETTINGS[0].default }),
+  LOG_FORMAT: oneOf(LOGGER_FORMATS)({ default: LOGGER_ENV_SETTINGS[1].default }),
 }
 
 export interface LoggerOptions {
@@ -21,7 +39,7 @@ export interface LoggerOptions {
    * createLogger({ level: 'debug' })
    * ```
    */
-  readonly level?: LogLevel
+  readonly level?: LoggerLevel
   /**
    * `json` (one object a line, for production), `pretty` (for a person at a terminal), or `auto`:
    * pretty when stdout is a TTY, JSON otherwise. Default `auto`.
@@ -30,7 +48,7 @@ export interface LoggerOptions {
    * createLogger({ format: 'json' })
    * ```
    */
-  readonly format?: 'auto' | 'json' | 'pretty'
+  readonly format?: (typeof LOGGER_FORMATS)[number]
   /**
    * Fields on every line, e.g. the service's name.
    *
@@ -52,7 +70,7 @@ export interface LoggerOptions {
 }
 
 /**
- * The shared winston logger factory. Every line goes through a redaction step: passwords in
+ * db-core's default logger, and a factory for apps that want the same: winston. Every line goes through a redaction step: passwords in
  * connection strings are masked wherever they appear, and fields named like secrets are hidden.
  *
  * ```ts
@@ -60,7 +78,7 @@ export interface LoggerOptions {
  * logger.warn('pool queue is long', { waiting: 12 })
  * ```
  */
-export function createLogger(options: LoggerOptions = {}): Logger {
+export function createLogger(options: LoggerOptions = {}): winston.Logger {
   const format = options.format ?? 'auto'
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true)
   // winston runs the whole format before its transports filter by level: drop filtered lines first,
@@ -68,7 +86,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const belowLevel = winston.format((info) =>
     winston.config.npm.levels[info.level]! <= winston.config.npm.levels[logger.level]! ? info : false,
   )
-  const logger: Logger = winston.createLogger({
+  const logger: winston.Logger = winston.createLogger({
     level: options.level ?? 'info',
     silent: options.silent ?? false,
     defaultMeta: options.defaultMeta,

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { findFreePort } from '@classroom/local-postgres'
+import { findFreePort } from './free-port.js'
 
 /** The built api running as a child process. */
 export interface ApiProcess {
@@ -14,11 +13,20 @@ export interface ApiProcess {
 
 export interface SpawnApiOptions {
   /**
+   * The built api's entry point: `@classroom/api`'s `./main` export, resolved by the caller (the
+   * api is started as a process, never imported).
+   *
+   * ```ts
+   * spawnApi({ entry: fileURLToPath(import.meta.resolve('@classroom/api/main')), env: { DATABASE_URL: url } })
+   * ```
+   */
+  readonly entry: string
+  /**
    * Environment on top of this process's; `DATABASE_URL` is required (the child must not start
    * an embedded database of its own).
    *
    * ```ts
-   * spawnApi({ env: { DATABASE_URL: url, LOG_LEVEL: 'warn' } })
+   * spawnApi({ entry, env: { DATABASE_URL: url, LOG_LEVEL: 'warn' } })
    * ```
    */
   readonly env: Record<string, string> & { DATABASE_URL: string }
@@ -26,7 +34,7 @@ export interface SpawnApiOptions {
    * Receives every line the api writes (JSON log lines).
    *
    * ```ts
-   * spawnApi({ env, onLine: (line) => logFile.write(`${line}\n`) })
+   * spawnApi({ entry, env, onLine: (line) => logFile.write(`${line}\n`) })
    * ```
    */
   readonly onLine?: (line: string) => void
@@ -34,7 +42,7 @@ export interface SpawnApiOptions {
    * Flags for node itself, before the entry point (`--cpu-prof` and friends are refused in NODE_OPTIONS).
    *
    * ```ts
-   * spawnApi({ env, nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/profiles'] })
+   * spawnApi({ entry, env, nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/profiles'] })
    * ```
    */
   readonly nodeArgs?: readonly string[]
@@ -43,22 +51,21 @@ export interface SpawnApiOptions {
 }
 
 const OUTPUT_TAIL_LINES = 20
-// The built entry point, found the same from src/ (tests) and dist/ (the load runner).
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 
 /**
- * Starts the built api (`dist/main.js`, what `pnpm start` runs) on a free port and resolves once
- * `/healthz` answers, or rejects when the process exits first.
+ * Starts the built api (what `pnpm start` runs) on a free port and resolves once `/healthz`
+ * answers; rejects when the process exits first.
  *
  * ```ts
- * const api = await spawnApi({ env: { DATABASE_URL: url } })
+ * const api = await spawnApi({ entry, env: { DATABASE_URL: url } })
  * api.child.kill('SIGTERM')
  * await api.exited
  * ```
  */
 export async function spawnApi(options: SpawnApiOptions): Promise<ApiProcess> {
   const port = await findFreePort()
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN], {
+  const url = `http://127.0.0.1:${port}`
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry], {
     env: { ...process.env, HOST: '127.0.0.1', LOG_FORMAT: 'json', ...options.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -77,8 +84,8 @@ export async function spawnApi(options: SpawnApiOptions): Promise<ApiProcess> {
       }
     })
   }
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000)
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000
+  const deadline = Date.now() + startTimeoutMs
   let exitCode: number | null | undefined
   void exited.then((code) => {
     exitCode = code
@@ -97,5 +104,7 @@ export async function spawnApi(options: SpawnApiOptions): Promise<ApiProcess> {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   child.kill('SIGKILL')
-  throw new Error(`the api did not answer /healthz on ${url} within ${options.startTimeoutMs ?? 30_000} ms`)
+  throw new Error(
+    `the api did not answer /healthz on ${url} within ${startTimeoutMs} ms. Its last output:\n${tail.join('\n')}`,
+  )
 }

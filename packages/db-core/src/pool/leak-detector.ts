@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks'
-import type { Logger } from './logger.js'
+import type { DbLogger } from '../logging/db-logger.js'
+import { type Clock, type ClockTimer, systemClock } from './clock.js'
 
 // Enough to name the code that took the connection and what called it.
 const CALLER_FRAMES = 6
@@ -18,15 +18,17 @@ interface Checkout {
  */
 export class LeakDetector {
   readonly #thresholdMs: number
-  readonly #logger: Logger
+  readonly #logger: DbLogger
   readonly #onLeak: () => void
+  readonly #clock: Clock
   readonly #checkouts = new Map<object, Checkout>()
-  #sweep: NodeJS.Timeout | undefined
+  #sweep: ClockTimer | undefined
 
-  constructor(options: { thresholdMs: number; logger: Logger; onLeak: () => void }) {
+  constructor(options: { thresholdMs: number; logger: DbLogger; onLeak: () => void; clock?: Clock }) {
     this.#thresholdMs = options.thresholdMs
     this.#logger = options.logger
     this.#onLeak = options.onLeak
+    this.#clock = options.clock ?? systemClock
   }
 
   /**
@@ -51,11 +53,11 @@ export class LeakDetector {
   }
 
   track(connection: object, acquiredAt: Error): void {
-    this.#checkouts.set(connection, { at: performance.now(), acquiredAt, reported: false })
-    this.#sweep ??= setInterval(
-      () => this.#check(),
-      Math.max(10, Math.min(1000, this.#thresholdMs / 2)),
-    ).unref()
+    this.#checkouts.set(connection, { at: this.#clock.now(), acquiredAt, reported: false })
+    // Reports land within half the threshold (at most a second) of it.
+    this.#sweep ??= this.#clock.every(Math.max(10, Math.min(1000, this.#thresholdMs / 2)), () =>
+      this.#check(),
+    )
   }
 
   release(connection: object): void {
@@ -64,13 +66,13 @@ export class LeakDetector {
     this.#checkouts.delete(connection)
     if (checkout.reported) {
       this.#logger.info('a connection reported as leaked was returned to the pool', {
-        heldMs: Math.round(performance.now() - checkout.at),
+        heldMs: Math.round(this.#clock.now() - checkout.at),
       })
     }
   }
 
   stop(): void {
-    clearInterval(this.#sweep)
+    this.#sweep?.cancel()
     this.#sweep = undefined
     this.#checkouts.clear()
   }
@@ -80,7 +82,7 @@ export class LeakDetector {
       this.stop()
       return
     }
-    const now = performance.now()
+    const now = this.#clock.now()
     for (const checkout of this.#checkouts.values()) {
       if (checkout.reported || now - checkout.at < this.#thresholdMs) continue
       checkout.reported = true

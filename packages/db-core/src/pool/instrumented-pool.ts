@@ -1,85 +1,62 @@
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
-import { isConnectionError } from './connection-errors.js'
-import type { DbConfig, PoolSettings, TlsSettings } from './db-config.js'
-import { DatabaseTlsError, DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from './errors.js'
+import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
+import { DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from '../errors.js'
+import type { DbLogger } from '../logging/db-logger.js'
+import { redactSecrets } from '../logging/redact.js'
+import { createLogger } from '../logging/winston-logger.js'
+import {
+  CONNECT_TIMEOUT_MESSAGE,
+  connectFailure,
+  isPgPoolTimeout,
+  QUEUE_TIMEOUT_MESSAGE,
+} from './acquire-errors.js'
+import { poolClientOptions } from './client-options.js'
+import { type ConnectionState, newConnectionState } from './connection-state.js'
 import { LeakDetector } from './leak-detector.js'
-import type { Logger } from './logger.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
+import { needsPing, ping } from './pre-ping.js'
 import { QueueMonitor } from './queue-monitor.js'
-import { redactSecrets } from './redact.js'
 
-export interface InstrumentedPoolOptions {
+/** The pool's settings (a typed `DbCoreOptions`, or the `DbConfig` `loadDbConfig` returns) and its hooks. */
+export interface InstrumentedPoolOptions extends DbCoreOptions {
   /**
-   * Where the database is, the pool's settings and the limits every connection carries.
+   * Receives the pool's warnings (queue length, lost connections, leaks) and debug lines: any
+   * object with `error`, `warn`, `info` and `debug` (winston as it is). Default: `createLogger()`.
    *
    * ```ts
-   * new InstrumentedPool({ config: loadDbConfig(), logger })
+   * new InstrumentedPool({ ...loadDbConfig(), logger: createLogger({ level: 'debug' }) })
    * ```
    */
-  readonly config: DbConfig
-  /** Receives the pool's warnings (queue length, lost connections) and debug lines. */
-  readonly logger: Logger
+  readonly logger?: DbLogger
   /**
    * Called with the wait, in milliseconds, of every successful checkout (queueing, connecting
    * and pre-ping included): feed it to an acquire-time histogram.
    *
    * ```ts
-   * onAcquire: (ms) => acquireSeconds.observe(ms / 1000)
+   * new InstrumentedPool({ ...loadDbConfig(), onAcquire: (ms) => console.log(`checkout took ${ms} ms`) })
    * ```
    */
   readonly onAcquire?: (waitMs: number) => void
   /**
-   * Extra node-postgres client settings (TLS, keepalive, `application_name`, ...).
+   * Extra node-postgres client settings (`application_name`, `types`, ...). Pool sizing, timeouts
+   * and TLS come from the settings above and cannot be overridden here.
    *
    * ```ts
-   * clientConfig: { application_name: 'classroom-api' }
+   * new InstrumentedPool({ ...loadDbConfig(), clientConfig: { application_name: 'classroom-api' } })
    * ```
    */
-  readonly clientConfig?: Omit<pg.PoolConfig, 'connectionString' | 'max' | 'min'>
+  readonly clientConfig?: Omit<
+    pg.PoolConfig,
+    | 'connectionString'
+    | 'max'
+    | 'min'
+    | 'idleTimeoutMillis'
+    | 'connectionTimeoutMillis'
+    | 'maxLifetimeSeconds'
+    | 'ssl'
+  >
 }
-
-/**
- * The session limits and TLS as node-postgres client options (0 leaves a limit off). Through
- * PgBouncer, server-side settings are not sent at connect: PgBouncer refuses unknown startup
- * parameters, and in transaction mode a session setting would not stay with our connection.
- */
-function clientOptions({ session, tls, pgbouncer }: DbConfig): pg.PoolConfig {
-  const serverSide = !pgbouncer
-  return {
-    ssl:
-      tls.mode === 'disable'
-        ? false
-        : tls.mode === 'require'
-          ? { rejectUnauthorized: false }
-          : { rejectUnauthorized: true, ...(tls.ca !== undefined && { ca: tls.ca }) },
-    ...(serverSide && session.statementTimeoutMs > 0 && { statement_timeout: session.statementTimeoutMs }),
-    ...(session.queryTimeoutMs > 0 && { query_timeout: session.queryTimeoutMs }),
-    ...(serverSide &&
-      session.idleInTransactionTimeoutMs > 0 && {
-        idle_in_transaction_session_timeout: session.idleInTransactionTimeoutMs,
-      }),
-    keepAlive: session.keepAliveInitialDelayMs > 0,
-    keepAliveInitialDelayMillis: session.keepAliveInitialDelayMs,
-  }
-}
-
-/** Why db-core closed a connection, for the removal counters. */
-type RemovalReason = 'pre-ping' | 'error' | 'recycle'
-
-interface ConnectionState {
-  readonly createdAt: number
-  /** When this connection retires at its next checkout: the lifetime less its own random jitter. */
-  readonly retireAt: number
-  lastReleasedAt: number
-  checkouts: number
-  checkedOut: boolean
-  removal: RemovalReason | undefined
-}
-
-// pg-pool's words for "no connection in time": one for the queue, one for a connect attempt.
-const QUEUE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect'
-const CONNECT_TIMEOUT_MESSAGE = 'Connection terminated due to connection timeout'
 
 const ACQUIRE_DEADLINE = Symbol('acquire deadline')
 
@@ -100,57 +77,50 @@ type ConnectCallback = (
  * - one deadline per checkout, queueing, connecting and pre-ping retries included, that ends in a
  *   {@link PoolTimeoutError} (pool full) or {@link DatabaseUnavailableError} (database unreachable);
  * - pre-ping of connections idle at least `prePingIdleMs`, discarding dead ones transparently;
- * - recycling after `recycleMs`, never mid-query (pg-pool's `maxLifetimeSeconds`);
+ * - recycling after `recycleMs` with jitter, never mid-query;
  * - an `error` listener on every connection for its whole life, so a connection that dies while
  *   checked out rejects the caller's query instead of crashing the process;
- * - counters and a queue-length warning.
+ * - counters, a queue-length warning and leak detection.
  *
- * It is a real `pg.Pool`, so Kysely's `PostgresDialect` and raw `pool.query()` both go through it.
+ * It is a real `pg.Pool`: raw `pool.query()` and Kysely (through `InstrumentedPostgresDialect`,
+ * which builds one) share the same checkout.
  *
  * ```ts
- * const pool = createPool(loadDbConfig(), { logger })
- * const { rows } = await pool.query('select 1')
+ * const pool = new InstrumentedPool({ connectionString: 'postgres://app:secret@127.0.0.1/app', pool: { size: 5 } })
+ * const { rows } = await pool.query('select 1 as one')
+ * await pool.end()
  * ```
  */
 export class InstrumentedPool extends pg.Pool {
-  readonly #settings: PoolSettings
-  readonly #logger: Logger
+  readonly #config: DbConfig
+  readonly #logger: DbLogger
   readonly #onAcquire: ((waitMs: number) => void) | undefined
   readonly #counters: PoolCounters = emptyCounters()
   readonly #connections = new WeakMap<pg.ClientBase, ConnectionState>()
   readonly #queueMonitor: QueueMonitor
   readonly #leakDetector: LeakDetector | undefined
-  readonly #tls: TlsSettings
   #active = 0
+  #ending: Promise<void> | undefined
 
   constructor(options: InstrumentedPoolOptions) {
-    const { pool: settings, connectionString } = options.config
-    super({
-      ...clientOptions(options.config),
-      ...options.clientConfig,
-      connectionString,
-      max: settings.size + settings.maxOverflow,
-      min: settings.size,
-      idleTimeoutMillis: settings.overflowIdleMs,
-      connectionTimeoutMillis: settings.acquireTimeoutMs,
-      maxLifetimeSeconds: settings.recycleMs / 1000,
-    })
-    this.#settings = settings
-    this.#logger = options.logger
-    this.#onAcquire = options.onAcquire
-    this.#tls = options.config.tls
+    const { logger, onAcquire, clientConfig, ...settings } = options
+    const config = resolveDbConfig(settings)
+    super({ ...clientConfig, ...poolClientOptions(config) })
+    this.#config = config
+    this.#logger = logger ?? createLogger({ defaultMeta: { component: 'db-core' } })
+    this.#onAcquire = onAcquire
     this.#leakDetector =
-      settings.leakWarnMs > 0
+      config.pool.leakWarnMs > 0
         ? new LeakDetector({
-            thresholdMs: settings.leakWarnMs,
-            logger: options.logger,
+            thresholdMs: config.pool.leakWarnMs,
+            logger: this.#logger,
             onLeak: () => this.#counters.leaksDetected++,
           })
         : undefined
     this.#queueMonitor = new QueueMonitor({
-      threshold: settings.queueWarnThreshold,
-      intervalMs: settings.queueWarnIntervalMs,
-      logger: options.logger,
+      threshold: config.pool.queueWarnThreshold,
+      intervalMs: config.pool.queueWarnIntervalMs,
+      logger: this.#logger,
       waiting: () => this.waitingCount,
       snapshot: () => ({
         waiting: this.waitingCount,
@@ -169,12 +139,12 @@ export class InstrumentedPool extends pg.Pool {
 
   /** The most connections this pool opens: size + overflow. */
   get max(): number {
-    return this.#settings.size + this.#settings.maxOverflow
+    return this.#config.pool.size + this.#config.pool.maxOverflow
   }
 
-  /** The settings this pool was built with. */
+  /** The pool settings in force, every default filled in. */
   get settings(): PoolSettings {
-    return this.#settings
+    return this.#config.pool
   }
 
   /** Gauges and cumulative counters, as one plain object. */
@@ -186,7 +156,7 @@ export class InstrumentedPool extends pg.Pool {
       active: this.#active,
       waiting: this.waitingCount,
       max: this.max,
-      size: this.#settings.size,
+      size: this.#config.pool.size,
     }
   }
 
@@ -212,10 +182,17 @@ export class InstrumentedPool extends pg.Pool {
     this.#counters.readRetries++
   }
 
-  override async end(): Promise<void> {
-    this.#queueMonitor.stop()
-    this.#leakDetector?.stop()
-    await super.end()
+  /**
+   * Waits for checked-out connections to come back, then closes every connection. Safe to call
+   * more than once (pg-pool throws on a second `end()`): later calls share the first one's result.
+   */
+  override end(): Promise<void> {
+    this.#ending ??= (async () => {
+      this.#queueMonitor.stop()
+      this.#leakDetector?.stop()
+      await super.end()
+    })()
+    return this.#ending
   }
 
   /**
@@ -229,23 +206,22 @@ export class InstrumentedPool extends pg.Pool {
 
   async #checkout(acquiredAt: Error | undefined, alwaysPing = false): Promise<pg.PoolClient> {
     const startedAt = performance.now()
-    const deadline = startedAt + this.#settings.acquireTimeoutMs
+    const deadline = startedAt + this.#config.pool.acquireTimeoutMs
     for (let attempt = 0; ; attempt++) {
       const client = await this.#acquireBefore(deadline, startedAt, attempt === 0)
       const state = this.#stateOf(client)
-      if (performance.now() >= state.retireAt) {
+      const now = performance.now()
+      if (now >= state.retireAt) {
         // Past its (jittered) lifetime: retire it between uses, never mid-query, and take another.
         state.removal = 'recycle'
         this.#counters.connectionsRecycled++
         client.release(RECYCLED)
         continue
       }
-      if (!this.#shouldPing(state, alwaysPing)) return this.#handOut(client, startedAt, acquiredAt)
+      if (!needsPing(state, this.#config.pool, now, alwaysPing))
+        return this.#handOut(client, startedAt, acquiredAt)
       this.#counters.prePings++
-      const failure = await this.#ping(
-        client,
-        Math.min(this.#settings.prePingTimeoutMs, deadline - performance.now()),
-      )
+      const failure = await ping(client, Math.min(this.#config.pool.prePingTimeoutMs, deadline - now))
       if (!failure) return this.#handOut(client, startedAt, acquiredAt)
       this.#counters.prePingFailures++
       state.removal = 'pre-ping'
@@ -303,24 +279,10 @@ export class InstrumentedPool extends pg.Pool {
 
   #translateAcquireError(error: unknown, startedAt: number): unknown {
     if (error instanceof PoolTimeoutError || error instanceof DatabaseUnavailableError) return error
-    if (
-      error instanceof Error &&
-      (error.message === QUEUE_TIMEOUT_MESSAGE || error.message === CONNECT_TIMEOUT_MESSAGE)
-    ) {
-      return this.#timeoutError(startedAt, error.message, error)
-    }
-    if (isTlsFailure(error)) {
-      this.#counters.acquireFailures++
-      return new DatabaseTlsError(describeTlsFailure(this.#tls, error as Error), { cause: error })
-    }
-    if (isConnectionError(error)) {
-      this.#counters.acquireFailures++
-      return new DatabaseUnavailableError(
-        `could not connect to the database: ${redactSecrets((error as Error).message)}`,
-        { cause: error },
-      )
-    }
-    return error
+    if (isPgPoolTimeout(error)) return this.#timeoutError(startedAt, error.message, error)
+    const failure = connectFailure(error, this.#config.tls)
+    if (failure) this.#counters.acquireFailures++
+    return failure ?? error
   }
 
   /**
@@ -332,56 +294,23 @@ export class InstrumentedPool extends pg.Pool {
     if (reason === CONNECT_TIMEOUT_MESSAGE || this.#active < this.max) {
       this.#counters.acquireFailures++
       return new DatabaseUnavailableError(
-        `could not open a connection to the database within ${formatSeconds(this.#settings.acquireTimeoutMs)}`,
+        `could not open a connection to the database within ${formatSeconds(this.#config.pool.acquireTimeoutMs)}`,
         { cause },
       )
     }
     this.#counters.acquireTimeouts++
     return new PoolTimeoutError({
-      size: this.#settings.size,
-      maxOverflow: this.#settings.maxOverflow,
-      timeoutMs: this.#settings.acquireTimeoutMs,
+      size: this.#config.pool.size,
+      maxOverflow: this.#config.pool.maxOverflow,
+      timeoutMs: this.#config.pool.acquireTimeoutMs,
       waitedMs,
       total: this.totalCount,
       waiting: this.waitingCount,
     })
   }
 
-  #shouldPing(state: ConnectionState, always: boolean): boolean {
-    // A connection opened for this very checkout has just proven itself.
-    if (state.checkouts <= 1) return false
-    if (always) return true
-    return this.#settings.prePing && performance.now() - state.lastReleasedAt >= this.#settings.prePingIdleMs
-  }
-
-  async #ping(client: pg.PoolClient, timeoutMs: number): Promise<Error | undefined> {
-    try {
-      // query_timeout is honoured per query by pg, though @types/pg does not declare it.
-      await client.query({
-        text: 'select 1',
-        query_timeout: Math.max(1, Math.floor(timeoutMs)),
-      } as pg.QueryConfig)
-      return undefined
-    } catch (error) {
-      return error instanceof Error ? error : new Error(String(error))
-    }
-  }
-
-  #newState(): ConnectionState {
-    const now = performance.now()
-    const { recycleMs, recycleJitterMs } = this.#settings
-    return {
-      createdAt: now,
-      retireAt: recycleMs > 0 ? now + recycleMs - Math.random() * recycleJitterMs : Number.POSITIVE_INFINITY,
-      lastReleasedAt: now,
-      checkouts: 0,
-      checkedOut: false,
-      removal: undefined,
-    }
-  }
-
   #onConnect(client: pg.PoolClient): void {
-    this.#connections.set(client, this.#newState())
+    this.#connections.set(client, newConnectionState(performance.now(), this.#config.pool))
     this.#counters.connectionsCreated++
     // Kysely attaches no listener to a checked-out client (node-postgres #2635, #3083): this one
     // stays for the connection's whole life so a death mid-checkout cannot crash the process.
@@ -409,7 +338,7 @@ export class InstrumentedPool extends pg.Pool {
   #onRemove(client: pg.PoolClient): void {
     const state = this.#stateOf(client)
     this.#counters.connectionsRemoved++
-    const recycleMs = this.#settings.recycleMs
+    const recycleMs = this.#config.pool.recycleMs
     if (state.removal === undefined && recycleMs > 0 && performance.now() - state.createdAt >= recycleMs) {
       this.#counters.connectionsRecycled++
     }
@@ -432,43 +361,9 @@ export class InstrumentedPool extends pg.Pool {
     let state = this.#connections.get(client)
     if (!state) {
       // Events for a client that never reached 'connect' (a failed connection attempt).
-      state = this.#newState()
+      state = newConnectionState(performance.now(), this.#config.pool)
       this.#connections.set(client, state)
     }
     return state
   }
-}
-
-const NO_TLS_OFFERED = 'The server does not support SSL connections'
-
-function isTlsFailure(error: unknown): boolean {
-  if (!(error instanceof Error)) return false
-  const code = (error as { code?: unknown }).code
-  return (
-    error.message === NO_TLS_OFFERED ||
-    (typeof code === 'string' &&
-      /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED)/.test(code))
-  )
-}
-
-function describeTlsFailure(tls: TlsSettings, error: Error): string {
-  if (error.message === NO_TLS_OFFERED) {
-    return `DB_SSL_MODE=${tls.mode} requires TLS, but the database server does not offer it (enable ssl on the server, or set DB_SSL_MODE=disable)`
-  }
-  const ca = tls.caFile ? ` against DB_SSL_CA_FILE=${tls.caFile}` : ''
-  return `the database server's TLS certificate did not verify${ca} (DB_SSL_MODE=${tls.mode}): ${error.message}`
-}
-
-/**
- * Builds the instrumented pool from a validated config.
- *
- * ```ts
- * const pool = createPool(loadDbConfig(), { logger: createLogger() })
- * ```
- */
-export function createPool(
-  config: DbConfig,
-  options: Omit<InstrumentedPoolOptions, 'config'>,
-): InstrumentedPool {
-  return new InstrumentedPool({ ...options, config })
 }

@@ -9,9 +9,9 @@ import type {
   TransactionSettings,
 } from 'kysely'
 import type pg from 'pg'
-import { isConnectionError } from './connection-errors.js'
-import { DatabaseUnavailableError } from './errors.js'
-import type { InstrumentedPool } from './instrumented-pool.js'
+import { isConnectionError } from '../connection-errors.js'
+import { DatabaseUnavailableError } from '../errors.js'
+import type { InstrumentedPool } from '../pool/instrumented-pool.js'
 
 type AbortOptions = Parameters<Driver['acquireConnection']>[0]
 
@@ -31,10 +31,12 @@ export function isReadOnlyQuery(node: OperationNode): boolean {
 }
 
 /**
- * Wraps Kysely's PostgreSQL driver: a read-only statement outside a transaction that fails with a
- * connection-level error (server shutdown 57P01, reset, terminated) runs once more on a verified
- * connection, waiting for a restarting database up to `DB_READ_RETRY_WAIT_MS`. Writes and anything
- * inside a transaction are never retried: their failure is reported as it happened.
+ * Wraps Kysely's PostgreSQL driver: a read-only statement that fails with a connection-level error
+ * (server shutdown 57P01, reset, terminated) runs once more on a verified connection, waiting for a
+ * restarting database up to `readRetryWaitMs`. Only when it is the first statement on its checkout:
+ * a plain query always is, while inside `db.connection()` or a transaction later statements may
+ * depend on session state (`set search_path`, temp tables, a snapshot) that a new connection would
+ * silently lack. Writes are never retried: their failure is reported as it happened.
  */
 export class ReadRetryDriver implements Driver {
   readonly #inner: Driver
@@ -50,6 +52,7 @@ export class ReadRetryDriver implements Driver {
   }
 
   async acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
+    // A new wrapper per checkout: its statement count starts at zero each time.
     return new ReadRetryConnection(await this.#inner.acquireConnection(options), this)
   }
 
@@ -128,16 +131,17 @@ export class ReadRetryDriver implements Driver {
         }
         throw error
       }
-      let failure: Error | undefined
+      let lost: Error | undefined
       try {
         // A SELECT's result is its rows (Kysely's PostgreSQL driver reports no affected rows for it).
         const { rows } = await client.query<R & pg.QueryResultRow>(query.sql, [...query.parameters])
         return { rows }
       } catch (error) {
-        failure = error as Error
+        // A statement error leaves a healthy connection: only a lost one is closed.
+        if (isConnectionError(error)) lost = error as Error
         throw error
       } finally {
-        client.release(failure)
+        client.release(lost)
       }
     }
   }
@@ -147,6 +151,8 @@ class ReadRetryConnection implements DatabaseConnection {
   readonly inner: DatabaseConnection
   readonly #driver: ReadRetryDriver
   inTransaction = false
+  /** Statements sent on this checkout so far. */
+  #statements = 0
 
   constructor(inner: DatabaseConnection, driver: ReadRetryDriver) {
     this.inner = inner
@@ -154,10 +160,12 @@ class ReadRetryConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery, options?: AbortOptions): Promise<QueryResult<R>> {
+    const first = this.#statements++ === 0
     try {
       return await this.inner.executeQuery<R>(query, options)
     } catch (error) {
-      if (this.inTransaction || !isReadOnlyQuery(query.query) || !isConnectionError(error)) throw error
+      if (!first || this.inTransaction || !isReadOnlyQuery(query.query) || !isConnectionError(error))
+        throw error
       return this.#driver.retryRead<R>(query)
     }
   }
@@ -167,6 +175,7 @@ class ReadRetryConnection implements DatabaseConnection {
     chunkSize: number,
     options?: AbortOptions,
   ): AsyncIterableIterator<QueryResult<R>> {
+    this.#statements++
     return this.inner.streamQuery<R>(query, chunkSize, options)
   }
 

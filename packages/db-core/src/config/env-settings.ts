@@ -1,0 +1,163 @@
+import { DB_CONFIG_DEFAULTS, type OPTION_RULES, type OptionPath } from './db-config.js'
+
+/** Where a variable lands in `DbCoreOptions`. */
+export type SettingPath = OptionPath | 'connectionString' | 'pgbouncer'
+
+/** One environment variable: the option it sets, its unit, and what it means (the README's words). */
+export interface EnvSetting {
+  readonly name: string
+  readonly option: SettingPath
+  /** The variable is in seconds (decimals allowed) while the option is in milliseconds. */
+  readonly seconds?: true
+  readonly meaning: string
+  /** The README's default when it is not a plain value. */
+  readonly defaultText?: string
+}
+
+/**
+ * The one list of db-core's variables: `dbEnvSpec`, `loadDbConfig` and the README's settings table
+ * are all derived from it, and defaults come from {@link DB_CONFIG_DEFAULTS}.
+ */
+export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
+  {
+    name: 'DATABASE_URL',
+    option: 'connectionString',
+    meaning: '`postgres://user:password@host:5432/database`',
+    defaultText: 'required by db-core; the api starts an embedded PostgreSQL without it',
+  },
+  {
+    name: 'DB_POOL_SIZE',
+    option: 'pool.size',
+    meaning:
+      'connections the pool keeps once opened (pg `min`: exempt from idle reaping). Not pre-opened: the pool grows on demand',
+  },
+  {
+    name: 'DB_POOL_MAX_OVERFLOW',
+    option: 'pool.maxOverflow',
+    meaning: 'extra connections under burst; the pool opens at most size + overflow (pg `max` = 60)',
+  },
+  {
+    name: 'DB_POOL_OVERFLOW_IDLE_MS',
+    option: 'pool.overflowIdleMs',
+    meaning: 'an overflow connection idle this long is closed',
+  },
+  {
+    name: 'DB_POOL_TIMEOUT_SECONDS',
+    option: 'pool.acquireTimeoutMs',
+    seconds: true,
+    meaning:
+      'longest wait for a connection, queueing, connecting and pre-ping retries included; then an error, never a hang. Decimals allowed (`0.3`)',
+  },
+  {
+    name: 'DB_POOL_PRE_PING',
+    option: 'pool.prePing',
+    meaning: 'validate a connection before handing it out',
+  },
+  {
+    name: 'DB_POOL_PRE_PING_IDLE_MS',
+    option: 'pool.prePingIdleMs',
+    meaning: 'ping only connections idle at least this long; `0` pings on every checkout',
+  },
+  {
+    name: 'DB_POOL_PRE_PING_TIMEOUT_MS',
+    option: 'pool.prePingTimeoutMs',
+    meaning: 'a ping slower than this counts as a dead connection',
+  },
+  {
+    name: 'DB_POOL_RECYCLE_SECONDS',
+    option: 'pool.recycleMs',
+    seconds: true,
+    meaning: 'connections older than this are closed after their current use, never mid-query; `0` never',
+  },
+  {
+    name: 'DB_POOL_RECYCLE_JITTER_SECONDS',
+    option: 'pool.recycleJitterMs',
+    seconds: true,
+    meaning:
+      'each connection retires up to this much earlier, at random, so a warm pool never reconnects all at once; must be below the lifetime',
+    defaultText: '10 % of the lifetime',
+  },
+  {
+    name: 'DB_POOL_QUEUE_WARN_THRESHOLD',
+    option: 'pool.queueWarnThreshold',
+    meaning: 'warn when more requests than this wait for a connection',
+  },
+  {
+    name: 'DB_POOL_QUEUE_WARN_INTERVAL_MS',
+    option: 'pool.queueWarnIntervalMs',
+    meaning: 'at most one queue warning per interval while it stays above',
+  },
+  {
+    name: 'DB_POOL_LEAK_WARN_MS',
+    option: 'pool.leakWarnMs',
+    meaning: 'a connection held longer is reported once, with the stack of the code that took it; `0` off',
+  },
+  {
+    name: 'DB_READ_RETRY',
+    option: 'pool.readRetry',
+    meaning:
+      'a read-only Kysely query outside a transaction and outside `db.connection()` that loses its connection runs once more on a fresh one',
+  },
+  {
+    name: 'DB_READ_RETRY_WAIT_MS',
+    option: 'pool.readRetryWaitMs',
+    meaning: 'how long that retry may wait for a restarting database before the read fails as unavailable',
+  },
+  {
+    name: 'DB_STATEMENT_TIMEOUT_MS',
+    option: 'session.statementTimeoutMs',
+    meaning: 'server-side `statement_timeout`; `0` off',
+  },
+  {
+    name: 'DB_QUERY_TIMEOUT_MS',
+    option: 'session.queryTimeoutMs',
+    meaning:
+      'client side: a query with no answer this long fails and its connection is dropped (a silent network); `0` off',
+  },
+  {
+    name: 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+    option: 'session.idleInTransactionTimeoutMs',
+    meaning: 'server-side `idle_in_transaction_session_timeout`; `0` off',
+  },
+  {
+    name: 'DB_KEEPALIVE_INITIAL_DELAY_MS',
+    option: 'session.keepAliveInitialDelayMs',
+    meaning: 'TCP keepalive probes start after this much silence; `0` turns keepalive off',
+  },
+  {
+    name: 'DB_SSL_MODE',
+    option: 'tls.mode',
+    meaning:
+      '`disable`, `require` (TLS, certificate not checked), `verify-full` (TLS, certificate signed by `DB_SSL_CA_FILE` and issued for the host)',
+  },
+  {
+    name: 'DB_SSL_CA_FILE',
+    option: 'tls.caFile',
+    meaning: "PEM file of the CA that signed the server's certificate; needed by `verify-full`",
+  },
+  {
+    name: 'DB_PGBOUNCER',
+    option: 'pgbouncer',
+    meaning: 'connecting through PgBouncer in transaction mode (see below)',
+  },
+  {
+    name: 'DB_EXPECTED_REPLICAS',
+    option: 'budget.expectedReplicas',
+    meaning: 'how many replicas share the server, for the connection budget check',
+  },
+  {
+    name: 'DB_POOL_BUDGET_STRICT',
+    option: 'budget.strict',
+    meaning:
+      "refuse to start, rather than warn, when the replicas' pools could exceed the server's connections",
+  },
+]
+
+/** The default of an option, in the variable's unit (`undefined` when there is none). */
+export function envDefault(setting: EnvSetting): string | number | boolean | undefined {
+  if (setting.option === 'connectionString') return undefined
+  if (setting.option === 'pgbouncer') return DB_CONFIG_DEFAULTS.pgbouncer
+  const [section, key] = setting.option.split('.') as [keyof typeof OPTION_RULES, string]
+  const value = (DB_CONFIG_DEFAULTS[section] as Record<string, string | number | boolean | undefined>)[key]
+  return setting.seconds && typeof value === 'number' ? value / 1000 : value
+}
