@@ -11,6 +11,10 @@ export interface PoolSample {
   readonly acquireTimeouts: number
   readonly prePingFailures: number
   readonly connectionErrors: number
+  readonly connectAttempts: number
+  readonly checkoutsWaitedForDatabase: number
+  readonly writeReruns: number
+  readonly idempotentReplays: number
 }
 
 const SERIES: Record<string, keyof Omit<PoolSample, 'at'>> = {
@@ -21,13 +25,17 @@ const SERIES: Record<string, keyof Omit<PoolSample, 'at'>> = {
   db_pool_acquire_timeouts_total: 'acquireTimeouts',
   db_pool_pre_ping_failures_total: 'prePingFailures',
   db_pool_connection_errors_total: 'connectionErrors',
+  db_pool_connect_attempts_total: 'connectAttempts',
+  db_pool_checkouts_waited_for_database_total: 'checkoutsWaitedForDatabase',
+  db_write_reruns_total: 'writeReruns',
+  http_idempotent_replays_total: 'idempotentReplays',
 }
 
-/** Reads the pool series out of a Prometheus text exposition. */
+/** Reads the pool (and write-recovery) series out of a Prometheus text exposition. */
 export function parsePoolMetrics(text: string, at: number): PoolSample {
   const sample: Record<string, number> = { at }
   for (const line of text.split('\n')) {
-    const match = /^(db_pool_[a-z_]+) (\S+)$/.exec(line)
+    const match = /^([a-z_]+) (\S+)$/.exec(line)
     const field = match ? SERIES[match[1]!] : undefined
     if (field) sample[field] = Number(match![2])
   }

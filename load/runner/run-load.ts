@@ -55,6 +55,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           beforeSeconds: options.phases.before,
           windowSeconds: options.phases.window,
           afterSeconds: options.phases.after,
+          downSeconds: options.downSeconds,
         })
   const startedAtIso = new Date().toISOString()
   const runDir = path.join(options.resultsDir, `${plan.name}-${startedAtIso.replace(/[:.]/g, '-')}`)
@@ -151,7 +152,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         },
       }),
       ledger,
-      pool: poolOverview(samples),
+      pool: poolOverview(
+        samples,
+        restartTimes && {
+          fromMs: restartTimes.stoppedAt - loadStartedAt,
+          toMs: restartTimes.acceptingAt - loadStartedAt,
+        },
+      ),
       timeline: timeline(run.records, totalSeconds),
       poolSamples: samples,
       passed: thresholds.every((t) => t.passed) && ledger.passed,

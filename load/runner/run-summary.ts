@@ -38,22 +38,43 @@ export interface RunSummary {
     readonly acquireTimeouts: number
     readonly prePingFailures: number
     readonly connectionErrors: number
+    /** Connections the api's pool tried to open over the run, and while the database was down. */
+    readonly connectAttempts: number
+    readonly connectAttemptsWhileDown: number | null
+    readonly checkoutsWaitedForDatabase: number
+    /** Writes run again after a lost connection, and writes answered from their stored key. */
+    readonly writeReruns: number
+    readonly idempotentReplays: number
   }
   readonly timeline: readonly TimelinePoint[]
   readonly poolSamples: readonly PoolSample[]
   readonly passed: boolean
 }
 
-/** The pool's peaks and final counters over the samples. */
-export function poolOverview(samples: readonly PoolSample[]): RunSummary['pool'] {
+/**
+ * The pool's peaks and counters over the samples; with an outage (milliseconds from the start),
+ * the connection attempts from the last sample before it to the first after it.
+ */
+export function poolOverview(
+  samples: readonly PoolSample[],
+  outage?: { readonly fromMs: number; readonly toMs: number },
+): RunSummary['pool'] {
   const finite = (values: number[]) => values.filter(Number.isFinite)
+  const first = samples[0]
   const last = samples.at(-1)
+  const before = outage && samples.filter((s) => s.at <= outage.fromMs).at(-1)
+  const after = outage && samples.find((s) => s.at >= outage.toMs)
   return {
     peakTotal: Math.max(0, ...finite(samples.map((s) => s.total))),
     peakWaiting: Math.max(0, ...finite(samples.map((s) => s.waiting))),
     acquireTimeouts: last?.acquireTimeouts ?? 0,
     prePingFailures: last?.prePingFailures ?? 0,
     connectionErrors: last?.connectionErrors ?? 0,
+    connectAttempts: (last?.connectAttempts ?? 0) - (first?.connectAttempts ?? 0),
+    connectAttemptsWhileDown: before && after ? after.connectAttempts - before.connectAttempts : null,
+    checkoutsWaitedForDatabase: last?.checkoutsWaitedForDatabase ?? 0,
+    writeReruns: last?.writeReruns ?? 0,
+    idempotentReplays: last?.idempotentReplays ?? 0,
   }
 }
 
@@ -102,7 +123,10 @@ export function formatSummaryTable(summary: RunSummary): string {
   const p = summary.pool
   lines.push(
     `pool: peak ${p.peakTotal} connections, peak ${p.peakWaiting} waiting, ${p.acquireTimeouts} acquire timeouts, ` +
-      `${p.prePingFailures} pre-ping failures, ${p.connectionErrors} connection errors`,
+      `${p.prePingFailures} pre-ping failures, ${p.connectionErrors} connection errors; ` +
+      `${p.connectAttempts} connection attempts${p.connectAttemptsWhileDown === null ? '' : ` (${p.connectAttemptsWhileDown} while the database was down)`}, ` +
+      `${p.checkoutsWaitedForDatabase} checkouts waited for the database; ` +
+      `writes: ${p.writeReruns} run again, ${p.idempotentReplays} answered from their stored key`,
   )
   if (summary.ledger) {
     const l = summary.ledger

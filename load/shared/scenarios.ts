@@ -85,21 +85,24 @@ export function steadyPlan(durationSeconds = 60): ScenarioPlan {
 
 /**
  * 50 users through three phases: before, the restart window (the database restarts
- * {@link RESTART_OFFSET_SECONDS} into it), after. Zero failures before and after; in the window only fast 503s, never a 500 and
- * never a hang.
+ * {@link RESTART_OFFSET_SECONDS} into it), after. Zero failures before and after. In the window,
+ * a restart (`downSeconds` 0) is ridden through: zero failures there too. A database kept down
+ * for longer may answer fast 503s once the pool's wait runs out, never a 500 and never a hang.
  *
  * ```ts
- * restartPlan({ beforeSeconds: 20, windowSeconds: 20, afterSeconds: 20 })
+ * restartPlan({ beforeSeconds: 20, windowSeconds: 20, afterSeconds: 20, downSeconds: 0 })
  * ```
  */
 export function restartPlan({
   beforeSeconds = 20,
   windowSeconds = 20,
   afterSeconds = 20,
+  downSeconds = 0,
 }: {
   beforeSeconds?: number
   windowSeconds?: number
   afterSeconds?: number
+  downSeconds?: number
 } = {}): ScenarioPlan {
   if (windowSeconds <= RESTART_OFFSET_SECONDS) {
     throw new Error(
@@ -118,6 +121,9 @@ export function restartPlan({
     thresholds: [
       { metric: 'http_req_failed', phase: 'before', stat: 'rate', op: '==', value: 0 },
       { metric: 'http_req_failed', phase: 'after', stat: 'rate', op: '==', value: 0 },
+      ...(downSeconds === 0
+        ? [{ metric: 'http_req_failed', phase: 'window', stat: 'rate', op: '==', value: 0 } as const]
+        : []),
       { metric: 'unexpected_responses', phase: 'window', stat: 'count', op: '==', value: 0 },
       { metric: 'http_req_duration', phase: 'window', stat: 'p(99)', op: '<', value: 2000 },
       {

@@ -20,7 +20,7 @@ afterAll(async () => {
 })
 
 describe('load drills', () => {
-  it('restart drill (fast shutdown): zero failures before and after, only fast 503s in the window, no lost write', async () => {
+  it('restart drill (fast shutdown): zero failures before, during and after the restart, no lost write', async () => {
     const { passed, summary, runDir } = await runLoad({
       scenario: 'restart',
       engine: 'node',
@@ -45,14 +45,12 @@ describe('load drills', () => {
     const [before, window, after] = summary!.perPhase
     expect(before).toMatchObject({ phase: 'before', failed: 0 })
     expect(after).toMatchObject({ phase: 'after', failed: 0 })
-    expect(
-      Object.keys(window!.failedByCode).every(
-        (code) => code === 'DATABASE_UNAVAILABLE' || code === 'POOL_TIMEOUT',
-      ),
-    ).toBe(true)
+    // A restart is ridden through: requests wait for the database, reads and writes in flight run again.
+    expect(window).toMatchObject({ phase: 'window', failed: 0 })
     expect(summary!.restart).toMatchObject({ mode: 'fast', firstSuccessAfterAcceptingMs: expect.any(Number) })
     expect(summary!.restart!.acceptingAtSeconds).toBeGreaterThan(summary!.restart!.stoppedAtSeconds)
     expect(summary!.pool.peakTotal).toBeLessThanOrEqual(60)
+    expect(summary!.pool.connectAttempts).toBeGreaterThan(0)
     expect(passed).toBe(true)
 
     const written = JSON.parse(await readFile(path.join(runDir, 'summary.json'), 'utf8')) as {

@@ -38,6 +38,7 @@ describe('k6 scripts: exported options', () => {
     expect(options.thresholds).toEqual({
       'http_req_failed{phase:before}': ['rate==0'],
       'http_req_failed{phase:after}': ['rate==0'],
+      'http_req_failed{phase:window}': ['rate==0'],
       'unexpected_responses{phase:window}': ['count==0'],
       'http_req_duration{phase:window}': ['p(99)<2000', 'max<10000'],
     })

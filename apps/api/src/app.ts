@@ -17,6 +17,8 @@ export interface AppDependencies {
   readonly db: Kysely<Database>
   readonly logger: DbLogger
   readonly metrics: ApiMetrics
+  /** How long a write whose connection was lost is run again (or found committed): the pool's ride-through. */
+  readonly writeRetryWithinMs: number
   /** Pings the database for `/readyz`. */
   readonly checkDatabase: () => Promise<DatabaseHealth>
 }

@@ -34,6 +34,7 @@ export const apiEnvSpec = {
   SHUTDOWN_TIMEOUT_MS: wholeNumber(1)({ default: 10_000 }),
   DB_MIGRATE_ON_START: boolean({ default: true }),
   READYZ_TIMEOUT_MS: wholeNumber(1)({ default: 1000 }),
+  IDEMPOTENCY_KEY_RETENTION_SECONDS: wholeNumber(1)({ default: 86_400 }),
   EMBEDDED_PG_DATA_DIR: absolutePath({ default: path.join(tmpdir(), 'classroom-engine', 'postgres') }),
   EMBEDDED_PG_PORT: wholeNumber(0)({ default: 0 }),
 }
@@ -44,6 +45,8 @@ export interface ApiConfig {
   readonly shutdownTimeoutMs: number
   readonly migrateOnStart: boolean
   readonly readyzTimeoutMs: number
+  /** How long a write's idempotency key (and its stored answer) is kept. */
+  readonly idempotencyKeyRetentionMs: number
   readonly log: { readonly level: LoggerLevel; readonly format: 'auto' | 'json' | 'pretty' }
   /** Where the database is, or how to run the embedded one when `DATABASE_URL` is unset. */
   readonly database:
@@ -69,6 +72,7 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,
     migrateOnStart: clean.DB_MIGRATE_ON_START,
     readyzTimeoutMs: clean.READYZ_TIMEOUT_MS,
+    idempotencyKeyRetentionMs: clean.IDEMPOTENCY_KEY_RETENTION_SECONDS * 1000,
     log: Object.freeze({ level: clean.LOG_LEVEL, format: clean.LOG_FORMAT }),
     database: clean.DATABASE_URL
       ? { kind: 'external' as const, connectionString: clean.DATABASE_URL }

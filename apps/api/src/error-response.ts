@@ -1,4 +1,9 @@
-import { DatabaseUnavailableError, isConnectionError, PoolTimeoutError } from '@classroom/db-core'
+import {
+  DatabaseUnavailableError,
+  IdempotencyKeyReusedError,
+  isConnectionError,
+  PoolTimeoutError,
+} from '@classroom/db-core'
 import type { FastifyError } from 'fastify'
 import { ApiError, type ErrorBody } from './api-error.js'
 
@@ -36,6 +41,13 @@ interface AjvError {
 export function toErrorResponse(error: unknown, requestId: string): ErrorResponse {
   if (error instanceof ApiError)
     return expected(error.statusCode, { error: error.code, message: error.message })
+  if (error instanceof IdempotencyKeyReusedError) {
+    return expected(422, {
+      error: 'IDEMPOTENCY_KEY_REUSED',
+      message:
+        'this Idempotency-Key was already used for a different request; use a new key for a new request',
+    })
+  }
   if (error instanceof PoolTimeoutError) {
     return expected(
       503,

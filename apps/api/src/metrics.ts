@@ -6,6 +6,8 @@ export interface ApiMetrics {
   readonly registry: Registry
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>
   readonly poolAcquireDuration: Histogram
+  readonly idempotentReplays: Counter
+  readonly writeReruns: Counter
 }
 
 // Acquire waits are mostly sub-millisecond; the tail up to the 30 s timeout is what matters.
@@ -32,6 +34,17 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'db_pool_pre_ping_failures_total',
     'Connections discarded because their pre-ping failed.',
     'prePingFailures',
+  ],
+  [
+    'db_pool_connect_attempts_total',
+    'Connections the pool tried to open, reconnect probes included.',
+    'connectAttempts',
+  ],
+  ['db_pool_connect_failures_total', 'Connection attempts that failed.', 'connectFailures'],
+  [
+    'db_pool_checkouts_waited_for_database_total',
+    'Checkouts that found the database unreachable and waited for it (DB_POOL_UNAVAILABLE_WAIT_MS).',
+    'checkoutsWaitedForDatabase',
   ],
   ['db_pool_connections_created_total', 'Connections opened.', 'connectionsCreated'],
   ['db_pool_connections_removed_total', 'Connections closed, for any reason.', 'connectionsRemoved'],
@@ -75,6 +88,16 @@ export function createMetrics(): ApiMetrics {
       buckets: HTTP_BUCKETS,
       registers: [registry],
     }),
+    idempotentReplays: new Counter({
+      name: 'http_idempotent_replays_total',
+      help: 'Writes answered from their stored idempotency key (a client retry, or a commit whose reply was lost).',
+      registers: [registry],
+    }),
+    writeReruns: new Counter({
+      name: 'db_write_reruns_total',
+      help: 'Write transactions run again after their connection was lost before they committed.',
+      registers: [registry],
+    }),
     poolAcquireDuration: new Histogram({
       name: 'db_pool_acquire_seconds',
       help: 'Time to check out a database connection: queueing, connecting and pre-ping.',
@@ -93,6 +116,11 @@ export function registerPoolMetrics({ registry }: ApiMetrics, pool: Instrumented
     ['db_pool_connections_pending', 'Requests waiting for a connection.', () => pool.waitingCount],
     ['db_pool_connections_max', 'Most connections the pool opens (size + overflow).', () => pool.max],
     ['db_pool_connections_min', 'Connections the pool keeps (size).', () => pool.settings.size],
+    [
+      'db_pool_database_down',
+      '1 while the pool believes the database is down (its reconnect loop probing), else 0.',
+      () => (pool.stats().databaseDown ? 1 : 0),
+    ],
   ]
   for (const [name, help, read] of gauges) {
     new Gauge({

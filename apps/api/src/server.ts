@@ -11,6 +11,7 @@ import { Kysely } from 'kysely'
 import { buildApp } from './app.js'
 import type { ApiConfig } from './config.js'
 import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
+import { startIdempotencyPurge } from './idempotency-purge.js'
 import { createMetrics, registerPoolMetrics } from './metrics.js'
 
 const IDLE_SWEEP_MS = 50
@@ -62,8 +63,10 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
     }
     await checkConnectionBudget(pool, dbConfig, logger)
     if (target.embedded && (await seedDemoData(db))) logger.info('demo data loaded')
+    const stopPurge = startIdempotencyPurge(db, { retentionMs: config.idempotencyKeyRetentionMs, logger })
     const app = buildApp({
       db,
+      writeRetryWithinMs: dbConfig.pool.unavailableWaitMs,
       logger,
       metrics,
       checkDatabase: () => checkDatabase(target.connectionString, { timeoutMs: config.readyzTimeoutMs }),
@@ -79,7 +82,10 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
       db,
       pool,
       target,
-      close: () => closeApi(app, db, pool, target, config.shutdownTimeoutMs, logger),
+      close: () => {
+        stopPurge()
+        return closeApi(app, db, pool, target, config.shutdownTimeoutMs, logger)
+      },
     }
   } catch (error) {
     await closeDatabase(db, pool)

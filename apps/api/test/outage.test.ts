@@ -8,7 +8,11 @@ let t: TestApi
 
 beforeAll(async () => {
   cluster = await LocalPostgres.temporary()
-  t = await startTestApi('unused', {}, await cluster.createDatabase('classroom'))
+  t = await startTestApi(
+    'unused',
+    { DB_POOL_UNAVAILABLE_WAIT_MS: '1000' },
+    await cluster.createDatabase('classroom'),
+  )
 })
 
 afterAll(async () => {
@@ -17,7 +21,22 @@ afterAll(async () => {
 })
 
 describe('when the database goes away and comes back', () => {
-  it('answers 503 within 2 s while it is down, and serves again once it is up, with no restart of the api', async () => {
+  it('holds requests that arrive during a restart shorter than DB_POOL_UNAVAILABLE_WAIT_MS, and answers them all once it is back', async () => {
+    const created = await request(t.url, 'POST', '/classrooms', { name: 'Held', capacity: 5 })
+    await cluster.stop('fast')
+    const requests = Promise.all([
+      ...Array.from({ length: 10 }, () => request(t.url, 'GET', `/classrooms/${created.body.id}`)),
+      ...Array.from({ length: 10 }, (_, i) =>
+        request(t.url, 'POST', '/students', { name: 'Held', email: `held${i}@school.test` }),
+      ),
+    ])
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    await cluster.start()
+    const statuses = (await requests).map((r) => r.status)
+    expect(statuses).toEqual([...Array(10).fill(200), ...Array(10).fill(201)])
+  })
+
+  it('answers 503 within 2 s while it is down past the wait, and serves again once it is up, with no restart of the api', async () => {
     const created = await request(t.url, 'POST', '/classrooms', { name: 'Before', capacity: 5 })
     expect(created.status).toBe(201)
 
@@ -40,12 +59,18 @@ describe('when the database goes away and comes back', () => {
 
     await cluster.start()
     expect((await request(t.url, 'GET', '/readyz')).status).toBe(200)
+    // The pool's reconnect loop notices at its next probe (at most DB_POOL_RECONNECT_MAX_MS, 1 s).
+    await expect
+      .poll(async () => (await request(t.url, 'GET', `/classrooms/${created.body.id}`)).status, {
+        timeout: 3000,
+      })
+      .toBe(200)
     expect(await request(t.url, 'GET', `/classrooms/${created.body.id}`)).toMatchObject({
       status: 200,
       body: { name: 'Before' },
     })
     expect((await request(t.url, 'POST', '/classrooms', { name: 'After', capacity: 5 })).status).toBe(201)
     const names = (await request(t.url, 'GET', '/classrooms')).body.items.map((c: { name: string }) => c.name)
-    expect(names).toEqual(['Before', 'After'])
+    expect(names).toEqual(['Held', 'Before', 'After'])
   })
 })

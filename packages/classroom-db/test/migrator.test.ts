@@ -41,15 +41,19 @@ describe('migrateToLatest', () => {
       // Exactly one replica applied the migration; the others found it done.
       expect(applied.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))).toEqual([
         '0001-classrooms-students-enrollments',
+        '0002-idempotency-keys',
       ])
     } finally {
       await Promise.all(replicas.map((db) => db.destroy()))
     }
     const rows = await bounced.cluster.query<{ name: string }>(
-      'select name from kysely_migration',
+      'select name from kysely_migration order by name',
       [],
       'classroom',
     )
-    expect(rows).toEqual([{ name: '0001-classrooms-students-enrollments' }])
+    expect(rows).toEqual([
+      { name: '0001-classrooms-students-enrollments' },
+      { name: '0002-idempotency-keys' },
+    ])
   })
 })

@@ -10,22 +10,33 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SRC = path.join(ROOT, 'src')
 const OUT = path.join(ROOT, '.jsdoc-examples')
 
-const PRELUDE = `/* eslint-disable */
-import * as dbCore from '../src/index.js'
-import * as dbCoreEnv from '../src/env.js'
-import { ConfigError, createLogger, type DbConfig, type DbCoreOptions, type DbLogger, DbCoreError, InstrumentedPool, InstrumentedPostgresDialect, loadDbConfig, checkDatabase, checkConnectionBudget, isConnectionError, redactSecrets, resolveDbConfig, PoolTimeoutError } from '../src/index.js'
-import { dbConfigFromEnv, dbEnvSpec, type LoggerLevel, loggerEnvSpec, parseEnv, renderSettingsTable, wholeNumber, positiveNumber, numberOrZeroForOff, boolean, oneOf, postgresUrl } from '../src/env.js'
+/** The names a module exports (`export { a, type B } from ...`), as an import list. */
+function exportsOf(file) {
+  const text = readFileSync(path.join(SRC, file), 'utf8')
+  return [...text.matchAll(/export (type )?\{([^}]*)\}/g)]
+    .flatMap(([, wholeType, names]) =>
+      names
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean)
+        .map((name) => (wholeType && !name.startsWith('type ') ? `type ${name}` : name)),
+    )
+    .join(', ')
+}
+
+// Every public name in scope, and the free names examples lean on declared.
+const PRELUDE = `import { ${exportsOf('index.ts')} } from '../src/index.js'
+import { ${exportsOf('env.ts')} } from '../src/env.js'
 import { isSecretName } from '../src/logging/redact.js'
 import { systemClock } from '../src/pool/clock.js'
-import { InstrumentedPool as Pool } from '../src/pool/instrumented-pool.js'
-import type pg from 'pg'
+import pg from 'pg'
 import winston from 'winston'
-void dbCore; void dbCoreEnv
+KYSELY_IMPORT
 declare const url: string
 declare const logger: DbLogger
 declare const config: DbConfig
 declare const pool: InstrumentedPool
-declare const db: import('kysely').Kysely<any>
+declare const db: Kysely<any>
 declare const error: unknown
 declare const stream: NodeJS.WritableStream
 interface Reply { code(status: number): Reply; header(name: string, value: string): Reply }
@@ -52,13 +63,22 @@ for (const file of sourceFiles(SRC)) {
     for (const block of comment[0].matchAll(/```ts\n([\s\S]*?)```/g)) {
       const lines = block[1].split('\n').map((line) => line.replace(/^\s*\* ?/, ''))
       const imports = lines.filter((line) => line.startsWith('import '))
+      // Names an example imports itself are left out of the prelude's kysely import.
+      const own = new Set(
+        imports.flatMap((line) => (line.match(/\{([^}]*)\}/)?.[1] ?? '').split(',').map((n) => n.trim())),
+      )
+      const kysely = ['Kysely', 'sql'].filter((name) => !own.has(name))
+      const prelude = PRELUDE.replace(
+        'KYSELY_IMPORT',
+        kysely.length ? `import { ${kysely.join(', ')} } from 'kysely'` : '',
+      )
       const body = lines.filter((line) => !line.startsWith('import '))
       const line = text.slice(0, comment.index + block.index).split('\n').length + 1
       const name = `example-${++count}.ts`
       origins.set(name, `${path.relative(ROOT, file)}:${line}`)
       writeFileSync(
         path.join(OUT, name),
-        `// ${path.relative(ROOT, file)}:${line}\n${PRELUDE}${imports.join('\n')}\nexport async function example(): Promise<void> {\n${body.join('\n')}\n}\n`,
+        `// ${path.relative(ROOT, file)}:${line}\n${prelude}${imports.join('\n')}\nexport async function example(): Promise<void> {\n${body.join('\n')}\n}\n`,
       )
     }
   }

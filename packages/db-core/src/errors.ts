@@ -13,6 +13,7 @@ export type DbCoreErrorCode =
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_TLS_FAILED'
   | 'CONNECTION_BUDGET_EXCEEDED'
+  | 'IDEMPOTENCY_KEY_REUSED'
 
 /** Base class of db-core's errors: `code` tells them apart without `instanceof` chains. */
 export abstract class DbCoreError extends Error {
@@ -102,6 +103,21 @@ export class DatabaseTlsError extends DbCoreError {
   constructor(message: string, options: { cause: unknown }) {
     super(message, options)
     this.name = 'DatabaseTlsError'
+  }
+}
+
+/**
+ * An idempotency key came back with a different request than the one it was first used for: the
+ * caller reused a key by mistake. Nothing was written.
+ */
+export class IdempotencyKeyReusedError extends DbCoreError {
+  readonly code = 'IDEMPOTENCY_KEY_REUSED'
+  readonly key: string
+
+  constructor(key: string) {
+    super(`the idempotency key ${JSON.stringify(key)} was already used for a different request`)
+    this.name = 'IdempotencyKeyReusedError'
+    this.key = key
   }
 }
 

@@ -23,9 +23,17 @@ export {
   DatabaseUnavailableError,
   DbCoreError,
   type DbCoreErrorCode,
+  IdempotencyKeyReusedError,
   type PoolTimeoutDetails,
   PoolTimeoutError,
 } from './errors.js'
+export {
+  createIdempotencyKeysTable,
+  type IdempotencyOptions,
+  type IdempotentOutcome,
+  idempotentTransaction,
+  purgeIdempotencyKeys,
+} from './idempotent-transaction.js'
 export type { DbLogger } from './logging/db-logger.js'
 export { redactSecrets } from './logging/redact.js'
 export { createLogger, type LoggerOptions } from './logging/winston-logger.js'

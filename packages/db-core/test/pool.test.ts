@@ -220,17 +220,41 @@ describe('lifetime jitter', () => {
 })
 
 describe('checkout failures', () => {
-  it('fails fast with DatabaseUnavailableError when nothing listens, without showing the password', async () => {
+  it('waits DB_POOL_UNAVAILABLE_WAIT_MS for a database nobody listens for, then fails with DatabaseUnavailableError, then fails at once', async () => {
     const port = await findFreePort()
-    const p = pool({ DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/app` })
+    const p = pool({
+      DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/app`,
+      DB_POOL_UNAVAILABLE_WAIT_MS: '300',
+    })
     const startedAt = performance.now()
     const error = await p.query('select 1').catch((e: unknown) => e)
+    const waited = performance.now() - startedAt
     expect(error).toBeInstanceOf(DatabaseUnavailableError)
     expect((error as DatabaseUnavailableError).code).toBe('DATABASE_UNAVAILABLE')
-    expect((error as Error).message).toMatch(/^could not connect to the database: .*ECONNREFUSED/)
+    expect((error as Error).message).toMatch(
+      /^the database has been unreachable for 0\.\d+ s: .*ECONNREFUSED/,
+    )
     expect((error as Error).message).not.toContain('hunter2')
-    expect(performance.now() - startedAt).toBeLessThan(5000) // not the 30 s acquire timeout
-    expect(p.stats()).toMatchObject({ acquireFailures: 1, acquireTimeouts: 0, total: 0 })
+    expect(waited).toBeGreaterThanOrEqual(250)
+    expect(waited).toBeLessThan(2000) // not the 30 s acquire timeout
+    // Down longer than the wait: the circuit is open, the next checkout fails without waiting.
+    await sleep(50)
+    const again = performance.now()
+    await expect(p.query('select 1')).rejects.toBeInstanceOf(DatabaseUnavailableError)
+    expect(performance.now() - again).toBeLessThan(100)
+    expect(p.stats()).toMatchObject({ acquireFailures: 2, acquireTimeouts: 0, total: 0, databaseDown: true })
+  })
+
+  it('fails at once on an unreachable database with DB_POOL_UNAVAILABLE_WAIT_MS=0', async () => {
+    const port = await findFreePort()
+    const p = pool({
+      DATABASE_URL: `postgres://app:x@127.0.0.1:${port}/app`,
+      DB_POOL_UNAVAILABLE_WAIT_MS: '0',
+    })
+    const startedAt = performance.now()
+    await expect(p.query('select 1')).rejects.toThrow(/^could not connect to the database: .*ECONNREFUSED/)
+    expect(performance.now() - startedAt).toBeLessThan(500)
+    expect(p.stats()).toMatchObject({ acquireFailures: 1, connectAttempts: 1, connectFailures: 1 })
   })
 
   it('reports a database that accepts TCP but never answers as unavailable, not as a full pool', async () => {

@@ -1,6 +1,6 @@
 import { LocalPostgres } from '@classroom/local-postgres'
 import { type Generated, sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DatabaseUnavailableError } from '../src/index.js'
 import { captureLogger, configFor, openDb } from './support.js'
 
@@ -79,9 +79,12 @@ describe.each([
 })
 
 describe('while PostgreSQL is down', () => {
-  it('checkouts fail fast with DatabaseUnavailableError, and succeed again once it is back', async () => {
+  it('once down longer than DB_POOL_UNAVAILABLE_WAIT_MS, checkouts fail fast with DatabaseUnavailableError, and succeed again once it is back', async () => {
     const { logger } = captureLogger()
-    const { db, pool, close } = openDb(configFor(cluster.connectionString()), logger)
+    const { db, pool, close } = openDb(
+      configFor(cluster.connectionString(), { DB_POOL_UNAVAILABLE_WAIT_MS: '200' }),
+      logger,
+    )
     try {
       await sql`select 1`.execute(db)
       await cluster.stop('fast')
@@ -95,6 +98,8 @@ describe('while PostgreSQL is down', () => {
       expect(elapsed).toBeLessThan(5000) // nowhere near the 30 s acquire timeout
       expect(pool.stats().acquireFailures).toBeGreaterThanOrEqual(20)
       await cluster.start()
+      // The circuit stays open until the reconnect loop's next probe (at most DB_POOL_RECONNECT_MAX_MS).
+      await vi.waitFor(() => expect(pool.stats().databaseDown).toBe(false), { timeout: 3000, interval: 20 })
       await expect(sql<{ one: number }>`select 1 as one`.execute(db)).resolves.toMatchObject({
         rows: [{ one: 1 }],
       })

@@ -7,10 +7,12 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
  *   silently drops packets; bytes are held and delivered by `unfreeze()`. New connections are
  *   accepted and held the same way.
  * - `cut()`: reset every open connection, as a network that kills them.
+ * - `loseReplyTo(pattern)`: the next connection whose client sends matching bytes has them delivered,
+ *   then loses every answer and is reset: a write that committed while its client never heard so.
  *
  * ```ts
  * const proxy = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port })
- * const pool = createPool(loadDbConfig({ DATABASE_URL: proxy.rewrite(url) }), { logger })
+ * const pool = new pg.Pool({ connectionString: proxy.rewrite(url) })
  * proxy.freeze()
  * ```
  */
@@ -20,6 +22,7 @@ export class FaultProxy {
   readonly #sockets = new Set<Socket>()
   readonly #held: Array<{ to: Socket; chunk: Buffer }> = []
   #frozen = false
+  #loseReply: { pattern: RegExp; afterMs: number; done: () => void } | undefined
 
   private constructor(server: Server, target: { host: string; port: number }) {
     this.#server = server
@@ -58,6 +61,23 @@ export class FaultProxy {
     for (const { to, chunk } of this.#held.splice(0)) if (!to.destroyed) to.write(chunk)
   }
 
+  /**
+   * Arms a one-shot fault: the next client bytes matching `pattern` (e.g. `/commit/i`, the text of a
+   * query message) reach the server, but nothing the server answers from then on reaches the
+   * client, which is reset `afterMs` later (time for the server to act). Resolves once it struck.
+   *
+   * ```ts
+   * const struck = proxy.loseReplyTo(/commit/i)
+   * await db.transaction().execute(work).catch(() => undefined) // committed, but the client saw a reset
+   * await struck
+   * ```
+   */
+  loseReplyTo(pattern: RegExp, afterMs = 200): Promise<void> {
+    return new Promise((done) => {
+      this.#loseReply = { pattern, afterMs, done }
+    })
+  }
+
   /** Resets every open connection (RST), leaving the proxy listening. */
   cut(): void {
     this.#held.length = 0
@@ -78,8 +98,20 @@ export class FaultProxy {
       // A reset or refused peer is the point of these tests, not an error of the proxy.
       socket.on('error', () => undefined)
     }
+    let muted = false
     const forward = (from: Socket, to: Socket) => {
       from.on('data', (chunk: Buffer) => {
+        if (muted && to === client) return
+        const trap = this.#loseReply
+        if (from === client && trap?.pattern.test(chunk.toString('latin1'))) {
+          this.#loseReply = undefined
+          muted = true
+          setTimeout(() => {
+            client.resetAndDestroy()
+            upstream.destroy()
+            trap.done()
+          }, trap.afterMs)
+        }
         if (this.#frozen) this.#held.push({ to, chunk })
         else to.write(chunk)
       })

@@ -1,17 +1,51 @@
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Below the kernel's ephemeral range, clients' own source ports never land on our servers' ports.
+const LOWEST_PORT = 20_000
+const TRIES = 50
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now, chosen below the kernel's ephemeral
+ * port range (`/proc/sys/net/ipv4/ip_local_port_range`): a server there can never be hit by a
+ * client's own outgoing port, so a client retrying a stopped server cannot connect its socket to
+ * itself (TCP simultaneous open). Falls back to a port the kernel picks.
+ *
+ * ```ts
+ * const port = await findFreePort()
+ * ```
+ */
+export async function findFreePort(): Promise<number> {
+  const [ephemeralStart] = ephemeralRange()
+  for (let i = 0; i < TRIES && ephemeralStart > LOWEST_PORT; i++) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * (ephemeralStart - LOWEST_PORT))
+    if (await listenable(port)) return port
+  }
+  return listenable(0) as Promise<number>
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+    if (low && high) return [low, high]
+  } catch {
+    // Not Linux: the IANA range.
+  }
+  return [49_152, 65_535]
+}
+
+/** Listens on `port` (0: any) for a moment; resolves to the port, or `false` when it is taken. */
+function listenable(port: number): Promise<number | false> {
+  return new Promise((resolve) => {
     const server = createServer()
     server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port)
-        else reject(new Error('could not read the port of a probe listener'))
-      })
+      server.close(() => resolve(address && typeof address === 'object' ? address.port : false))
     })
   })
 }

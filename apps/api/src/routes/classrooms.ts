@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app.js'
+import { idempotentWrite } from '../idempotent-write.js'
 import { classroomView } from './classroom-view.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
-import { type IdParams, idParams, nameSchema } from './schemas.js'
+import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
 const MAX_PAGE = 100
 
@@ -18,12 +19,14 @@ interface ListQuery {
 }
 
 /** `POST /classrooms`, `GET /classrooms` (keyset pages), `GET /classrooms/:id` (with its enrolled count). */
-export function classroomRoutes({ db }: AppDependencies): FastifyPluginAsync {
+export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
+  const { db } = deps
   return async (app) => {
     app.post<{ Body: CreateClassroomBody }>(
       '/classrooms',
       {
         schema: {
+          headers: idempotencyHeaders,
           body: {
             type: 'object',
             required: ['name', 'capacity'],
@@ -32,14 +35,15 @@ export function classroomRoutes({ db }: AppDependencies): FastifyPluginAsync {
           },
         },
       },
-      async (request, reply) => {
-        const row = await db
-          .insertInto('classrooms')
-          .values({ name: request.body.name, capacity: request.body.capacity })
-          .returningAll()
-          .executeTakeFirstOrThrow()
-        return reply.code(201).send(classroomView(row))
-      },
+      (request, reply) =>
+        idempotentWrite(deps, request, reply, async (trx) => {
+          const row = await trx
+            .insertInto('classrooms')
+            .values({ name: request.body.name, capacity: request.body.capacity })
+            .returningAll()
+            .executeTakeFirstOrThrow()
+          return { status: 201, body: classroomView(row) }
+        }),
     )
 
     app.get<{ Querystring: ListQuery }>(

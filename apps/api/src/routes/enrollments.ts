@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app.js'
-import { idParams, idSchema } from './schemas.js'
+import { idempotentWrite } from '../idempotent-write.js'
+import { idempotencyHeaders, idParams, idSchema } from './schemas.js'
 
 interface EnrollParams {
   id: number
@@ -17,12 +18,13 @@ interface UnenrollParams {
 }
 
 /** `POST /classrooms/:id/enrollments` and `DELETE /classrooms/:id/enrollments/:studentId`. */
-export function enrollmentRoutes({ db }: AppDependencies): FastifyPluginAsync {
+export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
   return async (app) => {
     app.post<{ Params: EnrollParams; Body: EnrollBody }>(
       '/classrooms/:id/enrollments',
       {
         schema: {
+          headers: idempotencyHeaders,
           params: idParams,
           body: {
             type: 'object',
@@ -35,7 +37,7 @@ export function enrollmentRoutes({ db }: AppDependencies): FastifyPluginAsync {
       async (request, reply) => {
         const classroomId = request.params.id
         const { studentId } = request.body
-        const enrollment = await db.transaction().execute(async (trx) => {
+        return idempotentWrite(deps, request, reply, async (trx) => {
           // Locking the classroom row serialises enrollments into it: the count below cannot go
           // stale before our insert commits, so capacity holds under any concurrency.
           const classroom = await trx
@@ -74,16 +76,19 @@ export function enrollmentRoutes({ db }: AppDependencies): FastifyPluginAsync {
               `classroom ${classroomId} is full (capacity ${classroom.capacity})`,
             )
           }
-          return trx
+          const enrollment = await trx
             .insertInto('enrollments')
             .values({ classroom_id: classroomId, student_id: studentId })
             .returning(['classroom_id', 'student_id', 'created_at'])
             .executeTakeFirstOrThrow()
-        })
-        return reply.code(201).send({
-          classroomId: enrollment.classroom_id,
-          studentId: enrollment.student_id,
-          createdAt: enrollment.created_at.toISOString(),
+          return {
+            status: 201,
+            body: {
+              classroomId: enrollment.classroom_id,
+              studentId: enrollment.student_id,
+              createdAt: enrollment.created_at.toISOString(),
+            },
+          }
         })
       },
     )
@@ -92,6 +97,7 @@ export function enrollmentRoutes({ db }: AppDependencies): FastifyPluginAsync {
       '/classrooms/:id/enrollments/:studentId',
       {
         schema: {
+          headers: idempotencyHeaders,
           params: {
             type: 'object',
             required: ['id', 'studentId'],
@@ -102,19 +108,21 @@ export function enrollmentRoutes({ db }: AppDependencies): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { id, studentId } = request.params
-        const deleted = await db
-          .deleteFrom('enrollments')
-          .where('classroom_id', '=', id)
-          .where('student_id', '=', studentId)
-          .executeTakeFirst()
-        if (deleted.numDeletedRows === 0n) {
-          throw new ApiError(
-            404,
-            'ENROLLMENT_NOT_FOUND',
-            `student ${studentId} is not enrolled in classroom ${id}`,
-          )
-        }
-        return reply.code(204).send()
+        return idempotentWrite(deps, request, reply, async (trx) => {
+          const deleted = await trx
+            .deleteFrom('enrollments')
+            .where('classroom_id', '=', id)
+            .where('student_id', '=', studentId)
+            .executeTakeFirst()
+          if (deleted.numDeletedRows === 0n) {
+            throw new ApiError(
+              404,
+              'ENROLLMENT_NOT_FOUND',
+              `student ${studentId} is not enrolled in classroom ${id}`,
+            )
+          }
+          return { status: 204 }
+        })
       },
     )
   }

@@ -17,3 +17,12 @@ export const idParams = {
 export interface IdParams {
   id: number
 }
+
+/**
+ * The `Idempotency-Key` header every POST and DELETE accepts (IETF draft): 1 to 255 visible ASCII
+ * characters. Sent again with the same request, it gets the first answer instead of a second write.
+ */
+export const idempotencyHeaders = {
+  type: 'object',
+  properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, pattern: '^[!-~]+$' } },
+} as const

@@ -2,8 +2,9 @@ import type { Student } from '@classroom/classroom-db'
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app.js'
+import { idempotentWrite } from '../idempotent-write.js'
 import { classroomView } from './classroom-view.js'
-import { type IdParams, idParams, nameSchema } from './schemas.js'
+import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
 const UNIQUE_VIOLATION = '23505'
 
@@ -17,12 +18,14 @@ function studentView(row: Student) {
 }
 
 /** `POST /students`, `GET /students/:id`, `GET /students/:id/classrooms`. */
-export function studentRoutes({ db }: AppDependencies): FastifyPluginAsync {
+export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
+  const { db } = deps
   return async (app) => {
     app.post<{ Body: CreateStudentBody }>(
       '/students',
       {
         schema: {
+          headers: idempotencyHeaders,
           body: {
             type: 'object',
             required: ['name', 'email'],
@@ -37,19 +40,21 @@ export function studentRoutes({ db }: AppDependencies): FastifyPluginAsync {
       async (request, reply) => {
         // Addresses differ only in case are the same mailbox in practice: one student each.
         const email = request.body.email.toLowerCase()
-        try {
-          const row = await db
-            .insertInto('students')
-            .values({ name: request.body.name, email })
-            .returningAll()
-            .executeTakeFirstOrThrow()
-          return reply.code(201).send(studentView(row))
-        } catch (error) {
-          if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-            throw new ApiError(409, 'EMAIL_TAKEN', `a student with email ${email} already exists`)
+        return idempotentWrite(deps, request, reply, async (trx) => {
+          try {
+            const row = await trx
+              .insertInto('students')
+              .values({ name: request.body.name, email })
+              .returningAll()
+              .executeTakeFirstOrThrow()
+            return { status: 201, body: studentView(row) }
+          } catch (error) {
+            if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+              throw new ApiError(409, 'EMAIL_TAKEN', `a student with email ${email} already exists`)
+            }
+            throw error
           }
-          throw error
-        }
+        })
       },
     )
 

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration'
 import * as classroomsStudentsEnrollments from './0001-classrooms-students-enrollments.js'
+import * as idempotencyKeys from './0002-idempotency-keys.js'
 
 /**
  * Every migration, in order. A static list rather than a folder scan: it survives bundling and
@@ -7,4 +8,5 @@ import * as classroomsStudentsEnrollments from './0001-classrooms-students-enrol
  */
 export const migrations: Record<string, Migration> = {
   '0001-classrooms-students-enrollments': classroomsStudentsEnrollments,
+  '0002-idempotency-keys': idempotencyKeys,
 }

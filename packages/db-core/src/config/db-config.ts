@@ -30,6 +30,16 @@ export interface PoolSettings {
   readonly queueWarnIntervalMs: number
   /** Report (once, with the acquiring stack) a connection held longer than this; 0 off. */
   readonly leakWarnMs: number
+  /**
+   * How long a checkout waits for an unreachable database (refused, reset, starting up) before it
+   * fails; never beyond `acquireTimeoutMs`. Once the database has been down longer than this, new
+   * checkouts fail at once until it answers again.
+   */
+  readonly unavailableWaitMs: number
+  /** The reconnect loop's first pause while the database is down; it doubles from here. */
+  readonly reconnectMinMs: number
+  /** The reconnect loop's longest pause. */
+  readonly reconnectMaxMs: number
   /** Run a read-only Kysely query that lost its connection once more on a fresh one. */
   readonly readRetry: boolean
   /** How long that retry may wait for a restarting database. */
@@ -120,6 +130,9 @@ export const DB_CONFIG_DEFAULTS = {
     queueWarnThreshold: 10,
     queueWarnIntervalMs: 5000,
     leakWarnMs: 60_000,
+    unavailableWaitMs: 5000,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 1000,
     readRetry: true,
     readRetryWaitMs: 2000,
   },
@@ -168,6 +181,9 @@ export const OPTION_RULES: {
     queueWarnThreshold: { kind: 'integer', min: 0 },
     queueWarnIntervalMs: { kind: 'integer', min: 1 },
     leakWarnMs: { kind: 'integer', min: 0 },
+    unavailableWaitMs: { kind: 'integer', min: 0 },
+    reconnectMinMs: { kind: 'integer', min: 1 },
+    reconnectMaxMs: { kind: 'integer', min: 1 },
     readRetry: { kind: 'boolean' },
     readRetryWaitMs: { kind: 'integer', min: 0 },
   },
@@ -248,6 +264,13 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
       name: nameOf('pool.recycleJitterMs'),
       value: naming.value('pool.recycleJitterMs', pool.recycleJitterMs),
       expected: `less than ${nameOf('pool.recycleMs')} (${naming.value('pool.recycleMs', pool.recycleMs)})`,
+    })
+  }
+  if (pool.reconnectMaxMs < pool.reconnectMinMs) {
+    issues.push({
+      name: nameOf('pool.reconnectMaxMs'),
+      value: naming.value('pool.reconnectMaxMs', pool.reconnectMaxMs),
+      expected: `at least ${nameOf('pool.reconnectMinMs')} (${naming.value('pool.reconnectMinMs', pool.reconnectMinMs)})`,
     })
   }
   const session = section('session', options.session) as unknown as SessionSettings

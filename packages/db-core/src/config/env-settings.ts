@@ -93,6 +93,24 @@ export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
     meaning: 'a connection held longer is reported once, with the stack of the code that took it; `0` off',
   },
   {
+    name: 'DB_POOL_UNAVAILABLE_WAIT_MS',
+    option: 'pool.unavailableWaitMs',
+    meaning:
+      'a checkout that finds the database unreachable (refused, reset, starting up) waits this long for it (never beyond the acquire timeout), then fails with `DATABASE_UNAVAILABLE`; once it has been down longer, checkouts fail at once until it answers. Longer rides through longer restarts but holds requests (and memory) longer; `0` fails at once',
+  },
+  {
+    name: 'DB_POOL_RECONNECT_MIN_MS',
+    option: 'pool.reconnectMinMs',
+    meaning:
+      'while the database is down, one reconnect loop per pool probes it, first after this pause, doubling (with jitter) up to the maximum: shorter notices a return sooner, at more connection attempts',
+  },
+  {
+    name: 'DB_POOL_RECONNECT_MAX_MS',
+    option: 'pool.reconnectMaxMs',
+    meaning:
+      "the reconnect loop's longest pause: caps the attempts of a long outage at about one per pause per replica",
+  },
+  {
     name: 'DB_READ_RETRY',
     option: 'pool.readRetry',
     meaning:

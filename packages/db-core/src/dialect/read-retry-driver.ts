@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type {
   CompiledQuery,
   DatabaseConnection,
@@ -10,13 +9,9 @@ import type {
 } from 'kysely'
 import type pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
-import { DatabaseUnavailableError } from '../errors.js'
 import type { InstrumentedPool } from '../pool/instrumented-pool.js'
 
 type AbortOptions = Parameters<Driver['acquireConnection']>[0]
-
-// While the database restarts, a retry waits for it in steps of this long.
-const RECONNECT_STEP_MS = 100
 
 /**
  * Whether a statement only reads: a SELECT whose CTEs are all SELECTs too (a `with x as (insert ...)`
@@ -114,35 +109,23 @@ export class ReadRetryDriver implements Driver {
 
   /**
    * Runs a failed read once more on a connection proven alive (other pooled connections may have
-   * been dropped by the server too), waiting out a restart for at most `readRetryWaitMs`: a database
-   * that stays down must still be answered fast.
+   * been dropped by the server too), waiting out a restart through the pool's reconnect loop for at
+   * most `readRetryWaitMs`: a database that stays down must still be answered fast.
    */
   async retryRead<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     this.#pool.countReadRetry()
-    const deadline = performance.now() + this.#pool.settings.readRetryWaitMs
-    for (;;) {
-      let client: pg.PoolClient
-      try {
-        client = await this.#pool.connectVerified()
-      } catch (error) {
-        if (error instanceof DatabaseUnavailableError && performance.now() + RECONNECT_STEP_MS < deadline) {
-          await sleep(RECONNECT_STEP_MS)
-          continue
-        }
-        throw error
-      }
-      let lost: Error | undefined
-      try {
-        // A SELECT's result is its rows (Kysely's PostgreSQL driver reports no affected rows for it).
-        const { rows } = await client.query<R & pg.QueryResultRow>(query.sql, [...query.parameters])
-        return { rows }
-      } catch (error) {
-        // A statement error leaves a healthy connection: only a lost one is closed.
-        if (isConnectionError(error)) lost = error as Error
-        throw error
-      } finally {
-        client.release(lost)
-      }
+    const client = await this.#pool.connectVerified(this.#pool.settings.readRetryWaitMs)
+    let lost: Error | undefined
+    try {
+      // A SELECT's result is its rows (Kysely's PostgreSQL driver reports no affected rows for it).
+      const { rows } = await client.query<R & pg.QueryResultRow>(query.sql, [...query.parameters])
+      return { rows }
+    } catch (error) {
+      // A statement error leaves a healthy connection: only a lost one is closed.
+      if (isConnectionError(error)) lost = error as Error
+      throw error
+    } finally {
+      client.release(lost)
     }
   }
 }

@@ -9,6 +9,8 @@ export interface ConnectionState {
   /** When this connection retires at its next checkout: the lifetime less its own random jitter. */
   readonly retireAt: number
   lastReleasedAt: number
+  /** When it last proved alive: opened, or a successful pre-ping. */
+  validatedAt: number
   checkouts: number
   checkedOut: boolean
   removal: RemovalReason | undefined
@@ -23,6 +25,7 @@ export function newConnectionState(
     createdAt: now,
     retireAt: recycleMs > 0 ? now + recycleMs - Math.random() * recycleJitterMs : Number.POSITIVE_INFINITY,
     lastReleasedAt: now,
+    validatedAt: now,
     checkouts: 0,
     checkedOut: false,
     removal: undefined,

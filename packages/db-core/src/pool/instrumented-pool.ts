@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
-import { DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from '../errors.js'
+import { isConnectionError } from '../connection-errors.js'
+import { DatabaseTlsError, DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from '../errors.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'
 import { createLogger } from '../logging/winston-logger.js'
@@ -11,12 +12,16 @@ import {
   isPgPoolTimeout,
   QUEUE_TIMEOUT_MESSAGE,
 } from './acquire-errors.js'
+import { DatabaseAvailability } from './availability.js'
 import { poolClientOptions } from './client-options.js'
 import { type ConnectionState, newConnectionState } from './connection-state.js'
 import { LeakDetector } from './leak-detector.js'
+import { LoopWatch } from './loop-watch.js'
+import { monitoredClient } from './monitored-client.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { needsPing, ping } from './pre-ping.js'
 import { QueueMonitor } from './queue-monitor.js'
+import { socketClosed } from './socket-state.js'
 
 /** The pool's settings (a typed `DbCoreOptions`, or the `DbConfig` `loadDbConfig` returns) and its hooks. */
 export interface InstrumentedPoolOptions extends DbCoreOptions {
@@ -63,6 +68,12 @@ const ACQUIRE_DEADLINE = Symbol('acquire deadline')
 // The "error" a retired connection is released with: pg-pool closes a client released with one.
 const RECYCLED = new Error('connection recycled')
 
+// The "error" a connection the server already closed is released with.
+const SERVER_CLOSED = new Error('connection closed by the server')
+
+// A reconnect probe gives up on a server that accepts TCP but does not answer after this long.
+const PROBE_TIMEOUT_MS = 2000
+
 type ConnectCallback = (
   err: Error | undefined,
   client: pg.PoolClient | undefined,
@@ -95,20 +106,36 @@ export class InstrumentedPool extends pg.Pool {
   readonly #config: DbConfig
   readonly #logger: DbLogger
   readonly #onAcquire: ((waitMs: number) => void) | undefined
-  readonly #counters: PoolCounters = emptyCounters()
+  readonly #counters: PoolCounters
   readonly #connections = new WeakMap<pg.ClientBase, ConnectionState>()
   readonly #queueMonitor: QueueMonitor
   readonly #leakDetector: LeakDetector | undefined
+  readonly #availability: DatabaseAvailability
+  readonly #loopWatch = new LoopWatch()
+  /** When a connection of this pool was last lost: every one older is validated at its next checkout. */
+  #suspectBefore = Number.NEGATIVE_INFINITY
   #active = 0
   #ending: Promise<void> | undefined
 
   constructor(options: InstrumentedPoolOptions) {
     const { logger, onAcquire, clientConfig, ...settings } = options
     const config = resolveDbConfig(settings)
-    super({ ...clientConfig, ...poolClientOptions(config) })
+    // Made before super(): the Client class pg-pool opens connections with reports into it.
+    const counters = emptyCounters()
+    const Client = monitoredClient({
+      attempted: () => counters.connectAttempts++,
+      failed: () => counters.connectFailures++,
+    })
+    super({ ...clientConfig, ...poolClientOptions(config), Client })
+    this.#counters = counters
     this.#config = config
     this.#logger = logger ?? createLogger({ defaultMeta: { component: 'db-core' } })
     this.#onAcquire = onAcquire
+    this.#availability = new DatabaseAvailability({
+      settings: config.pool,
+      logger: this.#logger,
+      probe: () => this.#probe(),
+    })
     this.#leakDetector =
       config.pool.leakWarnMs > 0
         ? new LeakDetector({
@@ -157,6 +184,7 @@ export class InstrumentedPool extends pg.Pool {
       waiting: this.waitingCount,
       max: this.max,
       size: this.#config.pool.size,
+      databaseDown: this.#availability.down,
     }
   }
 
@@ -190,6 +218,7 @@ export class InstrumentedPool extends pg.Pool {
     this.#ending ??= (async () => {
       this.#queueMonitor.stop()
       this.#leakDetector?.stop()
+      this.#availability.stop()
       await super.end()
     })()
     return this.#ending
@@ -197,20 +226,53 @@ export class InstrumentedPool extends pg.Pool {
 
   /**
    * A connection proven alive: like {@link connect}, but any connection not opened for this very
-   * call is pinged whatever its idle time. For retries after a lost connection, when others in the
-   * pool may have been dropped by the server a moment ago without pg having noticed yet.
+   * call is pinged whatever its idle time, and an unreachable database is waited for at most
+   * `unavailableWaitMs`. For retries after a lost connection, when others in the pool may have been
+   * dropped by the server a moment ago without pg having noticed yet.
    */
-  connectVerified(): Promise<pg.PoolClient> {
-    return this.#checkout(this.#leakDetector?.captureCaller(this.connectVerified), true)
+  connectVerified(unavailableWaitMs = this.#config.pool.unavailableWaitMs): Promise<pg.PoolClient> {
+    return this.#checkout(this.#leakDetector?.captureCaller(this.connectVerified), true, unavailableWaitMs)
   }
 
-  async #checkout(acquiredAt: Error | undefined, alwaysPing = false): Promise<pg.PoolClient> {
+  async #checkout(
+    acquiredAt: Error | undefined,
+    alwaysPing = false,
+    unavailableWaitMs = this.#config.pool.unavailableWaitMs,
+  ): Promise<pg.PoolClient> {
     const startedAt = performance.now()
-    const deadline = startedAt + this.#config.pool.acquireTimeoutMs
+    const { acquireTimeoutMs, prePingTimeoutMs } = this.#config.pool
+    const deadline = startedAt + acquireTimeoutMs
+    const waitUntil = Math.min(deadline, startedAt + unavailableWaitMs)
+    // After the loop was held up, read what the sockets hold before trusting an idle connection.
+    if (this.#loopWatch.stalled(startedAt) && this.idleCount > 0) await this.#loopWatch.settle()
+    let waited = false
     for (let attempt = 0; ; attempt++) {
-      const client = await this.#acquireBefore(deadline, startedAt, attempt === 0)
+      if (this.#availability.down && this.idleCount === 0) {
+        // Wait for the reconnect loop instead of adding a connection attempt of our own.
+        if (!waited) this.#counters.checkoutsWaitedForDatabase++
+        waited = true
+        if (this.#availability.circuitOpen() || !(await this.#availability.waitUntilReachable(waitUntil))) {
+          throw this.#failed(this.#unavailable())
+        }
+      }
+      let client: pg.PoolClient
+      try {
+        client = await this.#acquireBefore(deadline, startedAt, attempt === 0)
+      } catch (error) {
+        if (error instanceof DatabaseUnavailableError && isConnectionError(error.cause)) {
+          this.#availability.reportUnreachable(error.cause)
+          if (performance.now() < waitUntil && !this.#availability.circuitOpen()) continue
+        }
+        throw this.#failed(error)
+      }
       const state = this.#stateOf(client)
       const now = performance.now()
+      if (state.checkouts > 1 && socketClosed(client)) {
+        // The server's close already arrived: never hand this one out.
+        this.#onConnectionError(client, new Error('the server closed the connection while it was idle'))
+        client.release(SERVER_CLOSED)
+        continue
+      }
       if (now >= state.retireAt) {
         // Past its (jittered) lifetime: retire it between uses, never mid-query, and take another.
         state.removal = 'recycle'
@@ -218,18 +280,58 @@ export class InstrumentedPool extends pg.Pool {
         client.release(RECYCLED)
         continue
       }
-      if (!needsPing(state, this.#config.pool, now, alwaysPing))
+      if (!needsPing(state, this.#config.pool, now, alwaysPing, this.#suspectBefore)) {
         return this.#handOut(client, startedAt, acquiredAt)
+      }
       this.#counters.prePings++
-      const failure = await ping(client, Math.min(this.#config.pool.prePingTimeoutMs, deadline - now))
-      if (!failure) return this.#handOut(client, startedAt, acquiredAt)
+      const failure = await ping(client, Math.min(prePingTimeoutMs, deadline - now))
+      if (!failure) {
+        state.validatedAt = performance.now()
+        return this.#handOut(client, startedAt, acquiredAt)
+      }
       this.#counters.prePingFailures++
       state.removal = 'pre-ping'
+      this.#suspectBefore = performance.now()
       this.#logger.debug('discarded a connection that failed its pre-ping', {
         error: failure.message,
         idleMs: Math.round(performance.now() - state.lastReleasedAt),
       })
       client.release(failure)
+    }
+  }
+
+  /** Counts a checkout's final failure by its kind, and returns it to be thrown. */
+  #failed(error: unknown): unknown {
+    if (error instanceof PoolTimeoutError) this.#counters.acquireTimeouts++
+    else if (error instanceof DatabaseUnavailableError || error instanceof DatabaseTlsError) {
+      this.#counters.acquireFailures++
+    }
+    return error
+  }
+
+  /** The database stayed unreachable for as long as this checkout could wait. */
+  #unavailable(): DatabaseUnavailableError {
+    const cause = this.#availability.lastError
+    const reason = cause instanceof Error ? `: ${redactSecrets(cause.message)}` : ''
+    return new DatabaseUnavailableError(
+      `the database has been unreachable for ${formatSeconds(this.#availability.downForMs())}${reason}`,
+      { cause },
+    )
+  }
+
+  /** One connection attempt for the reconnect loop, on a client of its own, closed at once. */
+  async #probe(): Promise<void> {
+    const { Client, options } = this as unknown as { Client: typeof pg.Client; options: pg.PoolConfig }
+    const client = new Client({
+      ...options,
+      connectionTimeoutMillis: Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS),
+    })
+    // A probe that dies after connecting must not crash the process.
+    client.on('error', () => undefined)
+    try {
+      await client.connect()
+    } finally {
+      await client.end().catch(() => undefined)
     }
   }
 
@@ -280,9 +382,7 @@ export class InstrumentedPool extends pg.Pool {
   #translateAcquireError(error: unknown, startedAt: number): unknown {
     if (error instanceof PoolTimeoutError || error instanceof DatabaseUnavailableError) return error
     if (isPgPoolTimeout(error)) return this.#timeoutError(startedAt, error.message, error)
-    const failure = connectFailure(error, this.#config.tls)
-    if (failure) this.#counters.acquireFailures++
-    return failure ?? error
+    return connectFailure(error, this.#config.tls) ?? error
   }
 
   /**
@@ -292,13 +392,11 @@ export class InstrumentedPool extends pg.Pool {
   #timeoutError(startedAt: number, reason: string, cause?: unknown): Error {
     const waitedMs = performance.now() - startedAt
     if (reason === CONNECT_TIMEOUT_MESSAGE || this.#active < this.max) {
-      this.#counters.acquireFailures++
       return new DatabaseUnavailableError(
         `could not open a connection to the database within ${formatSeconds(this.#config.pool.acquireTimeoutMs)}`,
         { cause },
       )
     }
-    this.#counters.acquireTimeouts++
     return new PoolTimeoutError({
       size: this.#config.pool.size,
       maxOverflow: this.#config.pool.maxOverflow,
@@ -312,6 +410,7 @@ export class InstrumentedPool extends pg.Pool {
   #onConnect(client: pg.PoolClient): void {
     this.#connections.set(client, newConnectionState(performance.now(), this.#config.pool))
     this.#counters.connectionsCreated++
+    this.#availability.reportReachable()
     // Kysely attaches no listener to a checked-out client (node-postgres #2635, #3083): this one
     // stays for the connection's whole life so a death mid-checkout cannot crash the process.
     client.on('error', (error) => {
@@ -349,6 +448,7 @@ export class InstrumentedPool extends pg.Pool {
     // pg can report one loss several times (socket error, then end); count and log it once.
     if (state.removal === 'error') return
     state.removal = 'error'
+    this.#suspectBefore = performance.now()
     this.#counters.connectionErrors++
     this.#logger.warn('database connection lost', {
       checkedOut: state.checkedOut,

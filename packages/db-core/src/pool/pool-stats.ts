@@ -10,6 +10,12 @@ export interface PoolCounters {
   prePings: number
   /** Connections that failed their pre-ping and were discarded. */
   prePingFailures: number
+  /** Connections the pool tried to open (its reconnect probes included). */
+  connectAttempts: number
+  /** Of those, the ones that failed. */
+  connectFailures: number
+  /** Checkouts that found the database unreachable and waited for it (successfully or not). */
+  checkoutsWaitedForDatabase: number
   /** Connections opened. */
   connectionsCreated: number
   /** Connections closed, for any reason. */
@@ -44,6 +50,8 @@ export interface PoolStats extends PoolCounters {
   max: number
   /** Connections the pool keeps. */
   size: number
+  /** Whether the pool believes the database is down (a reconnect loop is probing it). */
+  databaseDown: boolean
 }
 
 export function emptyCounters(): PoolCounters {
@@ -53,6 +61,9 @@ export function emptyCounters(): PoolCounters {
     acquireFailures: 0,
     prePings: 0,
     prePingFailures: 0,
+    connectAttempts: 0,
+    connectFailures: 0,
+    checkoutsWaitedForDatabase: 0,
     connectionsCreated: 0,
     connectionsRemoved: 0,
     connectionsRecycled: 0,

@@ -3,19 +3,23 @@ import type { PoolSettings } from '../config/db-config.js'
 import type { ConnectionState } from './connection-state.js'
 
 /**
- * Whether a checkout must ping this connection first (pgxpool's rule): only when it has been idle
- * at least `prePingIdleMs`, or always when `always` is set. A connection opened for this very
- * checkout has just proven itself.
+ * Whether a checkout must ping this connection first: when it has been idle at least
+ * `prePingIdleMs` (pgxpool's rule); when it has not proved alive since `suspectBefore`, the moment a
+ * connection of the pool was last lost (SQLAlchemy's invalidation: one disconnect makes every older
+ * connection suspect); or always when `always` is set. A connection opened for this very checkout
+ * has just proven itself.
  */
 export function needsPing(
   state: ConnectionState,
   settings: PoolSettings,
   now: number,
   always: boolean,
+  suspectBefore: number,
 ): boolean {
   if (state.checkouts <= 1) return false
   if (always) return true
-  return settings.prePing && now - state.lastReleasedAt >= settings.prePingIdleMs
+  if (!settings.prePing) return false
+  return state.validatedAt < suspectBefore || now - state.lastReleasedAt >= settings.prePingIdleMs
 }
 
 /** Runs `select 1` within `timeoutMs`; resolves to the failure, or `undefined` when alive. */

@@ -1,0 +1,154 @@
+import { type Kysely, sql, type Transaction } from 'kysely'
+import { isConnectionError } from './connection-errors.js'
+import { IdempotencyKeyReusedError } from './errors.js'
+
+/** The key, what it stands for, and where keys are kept. */
+export interface IdempotencyOptions {
+  /** The caller's `Idempotency-Key`, or one made for this request: at most 255 characters. */
+  readonly key: string
+  /** What the key stands for (method, path, body, as a hash): the same key with another is refused. */
+  readonly fingerprint: string
+  /** The table made by {@link createIdempotencyKeysTable} in the app's migration. Default `idempotency_keys`. */
+  readonly table?: string
+  /**
+   * How long to keep running the transaction again while its connection is lost (a restart, a
+   * failover); the pool's own ride-through bounds each attempt's checkout. Default 10 000 ms.
+   */
+  readonly retryWithinMs?: number
+}
+
+/** The answer, and how it came about. */
+export interface IdempotentOutcome<R> {
+  /** The work's response; replayed, as JSON gives it back (a `Date` comes back as its ISO string). */
+  readonly response: R
+  /** Answered from the stored key: the work ran before (this request's first try, or an earlier request). */
+  readonly replayed: boolean
+  /** Transactions started: 1 unless a lost connection made it run again. */
+  readonly attempts: number
+}
+
+const DEFAULT_TABLE = 'idempotency_keys'
+const DEFAULT_RETRY_WITHIN_MS = 10_000
+
+interface StoredKey {
+  fingerprint: string
+  response: unknown
+}
+
+/**
+ * Runs a write transaction at most once per idempotency key, the way Stripe and the IETF
+ * `Idempotency-Key` draft do: the key is claimed (inserted) first, in the same transaction as the
+ * work, and stored with the work's response, so the key commits exactly when the write does. A key
+ * already committed is answered from its stored response (`replayed`), never written twice; one
+ * claimed by a concurrent transaction waits for it. When the transaction fails on a lost connection
+ * and the caller cannot know whether it committed, the key is looked up on a fresh connection:
+ * committed, its response is returned; not, the transaction runs again. Work that throws (a
+ * statement or business error) rolls back with its key, so a retry runs it afresh. The response is
+ * stored as `jsonb`: keep it to JSON values.
+ *
+ * ```ts
+ * const { response, replayed } = await idempotentTransaction(
+ *   db,
+ *   { key: 'f3b7c1d2-order-42', fingerprint: 'POST /orders 9c56cc51' },
+ *   async (trx) => {
+ *     await sql`insert into orders (id) values (42)`.execute(trx)
+ *     return { status: 201, body: { id: 42 } }
+ *   },
+ * )
+ * ```
+ */
+export async function idempotentTransaction<DB, R>(
+  db: Kysely<DB>,
+  options: IdempotencyOptions,
+  work: (trx: Transaction<DB>) => Promise<R>,
+): Promise<IdempotentOutcome<R>> {
+  const table = sql.table(options.table ?? DEFAULT_TABLE)
+  const { key, fingerprint } = options
+  const giveUpAt = performance.now() + (options.retryWithinMs ?? DEFAULT_RETRY_WITHIN_MS)
+  const replay = (stored: StoredKey, attempts: number): IdempotentOutcome<R> => {
+    if (stored.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(key)
+    return { response: stored.response as R, replayed: true, attempts }
+  }
+  for (let attempts = 1; ; attempts++) {
+    try {
+      return await db.transaction().execute(async (trx) => {
+        // Claiming first: a concurrent holder of the key makes this wait until it commits or rolls back.
+        const claimed = await sql`insert into ${table} (key, fingerprint) values (${key}, ${fingerprint})
+          on conflict (key) do nothing returning key`.execute(trx)
+        if (claimed.rows.length === 0) return replay(await storedKey(trx, table, key), attempts)
+        const response = await work(trx)
+        await sql`update ${table} set response = ${JSON.stringify(response)}::jsonb where key = ${key}`.execute(
+          trx,
+        )
+        return { response, replayed: false, attempts }
+      })
+    } catch (error) {
+      if (!isConnectionError(error) || performance.now() >= giveUpAt) throw error
+      // Committed or not? Ask on a fresh connection (the pool waits out a restart for it).
+      const stored = await db
+        .connection()
+        .execute((conn) =>
+          sql<StoredKey>`select fingerprint, response from ${table} where key = ${key}`.execute(conn),
+        )
+      if (stored.rows[0]) return replay(stored.rows[0], attempts)
+    }
+  }
+}
+
+async function storedKey<DB>(
+  trx: Transaction<DB>,
+  table: ReturnType<typeof sql.table>,
+  key: string,
+): Promise<StoredKey> {
+  const { rows } =
+    await sql<StoredKey>`select fingerprint, response from ${table} where key = ${key}`.execute(trx)
+  // The conflicting insert waited for the key's transaction to commit: the row is there.
+  return rows[0]!
+}
+
+/**
+ * Makes the table {@link idempotentTransaction} keeps keys in, for an app's migration: the key,
+ * what it stands for, the stored response and when it was claimed (indexed, for the purge).
+ *
+ * ```ts
+ * async function up(db: Kysely<unknown>): Promise<void> {
+ *   await createIdempotencyKeysTable(db)
+ * }
+ * const migration = { up } // a Kysely Migration
+ * ```
+ */
+export async function createIdempotencyKeysTable(db: Kysely<unknown>, table = DEFAULT_TABLE): Promise<void> {
+  await db.schema
+    .createTable(table)
+    .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
+    .addColumn('response', 'jsonb')
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .execute()
+  await db.schema.createIndex(`${table}_created_at`).on(table).column('created_at').execute()
+}
+
+/**
+ * Deletes keys older than `olderThanMs`, in batches that skip rows a transaction holds (so it never
+ * waits on, or blocks, the write path), until none is left. Returns how many it deleted.
+ *
+ * ```ts
+ * const purged = await purgeIdempotencyKeys(db, { olderThanMs: 24 * 3600_000 })
+ * ```
+ */
+export async function purgeIdempotencyKeys<DB>(
+  db: Kysely<DB>,
+  options: { readonly olderThanMs: number; readonly table?: string; readonly batchSize?: number },
+): Promise<number> {
+  const table = sql.table(options.table ?? DEFAULT_TABLE)
+  const batchSize = options.batchSize ?? 1000
+  let purged = 0
+  for (;;) {
+    const result = await sql`delete from ${table} where key in (
+        select key from ${table} where created_at < now() - make_interval(secs => ${options.olderThanMs / 1000})
+        limit ${batchSize} for update skip locked)`.execute(db)
+    const deleted = Number(result.numAffectedRows ?? 0)
+    purged += deleted
+    if (deleted < batchSize) return purged
+  }
+}

@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PoolSettings } from '../config/db-config.js'
+import type { DbLogger } from '../logging/db-logger.js'
+import { redactSecrets } from '../logging/redact.js'
+import { type Clock, systemClock } from './clock.js'
+
+/**
+ * Whether the pool believes the database is down, and the one reconnect loop that finds out when it
+ * is back. Checkouts that find it unreachable wait here instead of each opening a connection of
+ * their own (a connection storm against a restarting server); the loop probes with exponential
+ * backoff and jitter and wakes them all at the first success. Down for longer than
+ * `unavailableWaitMs`, the circuit is open: checkouts fail at once until a probe succeeds.
+ */
+export class DatabaseAvailability {
+  readonly #settings: PoolSettings
+  readonly #logger: DbLogger
+  readonly #probe: () => Promise<void>
+  readonly #clock: Clock
+  readonly #waiters = new Set<() => void>()
+  #downSince: number | undefined
+  #lastError: unknown
+  #stopped = false
+
+  constructor(options: {
+    settings: PoolSettings
+    logger: DbLogger
+    probe: () => Promise<void>
+    clock?: Clock
+  }) {
+    this.#settings = options.settings
+    this.#logger = options.logger
+    this.#probe = options.probe
+    this.#clock = options.clock ?? systemClock
+  }
+
+  /** Whether the last word on the database is that it is unreachable. */
+  get down(): boolean {
+    return this.#downSince !== undefined
+  }
+
+  /** The failure that made it (or keeps it) down. */
+  get lastError(): unknown {
+    return this.#lastError
+  }
+
+  /** How long it has been down, in milliseconds; 0 when it is up. */
+  downForMs(now = this.#clock.now()): number {
+    return this.#downSince === undefined ? 0 : now - this.#downSince
+  }
+
+  /** Down for longer than checkouts may wait: they fail at once. */
+  circuitOpen(now = this.#clock.now()): boolean {
+    return this.#downSince !== undefined && now - this.#downSince >= this.#settings.unavailableWaitMs
+  }
+
+  /** A connection attempt met an unreachable database: believe it is down, and start probing. */
+  reportUnreachable(error: unknown): void {
+    this.#lastError = error
+    if (this.#downSince !== undefined || this.#stopped) return
+    this.#downSince = this.#clock.now()
+    this.#logger.warn('database unreachable: checkouts wait for it while one reconnect loop probes', {
+      error: redactSecrets(error instanceof Error ? error.message : String(error)),
+      code: (error as { code?: unknown })?.code,
+      waitMs: this.#settings.unavailableWaitMs,
+    })
+    void this.#reconnectLoop()
+  }
+
+  /** A connection opened: the database answers again. */
+  reportReachable(): void {
+    if (this.#downSince === undefined) return
+    const downMs = Math.round(this.#clock.now() - this.#downSince)
+    this.#downSince = undefined
+    this.#lastError = undefined
+    this.#logger.info('database reachable again', { downMs })
+    for (const wake of this.#waiters) wake()
+    this.#waiters.clear()
+  }
+
+  /** Waits until the database answers or the clock passes `until`; resolves whether it answers. */
+  async waitUntilReachable(until: number): Promise<boolean> {
+    if (this.#downSince === undefined) return true
+    const remaining = until - this.#clock.now()
+    if (remaining <= 0) return false
+    let wake: (() => void) | undefined
+    const back = new Promise<true>((resolve) => {
+      wake = () => resolve(true)
+      this.#waiters.add(wake)
+    })
+    const timer = new AbortController()
+    try {
+      return await Promise.race([back, sleep(remaining, false, { signal: timer.signal }).catch(() => false)])
+    } finally {
+      timer.abort()
+      if (wake) this.#waiters.delete(wake)
+    }
+  }
+
+  /** Stops probing (the pool is ending); waiters give up. */
+  stop(): void {
+    this.#stopped = true
+    this.#downSince = undefined
+    for (const wake of this.#waiters) wake()
+    this.#waiters.clear()
+  }
+
+  async #reconnectLoop(): Promise<void> {
+    let pauseMs = this.#settings.reconnectMinMs
+    while (this.#downSince !== undefined && !this.#stopped) {
+      // Full jitter over the upper half: replicas that lost the database together do not probe together.
+      await sleep(pauseMs * (0.5 + Math.random() / 2))
+      if (this.#downSince === undefined || this.#stopped) return
+      try {
+        await this.#probe()
+        this.reportReachable()
+        return
+      } catch (error) {
+        this.#lastError = error
+      }
+      pauseMs = Math.min(pauseMs * 2, this.#settings.reconnectMaxMs)
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import { createTestDatabase, FaultProxy } from '@classroom/local-postgres'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import {
+  createIdempotencyKeysTable,
+  IdempotencyKeyReusedError,
+  idempotentTransaction,
+  purgeIdempotencyKeys,
+} from '../src/index.js'
+import { configFor, openDb } from './support.js'
+
+interface Schema {
+  notes: { id: number; note: string }
+}
+
+let url: string
+let proxy: FaultProxy
+
+beforeAll(async () => {
+  url = await createTestDatabase(inject('databaseUrl'), 'db_core_idempotency')
+  const { db, close } = openDb(configFor(url))
+  await createIdempotencyKeysTable(db)
+  await sql`create table notes (id serial primary key, note text not null)`.execute(db)
+  await close()
+  const { hostname, port } = new URL(url)
+  proxy = await FaultProxy.start({ host: hostname, port: Number(port) })
+})
+
+afterAll(async () => {
+  await proxy?.close()
+})
+
+const addNote =
+  (note: string) =>
+  async (trx: Parameters<Parameters<typeof idempotentTransaction<Schema, { id: number }>>[2]>[0]) => {
+    const row = await trx
+      .insertInto('notes')
+      .values({ note } as never)
+      .returning('id')
+      .executeTakeFirstOrThrow()
+    return { id: row.id }
+  }
+
+async function count(note: string): Promise<number> {
+  const { db, close } = openDb<Schema>(configFor(url))
+  try {
+    const rows = await db.selectFrom('notes').select('id').where('note', '=', note).execute()
+    return rows.length
+  } finally {
+    await close()
+  }
+}
+
+describe('idempotentTransaction', () => {
+  it('writes once per key: the same key again answers the stored response', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      const options = { key: 'same-twice', fingerprint: 'POST /notes a' }
+      const first = await idempotentTransaction(db, options, addNote('same-twice'))
+      const second = await idempotentTransaction(db, options, addNote('same-twice'))
+      expect(first).toMatchObject({ replayed: false, attempts: 1 })
+      expect(second).toEqual({ response: first.response, replayed: true, attempts: 1 })
+      expect(await count('same-twice')).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('refuses a key reused for another request, writing nothing', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      await idempotentTransaction(db, { key: 'reused', fingerprint: 'POST /notes a' }, addNote('reused-a'))
+      const error = await idempotentTransaction(
+        db,
+        { key: 'reused', fingerprint: 'POST /notes b' },
+        addNote('reused-b'),
+      ).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(IdempotencyKeyReusedError)
+      expect(error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', key: 'reused' })
+      expect(await count('reused-b')).toBe(0)
+    } finally {
+      await close()
+    }
+  })
+
+  it('lets concurrent requests with one key write once and answer alike', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      const options = { key: 'concurrent', fingerprint: 'POST /notes c' }
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, () => idempotentTransaction(db, options, addNote('concurrent'))),
+      )
+      expect(new Set(outcomes.map((o) => JSON.stringify(o.response))).size).toBe(1)
+      expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1)
+      expect(await count('concurrent')).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('answers a write whose commit reply was lost from its stored key: one row, no error', async () => {
+    const { db, close } = openDb<Schema>(configFor(proxy.rewrite(url)))
+    try {
+      const struck = proxy.loseReplyTo(/commit/i)
+      const outcome = await idempotentTransaction(
+        db,
+        { key: 'lost-reply', fingerprint: 'POST /notes d' },
+        addNote('lost-reply'),
+      )
+      await struck
+      expect(outcome).toMatchObject({ replayed: true, attempts: 1 })
+      expect(await count('lost-reply')).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('runs again a transaction whose connection died before it committed: one row', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      let runs = 0
+      const outcome = await idempotentTransaction(
+        db,
+        { key: 'died', fingerprint: 'POST /notes e' },
+        async (trx) => {
+          runs++
+          const written = await addNote('died')(trx)
+          if (runs === 1) {
+            const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)
+            await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(db)
+          }
+          return written
+        },
+      )
+      expect(outcome).toMatchObject({ replayed: false, attempts: 2 })
+      expect(await count('died')).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('rolls the key back with work that throws, so a retry runs afresh', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      const options = { key: 'threw', fingerprint: 'POST /notes f' }
+      await expect(
+        idempotentTransaction(db, options, async (trx) => {
+          await addNote('threw')(trx)
+          throw new Error('business rule broken')
+        }),
+      ).rejects.toThrow('business rule broken')
+      expect(await count('threw')).toBe(0)
+      await expect(idempotentTransaction(db, options, addNote('threw'))).resolves.toMatchObject({
+        replayed: false,
+      })
+      expect(await count('threw')).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('purges only keys older than the retention, in batches', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      await sql`insert into idempotency_keys (key, fingerprint, created_at)
+        select 'old-' || g, 'x', now() - interval '2 days' from generate_series(1, 25) g`.execute(db)
+      await idempotentTransaction(db, { key: 'fresh', fingerprint: 'x' }, async () => ({ id: 0 }))
+      const purged = await purgeIdempotencyKeys(db, { olderThanMs: 24 * 3600_000, batchSize: 10 })
+      expect(purged).toBe(25)
+      const left = await sql<{
+        key: string
+      }>`select key from idempotency_keys where key like 'old-%' or key = 'fresh'`.execute(db)
+      expect(left.rows).toEqual([{ key: 'fresh' }])
+    } finally {
+      await close()
+    }
+  })
+})
