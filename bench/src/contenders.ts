@@ -4,7 +4,8 @@ import {
   InstrumentedPostgresDialect,
   type PoolSettings,
 } from '@classroom/db-core'
-import { Kysely } from 'kysely'
+import { Kysely, PostgresDialect } from 'kysely'
+import { PostgresJSDialect } from 'kysely-postgres-js'
 import pg from 'pg'
 import postgres from 'postgres'
 import { type BenchDatabase, type Driver, kyselyDriver, pgDriver, postgresJsDriver } from './workloads.js'
@@ -19,6 +20,8 @@ export type SqlContenderName =
   | 'db-core-ping-always'
   | 'db-core-defaults'
   | 'kysely-db-core'
+  | 'kysely-pg-pool'
+  | 'kysely-postgres-js'
   | 'postgres-js'
 
 export interface SqlContender {
@@ -66,6 +69,28 @@ export const SQL_CONTENDERS: readonly SqlContender[] = [
     create: (url) => {
       const db = new Kysely<BenchDatabase>({
         dialect: new InstrumentedPostgresDialect({ connectionString: url, logger: silent }),
+      })
+      return kyselyDriver(db, () => db.destroy())
+    },
+  },
+  {
+    name: 'kysely-pg-pool',
+    label: 'Kysely over a bare pg.Pool (max 60)',
+    create: (url) => {
+      const db = new Kysely<BenchDatabase>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: MAX_CONNECTIONS }) }),
+      })
+      return kyselyDriver(db, () => db.destroy())
+    },
+  },
+  {
+    name: 'kysely-postgres-js',
+    label: 'Kysely over postgres.js (kysely-postgres-js, max 60)',
+    create: (url) => {
+      const db = new Kysely<BenchDatabase>({
+        dialect: new PostgresJSDialect({
+          postgres: postgres(url, { max: MAX_CONNECTIONS, onnotice: () => undefined }),
+        }),
       })
       return kyselyDriver(db, () => db.destroy())
     },

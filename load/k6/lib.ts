@@ -13,7 +13,9 @@ import {
   planRequest,
   REQUEST_TIMEOUT_SECONDS,
   rememberResponse,
+  SEED_RETRY,
   type SeedData,
+  seedKey,
   seedRequests,
   THINK_TIME_SECONDS,
   USERS,
@@ -40,14 +42,21 @@ const params = (name: string) => ({
 export function createSeed(): SeedData {
   const runId = `${Date.now().toString(36)}k6`
   const plan = seedRequests(runId)
-  const created = (path: string, body: object): number => {
-    const response = http.post(`${BASE_URL}${path}`, JSON.stringify(body), params('seed'))
-    if (response.status !== 201)
-      throw new Error(`seeding ${path} answered ${response.status}: ${response.body}`)
-    return (response.json() as { id: number }).id
+  const created = (path: string, body: object, index: number): number => {
+    const request = {
+      ...params('seed'),
+      headers: { ...JSON_HEADERS, 'idempotency-key': seedKey(runId, path, index) },
+    }
+    for (let attempt = 1; ; attempt++) {
+      const response = http.post(`${BASE_URL}${path}`, JSON.stringify(body), request)
+      if (response.status === 201) return (response.json() as { id: number }).id
+      if (response.status !== 503 || attempt >= SEED_RETRY.attempts)
+        throw new Error(`seeding ${path} answered ${response.status}: ${response.body}`)
+      sleep(SEED_RETRY.pauseMs / 1000)
+    }
   }
-  const classroomIds = plan.classrooms.map((body) => created('/classrooms', body))
-  const studentIds = plan.students.map((body) => created('/students', body))
+  const classroomIds = plan.classrooms.map((body, i) => created('/classrooms', body, i))
+  const studentIds = plan.students.map((body, i) => created('/students', body, i))
   // The runner waits for this line to time the restart drill's window.
   console.log(LOAD_START_MARKER)
   return { runId, classroomIds, studentIds: assignStudents(studentIds) }

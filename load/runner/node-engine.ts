@@ -11,7 +11,9 @@ import {
   REQUEST_TIMEOUT_SECONDS,
   rememberResponse,
   type ScenarioPlan,
+  SEED_RETRY,
   type SeedData,
+  seedKey,
   seedRequests,
   THINK_TIME_SECONDS,
 } from '../shared/scenarios.js'
@@ -107,12 +109,16 @@ export async function runNodeEngine(options: {
   }
 }
 
-async function send(pool: Pool, planned: PlannedRequest): Promise<{ status: number; body: unknown }> {
+async function send(
+  pool: Pool,
+  planned: PlannedRequest,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
   try {
     const response = await pool.request({
       method: planned.method,
       path: planned.path,
-      headers: planned.body ? { 'content-type': 'application/json' } : {},
+      headers: { ...(planned.body && { 'content-type': 'application/json' }), ...extraHeaders },
       body: planned.body ? JSON.stringify(planned.body) : null,
     })
     const text = await response.body.text()
@@ -133,14 +139,22 @@ async function createSeed(pool: Pool): Promise<SeedData> {
     for (let start = 0; start < bodies.length; start += SEED_CONCURRENCY) {
       await Promise.all(
         bodies.slice(start, start + SEED_CONCURRENCY).map(async (body, offset) => {
-          const { status, body: answer } = await send(pool, {
-            name: 'createStudent',
-            method: 'POST',
-            path,
-            body,
-          })
-          if (status !== 201) throw new Error(`seeding ${path} answered ${status}: ${JSON.stringify(answer)}`)
-          ids[start + offset] = (answer as { id: number }).id
+          const headers = { 'idempotency-key': seedKey(runId, path, start + offset) }
+          for (let attempt = 1; ; attempt++) {
+            const { status, body: answer } = await send(
+              pool,
+              { name: 'createStudent', method: 'POST', path, body },
+              headers,
+            )
+            if (status === 201) {
+              ids[start + offset] = (answer as { id: number }).id
+              return
+            }
+            if (status !== 503 || attempt >= SEED_RETRY.attempts) {
+              throw new Error(`seeding ${path} answered ${status}: ${JSON.stringify(answer)}`)
+            }
+            await new Promise((resolve) => setTimeout(resolve, SEED_RETRY.pauseMs))
+          }
         }),
       )
     }

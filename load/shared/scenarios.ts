@@ -205,6 +205,18 @@ export interface SeedData {
   readonly studentIds: readonly (readonly number[])[]
 }
 
+/**
+ * Seeding is set-up, not load: a seed request answered 503 (a starved pool, a database coming up)
+ * is sent again after a pause, with the same `Idempotency-Key`, so it is written once however often
+ * it is sent.
+ */
+export const SEED_RETRY = { attempts: 50, pauseMs: 100 } as const
+
+/** The `Idempotency-Key` of one seed request. */
+export function seedKey(runId: string, path: string, index: number): string {
+  return `seed-${runId}-${path.replaceAll('/', '')}-${index}`
+}
+
 /** The seed's creation requests, in order: classrooms, then `USERS × studentsPerUser` students. */
 export function seedRequests(runId: string): { classrooms: object[]; students: object[] } {
   return {

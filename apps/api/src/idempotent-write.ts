@@ -38,7 +38,12 @@ export async function idempotentWrite(
     .digest('base64url')
   const outcome = await idempotentTransaction(
     db,
-    { key: given ?? randomUUID(), fingerprint, retryWithinMs: writeRetryWithinMs },
+    {
+      key: given ?? randomUUID(),
+      fresh: given === undefined,
+      fingerprint,
+      retryWithinMs: writeRetryWithinMs,
+    },
     async (trx) => {
       const { status, body } = await work(trx)
       return { status, body: body ?? null }

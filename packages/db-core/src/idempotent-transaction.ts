@@ -8,6 +8,12 @@ export interface IdempotencyOptions {
   readonly key: string
   /** What the key stands for (method, path, body, as a hash): the same key with another is refused. */
   readonly fingerprint: string
+  /**
+   * The key was made for this request (a random UUID, say): no other request can hold it, so it is
+   * stored with the response in one statement after the work instead of claimed before it, a round
+   * trip less. Leave it off for a key a client sent. Default `false`.
+   */
+  readonly fresh?: boolean
   /** The table made by {@link createIdempotencyKeysTable} in the app's migration. Default `idempotency_keys`. */
   readonly table?: string
   /**
@@ -72,6 +78,12 @@ export async function idempotentTransaction<DB, R>(
   for (let attempts = 1; ; attempts++) {
     try {
       return await db.transaction().execute(async (trx) => {
+        if (options.fresh) {
+          const response = await work(trx)
+          await sql`insert into ${table} (key, fingerprint, response)
+            values (${key}, ${fingerprint}, ${JSON.stringify(response)}::jsonb)`.execute(trx)
+          return { response, replayed: false, attempts }
+        }
         // Claiming first: a concurrent holder of the key makes this wait until it commits or rolls back.
         const claimed = await sql`insert into ${table} (key, fingerprint) values (${key}, ${fingerprint})
           on conflict (key) do nothing returning key`.execute(trx)

@@ -33,6 +33,7 @@ describe('loadDbConfig', () => {
         queryTimeoutMs: 35_000,
         idleInTransactionTimeoutMs: 60_000,
         keepAliveInitialDelayMs: 10_000,
+        statementCacheSize: 250,
       },
       tls: { mode: 'disable', ca: undefined, caFile: undefined },
       pgbouncer: false,

@@ -98,18 +98,22 @@ describe('idempotentTransaction', () => {
     }
   })
 
-  it('answers a write whose commit reply was lost from its stored key: one row, no error', async () => {
+  it.each([
+    ['claimed first (a key a client sent)', false],
+    ['stored after the work (a key made for the request)', true],
+  ])('answers a lost commit reply from the stored key, %s', async (_, fresh) => {
     const { db, close } = openDb<Schema>(configFor(proxy.rewrite(url)))
     try {
+      const note = `lost-reply-${fresh}`
       const struck = proxy.loseReplyTo(/commit/i)
       const outcome = await idempotentTransaction(
         db,
-        { key: 'lost-reply', fingerprint: 'POST /notes d' },
-        addNote('lost-reply'),
+        { key: note, fresh, fingerprint: 'POST /notes g' },
+        addNote(note),
       )
       await struck
       expect(outcome).toMatchObject({ replayed: true, attempts: 1 })
-      expect(await count('lost-reply')).toBe(1)
+      expect(await count(note)).toBe(1)
     } finally {
       await close()
     }

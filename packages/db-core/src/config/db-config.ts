@@ -56,6 +56,11 @@ export interface SessionSettings {
   readonly idleInTransactionTimeoutMs: number
   /** TCP keepalive probes start after this much silence; 0 turns keepalive off. */
   readonly keepAliveInitialDelayMs: number
+  /**
+   * Statements with parameters each connection keeps prepared (named, parsed and planned once), the
+   * least recently used deallocated beyond it; 0 off. Always off through PgBouncer.
+   */
+  readonly statementCacheSize: number
 }
 
 /** TLS to the database, in libpq's `sslmode` words. */
@@ -141,6 +146,7 @@ export const DB_CONFIG_DEFAULTS = {
     queryTimeoutMs: 35_000,
     idleInTransactionTimeoutMs: 60_000,
     keepAliveInitialDelayMs: 10_000,
+    statementCacheSize: 250,
   },
   tls: { mode: 'disable', ca: undefined, caFile: undefined },
   pgbouncer: false,
@@ -192,6 +198,7 @@ export const OPTION_RULES: {
     queryTimeoutMs: { kind: 'integer', min: 0 },
     idleInTransactionTimeoutMs: { kind: 'integer', min: 0 },
     keepAliveInitialDelayMs: { kind: 'integer', min: 0 },
+    statementCacheSize: { kind: 'integer', min: 0 },
   },
   tls: {
     mode: { kind: 'choice', choices: ['disable', 'require', 'verify-full'] },

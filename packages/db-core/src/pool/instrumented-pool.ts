@@ -122,10 +122,15 @@ export class InstrumentedPool extends pg.Pool {
     const config = resolveDbConfig(settings)
     // Made before super(): the Client class pg-pool opens connections with reports into it.
     const counters = emptyCounters()
-    const Client = monitoredClient({
-      attempted: () => counters.connectAttempts++,
-      failed: () => counters.connectFailures++,
-    })
+    const Client = monitoredClient(
+      {
+        attempted: () => counters.connectAttempts++,
+        failed: () => counters.connectFailures++,
+        statementRetried: () => counters.statementsPreparedAnew++,
+      },
+      // PgBouncer in transaction mode hands each statement any server connection.
+      config.pgbouncer ? 0 : config.session.statementCacheSize,
+    )
     super({ ...clientConfig, ...poolClientOptions(config), Client })
     this.#counters = counters
     this.#config = config

@@ -28,6 +28,8 @@ export interface PoolCounters {
   leaksDetected: number
   /** Read-only queries run again on a fresh connection after theirs was lost. */
   readRetries: number
+  /** Prepared statements the server had dropped or re-planned (a schema change), prepared anew and run again. */
+  statementsPreparedAnew: number
 }
 
 /**
@@ -70,5 +72,6 @@ export function emptyCounters(): PoolCounters {
     connectionErrors: 0,
     leaksDetected: 0,
     readRetries: 0,
+    statementsPreparedAnew: 0,
   }
 }
