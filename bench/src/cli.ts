@@ -11,6 +11,7 @@ import { SQL_CONTENDERS } from './contenders.js'
 import { createDataset } from './dataset.js'
 import { initPgbench, locatePgbench, runPgbenchSelectOnly } from './pgbench.js'
 import { type BenchRun, formatReport, type Measurement } from './report.js'
+import { measureStatementCache } from './statement-cache-memory.js'
 import type { WorkerResult, WorkerTask } from './worker.js'
 import { WORKLOADS } from './workloads.js'
 
@@ -127,6 +128,9 @@ async function startApiServer(databaseUrl: string, nodeArgs: string[], env: Reco
   return { url: api.url, child: api.child }
 }
 
+// Distinct statements one connection prepares for the statement cache's memory row.
+const STATEMENT_CACHE_PROBE = 200
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
   await mkdir(options.resultsDir, { recursive: true })
@@ -228,6 +232,8 @@ async function main(): Promise<void> {
       }
     }
 
+    process.stderr.write('statement cache memory\n')
+    const statementCache = await measureStatementCache(databaseUrl, STATEMENT_CACHE_PROBE)
     const run: BenchRun = {
       date: new Date().toISOString(),
       command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
@@ -235,6 +241,7 @@ async function main(): Promise<void> {
       options,
       pgbenchSkipped: pgbench.found ? undefined : pgbench.reason,
       measurements,
+      statementCache,
     }
     const markdown = formatReport(run)
     process.stdout.write(`${markdown}\n`)

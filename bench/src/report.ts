@@ -1,3 +1,4 @@
+import type { StatementCacheMemory } from './statement-cache-memory.js'
 /** One contender's measurement in one round. */
 export interface Measurement {
   readonly round: number
@@ -20,6 +21,7 @@ export interface BenchRun {
   readonly options: { rounds: number; seconds: number; warmupSeconds: number; concurrency: number }
   readonly pgbenchSkipped: string | undefined
   readonly measurements: readonly Measurement[]
+  readonly statementCache?: StatementCacheMemory
 }
 
 /** The contender every ratio in a group is taken against, measured in the same round. */
@@ -100,6 +102,18 @@ export function formatReport(run: BenchRun): string {
         } | ${rss.length ? Math.max(...rss) : '–'} | ${rows.reduce((sum, m) => sum + m.errors, 0)} |`,
       )
     }
+  }
+  if (run.statementCache) {
+    const m = run.statementCache
+    const perStatement = (m.backendBytesAfter - m.backendBytesBefore) / m.statements
+    lines.push(
+      '',
+      '## Statement cache memory',
+      '',
+      `${m.statements} distinct statements with parameters on one connection (${m.prepared} held prepared): the backend's memory went from ` +
+        `${(m.backendBytesBefore / 1048576).toFixed(1)} MB to ${(m.backendBytesAfter / 1048576).toFixed(1)} MB ` +
+        `(${(perStatement / 1024).toFixed(1)} KB a statement, pg_backend_memory_contexts).`,
+    )
   }
   lines.push('', '## Targets (median ratio to bare pg.Pool)', '')
   for (const group of groups.filter((g) => g !== 'http')) {

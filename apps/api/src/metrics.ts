@@ -64,6 +64,11 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'Read-only queries run again on a fresh connection after theirs was lost.',
     'readRetries',
   ],
+  [
+    'db_pool_statements_prepared_anew_total',
+    'Prepared statements the server had dropped or re-planned (a schema change), prepared anew and run again.',
+    'statementsPreparedAnew',
+  ],
 ]
 
 /**

@@ -8,6 +8,8 @@ const CONNECTION_SQLSTATES = new Set([
   '08003', // connection_does_not_exist
   '08004', // sqlserver_rejected_establishment_of_sqlconnection
   '08006', // connection_failure
+  '08P01', // protocol_violation: what PgBouncer answers when its server connection died ("server conn crashed?")
+  '57P05', // idle_session_timeout (PostgreSQL 14+): the server closed an idle session
 ])
 
 const SOCKET_CODES = new Set([
@@ -18,6 +20,11 @@ const SOCKET_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
+  'ENOTFOUND', // a DNS name briefly unresolvable, as during a failover that moves it
+  'ECONNABORTED',
+  'EADDRNOTAVAIL',
+  'ENETDOWN',
+  'EHOSTDOWN',
 ])
 
 // node-postgres reports some losses only in words.

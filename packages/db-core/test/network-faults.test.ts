@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process'
 import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
+import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type InstrumentedPool, isConnectionError } from '../src/index.js'
-import { captureLogger, configFor, openPool, sleep } from './support.js'
+import { captureLogger, configFor, openDb, openPool, sleep } from './support.js'
 
 // Faults between the pool and the server, provoked for real: a proxy that freezes or cuts TCP.
 let cluster: LocalPostgres
@@ -141,5 +142,40 @@ describe('leak detection', () => {
     expect(lines.at(-1)).toMatchObject({
       message: 'a connection reported as leaked was returned to the pool',
     })
+  })
+
+  it('names the code that began a Kysely transaction held past DB_POOL_LEAK_WARN_MS', async () => {
+    const { logger, lines } = captureLogger()
+    const { db, close } = openDb(
+      configFor(cluster.connectionString(), { DB_POOL_LEAK_WARN_MS: '200' }),
+      logger,
+    )
+    async function slowReconciliation() {
+      await db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx)
+        await sleep(600)
+      })
+    }
+    try {
+      await slowReconciliation()
+      const leaks = lines.filter(
+        (l) => l.message === 'database connection held longer than DB_POOL_LEAK_WARN_MS: possible leak',
+      )
+      expect(leaks).toHaveLength(1)
+      expect(leaks[0]!.acquiredAt).toEqual(expect.stringContaining('slowReconciliation'))
+    } finally {
+      await close()
+    }
+  })
+
+  it('tracks checkouts that release themselves by time alone: no stack taken, and the report says so', async () => {
+    const { logger, lines } = captureLogger()
+    const p = pool({ DB_POOL_LEAK_WARN_MS: '100' }, 'direct', logger)
+    await p.query('select pg_sleep(0.4)')
+    const leaks = lines.filter(
+      (l) => l.message === 'database connection held longer than DB_POOL_LEAK_WARN_MS: possible leak',
+    )
+    expect(leaks).toHaveLength(1)
+    expect(leaks[0]!.acquiredAt).toMatch(/^not recorded: a single statement/)
   })
 })

@@ -257,6 +257,16 @@ describe('checkout failures', () => {
     expect(p.stats()).toMatchObject({ acquireFailures: 1, connectAttempts: 1, connectFailures: 1 })
   })
 
+  it('reports a host name that does not resolve as an unavailable database, not as an unexpected error', async () => {
+    const p = pool({
+      DATABASE_URL: 'postgres://app:x@no-such-host.invalid:5432/app',
+      DB_POOL_UNAVAILABLE_WAIT_MS: '0',
+    })
+    const error = await p.query('select 1').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(DatabaseUnavailableError)
+    expect((error as Error).message).toMatch(/no-such-host\.invalid/)
+  })
+
   it('reports a database that accepts TCP but never answers as unavailable, not as a full pool', async () => {
     const silent = await startSilentServer()
     try {

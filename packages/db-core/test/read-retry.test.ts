@@ -1,7 +1,7 @@
 import { LocalPostgres } from '@classroom/local-postgres'
 import { type Generated, type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isReadOnlyQuery } from '../src/dialect/read-retry-driver.js'
+import { isReadOnlyQuery } from '../src/dialect/instrumented-postgres-driver.js'
 import { DatabaseUnavailableError, isConnectionError } from '../src/index.js'
 import { captureLogger, configFor, openDb, sleep } from './support.js'
 
@@ -92,7 +92,8 @@ describe('transparent retry of reads', () => {
       const reads = Array.from({ length: 3 }, () => slowRead(db).catch((e: unknown) => e))
       await sleep(100)
       await cluster.restart('fast')
-      for (const read of await Promise.all(reads)) expect(isConnectionError(read)).toBe(true)
+      for (const read of await Promise.all(reads))
+        expect(isConnectionError(read), JSON.stringify(read)).toBe(true)
       expect(pool.stats().readRetries).toBe(0)
     } finally {
       await close()

@@ -8,7 +8,7 @@ import {
   type QueryCompiler,
 } from 'kysely'
 import { InstrumentedPool, type InstrumentedPoolOptions } from '../pool/instrumented-pool.js'
-import { ReadRetryDriver } from './read-retry-driver.js'
+import { InstrumentedPostgresDriver } from './instrumented-postgres-driver.js'
 
 /**
  * Kysely's PostgreSQL dialect over db-core's {@link InstrumentedPool}: pre-ping, one acquire
@@ -56,8 +56,7 @@ export class InstrumentedPostgresDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    const driver = this.#postgres.createDriver()
-    return this.pool.settings.readRetry ? new ReadRetryDriver(driver, this.pool) : driver
+    return new InstrumentedPostgresDriver(this.#postgres.createDriver(), this.pool)
   }
 
   createQueryCompiler(): QueryCompiler {

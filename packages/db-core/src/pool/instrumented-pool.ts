@@ -68,6 +68,10 @@ const ACQUIRE_DEADLINE = Symbol('acquire deadline')
 // The "error" a retired connection is released with: pg-pool closes a client released with one.
 const RECYCLED = new Error('connection recycled')
 
+// The token of pg-pool's own query(): its checkout releases itself.
+const POOL_QUERY = Object.freeze({})
+const noop = () => undefined
+
 // The "error" a connection the server already closed is released with.
 const SERVER_CLOSED = new Error('connection closed by the server')
 
@@ -116,6 +120,10 @@ export class InstrumentedPool extends pg.Pool {
   #suspectBefore = Number.NEGATIVE_INFINITY
   #active = 0
   #ending: Promise<void> | undefined
+  /** Set while pg-pool's own `query()` or db-core's Kysely driver checks out: no leak stack taken. */
+  #selfReleasing: object | undefined
+  /** The client each self-releasing checkout made by the Kysely driver got, by the driver's token. */
+  readonly #tokenClients = new WeakMap<object, pg.PoolClient>()
 
   constructor(options: InstrumentedPoolOptions) {
     const { logger, onAcquire, clientConfig, ...settings } = options
@@ -161,6 +169,16 @@ export class InstrumentedPool extends pg.Pool {
         max: this.max,
       }),
     })
+    // pg-pool's query() checks out through connect() and releases what it took: no leak stack for it.
+    const poolQuery = super.query.bind(this) as (...args: unknown[]) => unknown
+    this.query = ((...args: unknown[]) => {
+      this.#selfReleasing = POOL_QUERY
+      try {
+        return poolQuery(...args)
+      } finally {
+        this.#selfReleasing = undefined
+      }
+    }) as typeof this.query
     this.on('connect', (client) => this.#onConnect(client))
     this.on('acquire', (client) => this.#onCheckout(client))
     this.on('release', (_err, client) => this.#onRelease(client))
@@ -200,7 +218,12 @@ export class InstrumentedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>
   override connect(callback: ConnectCallback): void
   override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
-    const checkout = this.#checkout(this.#leakDetector?.captureCaller(this.connect))
+    // pg-pool's query() and db-core's driver release what they take: no stack needed (it costs ~3 µs).
+    const token = this.#selfReleasing
+    this.#selfReleasing = undefined
+    const checkout = this.#checkout(token ? undefined : this.#leakDetector?.captureCaller(this.connect))
+    if (token && token !== POOL_QUERY)
+      void checkout.then((client) => this.#tokenClients.set(token, client), noop)
     if (!callback) return checkout
     // pg-pool's own `query()` uses the callback form.
     checkout.then(
@@ -208,6 +231,29 @@ export class InstrumentedPool extends pg.Pool {
       (error: Error) => callback(error, undefined, () => undefined),
     )
     return undefined
+  }
+
+  /**
+   * For db-core's Kysely driver, right before it checks out: that checkout releases itself (no leak
+   * stack is taken), and its client is found again by `token` to name a transaction begun on it.
+   */
+  checkoutReleasesItself(token: object): void {
+    this.#selfReleasing = token
+  }
+
+  /** The client the checkout marked with `token` got. */
+  clientOf(token: object): pg.PoolClient | undefined {
+    return this.#tokenClients.get(token)
+  }
+
+  /** Names the code holding `client` from now on (a transaction begun on it), for leak reports. */
+  attributeCheckout(client: pg.PoolClient, acquiredAt: Error): void {
+    this.#leakDetector?.attribute(client, acquiredAt)
+  }
+
+  /** The stack of the code calling `entry`, when leak detection is on. */
+  captureCaller(entry: (...args: never[]) => unknown): Error | undefined {
+    return this.#leakDetector?.captureCaller(entry)
   }
 
   /** Counts a read that db-core's Kysely driver ran again after its connection was lost. */
@@ -262,7 +308,8 @@ export class InstrumentedPool extends pg.Pool {
       }
       let client: pg.PoolClient
       try {
-        client = await this.#acquireBefore(deadline, startedAt, attempt === 0)
+        // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
+        client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited)
       } catch (error) {
         if (error instanceof DatabaseUnavailableError && isConnectionError(error.cause)) {
           this.#availability.reportUnreachable(error.cause)
@@ -342,7 +389,7 @@ export class InstrumentedPool extends pg.Pool {
 
   #handOut(client: pg.PoolClient, startedAt: number, acquiredAt: Error | undefined): pg.PoolClient {
     this.#counters.acquisitions++
-    if (acquiredAt) this.#leakDetector?.track(client, acquiredAt)
+    this.#leakDetector?.track(client, acquiredAt)
     this.#onAcquire?.(performance.now() - startedAt)
     return client
   }

@@ -4,10 +4,15 @@ import { type Clock, type ClockTimer, systemClock } from './clock.js'
 // Enough to name the code that took the connection and what called it.
 const CALLER_FRAMES = 6
 
+// What a report says of a checkout whose stack was not taken (one that releases itself).
+const NOT_RECORDED =
+  'not recorded: a single statement (pool.query or a Kysely query) or a Kysely db.connection() scope; ' +
+  'statements are bounded by DB_QUERY_TIMEOUT_MS and DB_STATEMENT_TIMEOUT_MS'
+
 interface Checkout {
   readonly at: number
-  /** Created at checkout: its stack names the code that took the connection. */
-  readonly acquiredAt: Error
+  /** Its stack names the code that took the connection (or began the transaction on it). */
+  acquiredAt: Error | undefined
   reported: boolean
 }
 
@@ -15,6 +20,8 @@ interface Checkout {
  * HikariCP's leakDetectionThreshold: a connection checked out longer than `thresholdMs` is
  * reported once, with the stack of the code that acquired it, and again (as returned) if it
  * ever comes back. One sweep timer runs only while connections are out, never one per checkout.
+ * Stacks cost about 3 µs each to take, so the pool takes them only where a leak can hide: raw
+ * `pool.connect()` and transactions; checkouts that release themselves are tracked by time alone.
  */
 export class LeakDetector {
   readonly #thresholdMs: number
@@ -52,12 +59,18 @@ export class LeakDetector {
     }
   }
 
-  track(connection: object, acquiredAt: Error): void {
+  track(connection: object, acquiredAt: Error | undefined): void {
     this.#checkouts.set(connection, { at: this.#clock.now(), acquiredAt, reported: false })
     // Reports land within half the threshold (at most a second) of it.
     this.#sweep ??= this.#clock.every(Math.max(10, Math.min(1000, this.#thresholdMs / 2)), () =>
       this.#check(),
     )
+  }
+
+  /** Names the code that now holds a tracked connection (a transaction begun on it). */
+  attribute(connection: object, acquiredAt: Error): void {
+    const checkout = this.#checkouts.get(connection)
+    if (checkout) checkout.acquiredAt = acquiredAt
   }
 
   release(connection: object): void {
@@ -90,7 +103,7 @@ export class LeakDetector {
       this.#logger.warn('database connection held longer than DB_POOL_LEAK_WARN_MS: possible leak', {
         heldMs: Math.round(now - checkout.at),
         thresholdMs: this.#thresholdMs,
-        acquiredAt: checkout.acquiredAt.stack,
+        acquiredAt: checkout.acquiredAt?.stack ?? NOT_RECORDED,
       })
     }
   }

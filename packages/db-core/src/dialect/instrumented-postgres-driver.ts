@@ -26,20 +26,31 @@ export function isReadOnlyQuery(node: OperationNode): boolean {
 }
 
 /**
- * Wraps Kysely's PostgreSQL driver: a read-only statement that fails with a connection-level error
- * (server shutdown 57P01, reset, terminated) runs once more on a verified connection, waiting for a
- * restarting database up to `readRetryWaitMs`. Only when it is the first statement on its checkout:
- * a plain query always is, while inside `db.connection()` or a transaction later statements may
- * depend on session state (`set search_path`, temp tables, a snapshot) that a new connection would
- * silently lack. Writes are never retried: their failure is reported as it happened.
+ * Wraps Kysely's PostgreSQL driver with what db-core adds per connection:
+ *
+ * - leak attribution: its checkouts release themselves (no leak stack is taken for them, a capture
+ *   costs about 3 µs), and a transaction begun on one is named by the stack of the code that began it;
+ * - with `readRetry`, the read retry: a read-only statement that fails with a connection-level
+ *   error (server shutdown 57P01, reset, terminated) runs once more on a verified connection, waiting
+ *   for a restarting database up to `readRetryWaitMs`. Only when it is the first statement on its
+ *   checkout: a plain query always is, while inside `db.connection()` or a transaction later
+ *   statements may depend on session state (`set search_path`, temp tables, a snapshot) that a new
+ *   connection would silently lack. Writes are never retried: their failure is reported as it happened.
  */
-export class ReadRetryDriver implements Driver {
+export class InstrumentedPostgresDriver implements Driver {
   readonly #inner: Driver
   readonly #pool: InstrumentedPool
+  readonly #readRetry: boolean
 
   constructor(inner: Driver, pool: InstrumentedPool) {
     this.#inner = inner
     this.#pool = pool
+    this.#readRetry = pool.settings.readRetry
+  }
+
+  /** Whether failed reads run again (`readRetry`). */
+  get readRetry(): boolean {
+    return this.#readRetry
   }
 
   init(options?: AbortOptions): Promise<void> {
@@ -47,18 +58,26 @@ export class ReadRetryDriver implements Driver {
   }
 
   async acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
+    const token = {}
+    // Kysely releases every connection it acquires (in a finally): no leak stack at checkout.
+    this.#pool.checkoutReleasesItself(token)
+    const inner = await this.#inner.acquireConnection(options)
     // A new wrapper per checkout: its statement count starts at zero each time.
-    return new ReadRetryConnection(await this.#inner.acquireConnection(options), this)
+    return new InstrumentedConnection(inner, this, this.#pool.clientOf(token))
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    const wrapped = connection as ReadRetryConnection
+    const wrapped = connection as InstrumentedConnection
+    // A transaction can be held open (a hung callback, a controlled transaction never ended): name
+    // the code that began it. Taken synchronously, so the caller's async frames are in it.
+    const begunAt = this.#pool.captureCaller(this.beginTransaction)
+    if (begunAt && wrapped.client) this.#pool.attributeCheckout(wrapped.client, begunAt)
     wrapped.inTransaction = true
     await this.#inner.beginTransaction(wrapped.inner, settings)
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    const wrapped = connection as ReadRetryConnection
+    const wrapped = connection as InstrumentedConnection
     try {
       await this.#inner.commitTransaction(wrapped.inner)
     } finally {
@@ -67,7 +86,7 @@ export class ReadRetryDriver implements Driver {
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    const wrapped = connection as ReadRetryConnection
+    const wrapped = connection as InstrumentedConnection
     try {
       await this.#inner.rollbackTransaction(wrapped.inner)
     } finally {
@@ -80,7 +99,7 @@ export class ReadRetryDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    await this.#inner.savepoint?.((connection as ReadRetryConnection).inner, name, compile)
+    await this.#inner.savepoint?.((connection as InstrumentedConnection).inner, name, compile)
   }
 
   async rollbackToSavepoint(
@@ -88,7 +107,7 @@ export class ReadRetryDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    await this.#inner.rollbackToSavepoint?.((connection as ReadRetryConnection).inner, name, compile)
+    await this.#inner.rollbackToSavepoint?.((connection as InstrumentedConnection).inner, name, compile)
   }
 
   async releaseSavepoint(
@@ -96,11 +115,11 @@ export class ReadRetryDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    await this.#inner.releaseSavepoint?.((connection as ReadRetryConnection).inner, name, compile)
+    await this.#inner.releaseSavepoint?.((connection as InstrumentedConnection).inner, name, compile)
   }
 
   releaseConnection(connection: DatabaseConnection, options?: AbortOptions): Promise<void> {
-    return this.#inner.releaseConnection((connection as ReadRetryConnection).inner, options)
+    return this.#inner.releaseConnection((connection as InstrumentedConnection).inner, options)
   }
 
   destroy(options?: AbortOptions): Promise<void> {
@@ -130,16 +149,23 @@ export class ReadRetryDriver implements Driver {
   }
 }
 
-class ReadRetryConnection implements DatabaseConnection {
+class InstrumentedConnection implements DatabaseConnection {
   readonly inner: DatabaseConnection
-  readonly #driver: ReadRetryDriver
+  /** The pool's client under `inner`, for leak attribution. */
+  readonly client: pg.PoolClient | undefined
+  readonly #driver: InstrumentedPostgresDriver
   inTransaction = false
   /** Statements sent on this checkout so far. */
   #statements = 0
 
-  constructor(inner: DatabaseConnection, driver: ReadRetryDriver) {
+  constructor(
+    inner: DatabaseConnection,
+    driver: InstrumentedPostgresDriver,
+    client: pg.PoolClient | undefined,
+  ) {
     this.inner = inner
     this.#driver = driver
+    this.client = client
   }
 
   async executeQuery<R>(query: CompiledQuery, options?: AbortOptions): Promise<QueryResult<R>> {
@@ -147,8 +173,8 @@ class ReadRetryConnection implements DatabaseConnection {
     try {
       return await this.inner.executeQuery<R>(query, options)
     } catch (error) {
-      if (!first || this.inTransaction || !isReadOnlyQuery(query.query) || !isConnectionError(error))
-        throw error
+      const retriable = this.#driver.readRetry && first && !this.inTransaction && isReadOnlyQuery(query.query)
+      if (!retriable || !isConnectionError(error)) throw error
       return this.#driver.retryRead<R>(query)
     }
   }
