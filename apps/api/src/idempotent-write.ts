@@ -44,10 +44,7 @@ export async function idempotentWrite(
       fingerprint,
       retryWithinMs: writeRetryWithinMs,
     },
-    async (trx) => {
-      const { status, body } = await work(trx)
-      return { status, body: body ?? null }
-    },
+    work,
   )
   if (outcome.replayed) metrics.idempotentReplays.inc()
   if (outcome.attempts > 1) metrics.writeReruns.inc(outcome.attempts - 1)

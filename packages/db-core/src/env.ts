@@ -1,7 +1,7 @@
 // `@classroom/db-core/env`: for apps that validate their own variables and db-core's in one pass.
 export { DB_ENV_SETTINGS, type EnvSetting } from './config/env-settings.js'
 export { dbConfigFromEnv, dbEnvSpec } from './config/load-db-config.js'
-export { renderSettingsTable } from './config/settings-table.js'
+export { readmeSettingsTable, renderSettingsTable, withSettingsTable } from './config/settings-table.js'
 export {
   boolean,
   numberOrZeroForOff,

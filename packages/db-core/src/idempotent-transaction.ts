@@ -87,7 +87,8 @@ export async function idempotentTransaction<DB, R>(
         // Claiming first: a concurrent holder of the key makes this wait until it commits or rolls back.
         const claimed = await sql`insert into ${table} (key, fingerprint) values (${key}, ${fingerprint})
           on conflict (key) do nothing returning key`.execute(trx)
-        if (claimed.rows.length === 0) return replay(await storedKey(trx, table, key), attempts)
+        // The conflicting insert waited for the key's transaction to commit: the row is there.
+        if (claimed.rows.length === 0) return replay((await storedKey(trx, table, key))!, attempts)
         const response = await work(trx)
         await sql`update ${table} set response = ${JSON.stringify(response)}::jsonb where key = ${key}`.execute(
           trx,
@@ -97,25 +98,21 @@ export async function idempotentTransaction<DB, R>(
     } catch (error) {
       if (!isConnectionError(error) || performance.now() >= giveUpAt) throw error
       // Committed or not? Ask on a fresh connection (the pool waits out a restart for it).
-      const stored = await db
-        .connection()
-        .execute((conn) =>
-          sql<StoredKey>`select fingerprint, response from ${table} where key = ${key}`.execute(conn),
-        )
-      if (stored.rows[0]) return replay(stored.rows[0], attempts)
+      const stored = await storedKey(db, table, key)
+      if (stored) return replay(stored, attempts)
     }
   }
 }
 
+/** The key's stored row, looked up in the transaction or on a fresh connection of `db`. */
 async function storedKey<DB>(
-  trx: Transaction<DB>,
+  executor: Kysely<DB>,
   table: ReturnType<typeof sql.table>,
   key: string,
-): Promise<StoredKey> {
+): Promise<StoredKey | undefined> {
   const { rows } =
-    await sql<StoredKey>`select fingerprint, response from ${table} where key = ${key}`.execute(trx)
-  // The conflicting insert waited for the key's transaction to commit: the row is there.
-  return rows[0]!
+    await sql<StoredKey>`select fingerprint, response from ${table} where key = ${key}`.execute(executor)
+  return rows[0]
 }
 
 /**

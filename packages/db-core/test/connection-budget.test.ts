@@ -1,7 +1,8 @@
 import { LocalPostgres } from '@classroom/local-postgres'
+import { recordingLogger } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionBudgetError, checkConnectionBudget } from '../src/index.js'
-import { captureLogger, configFor, openPool } from './support.js'
+import { configFor, openPool } from './support.js'
 
 // A server with a small max_connections of its own.
 let cluster: LocalPostgres
@@ -17,7 +18,7 @@ afterAll(async () => {
 })
 
 async function check(overrides: Record<string, string>) {
-  const { logger, lines } = captureLogger()
+  const { logger, lines } = recordingLogger()
   const config = configFor(cluster.connectionString(), overrides)
   const pool = openPool(config, logger)
   try {

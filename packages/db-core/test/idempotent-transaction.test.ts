@@ -5,6 +5,7 @@ import {
   createIdempotencyKeysTable,
   IdempotencyKeyReusedError,
   idempotentTransaction,
+  isConnectionError,
   purgeIdempotencyKeys,
 } from '../src/index.js'
 import { configFor, openDb } from './support.js'
@@ -138,6 +139,26 @@ describe('idempotentTransaction', () => {
       )
       expect(outcome).toMatchObject({ replayed: false, attempts: 2 })
       expect(await count('died')).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('reports the lost connection, writing nothing, once retryWithinMs has run out', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      const outcome = await idempotentTransaction(
+        db,
+        { key: 'no-time-left', fingerprint: 'POST /notes h', retryWithinMs: 0 },
+        async (trx) => {
+          await addNote('no-time-left')(trx)
+          const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)
+          await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(db)
+          return addNote('no-time-left')(trx)
+        },
+      ).catch((e: unknown) => e)
+      expect(isConnectionError(outcome)).toBe(true)
+      expect(await count('no-time-left')).toBe(0)
     } finally {
       await close()
     }

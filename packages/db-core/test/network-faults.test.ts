@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process'
 import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
+import { recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type InstrumentedPool, isConnectionError } from '../src/index.js'
-import { captureLogger, configFor, openDb, openPool, sleep } from './support.js'
+import { configFor, openDb, openPool, sleep } from './support.js'
 
 // Faults between the pool and the server, provoked for real: a proxy that freezes or cuts TCP.
 let cluster: LocalPostgres
@@ -28,7 +29,7 @@ afterAll(async () => {
 function pool(
   overrides: Record<string, string>,
   through: 'proxy' | 'direct' = 'proxy',
-  logger = captureLogger().logger,
+  logger = recordingLogger().logger,
 ) {
   const url = through === 'proxy' ? proxy.rewrite(cluster.connectionString()) : cluster.connectionString()
   const created = openPool(configFor(url, overrides), logger)
@@ -118,7 +119,7 @@ describe('limits every connection carries', () => {
 
 describe('leak detection', () => {
   it('reports a connection held past DB_POOL_LEAK_WARN_MS once, with the stack of the code that took it', async () => {
-    const { logger, lines } = captureLogger()
+    const { logger, lines } = recordingLogger()
     const p = pool({ DB_POOL_LEAK_WARN_MS: '200' }, 'direct', logger)
     const quick = await p.connect()
     quick.release()
@@ -145,7 +146,7 @@ describe('leak detection', () => {
   })
 
   it('names the code that began a Kysely transaction held past DB_POOL_LEAK_WARN_MS', async () => {
-    const { logger, lines } = captureLogger()
+    const { logger, lines } = recordingLogger()
     const { db, close } = openDb(
       configFor(cluster.connectionString(), { DB_POOL_LEAK_WARN_MS: '200' }),
       logger,
@@ -169,7 +170,7 @@ describe('leak detection', () => {
   })
 
   it('tracks checkouts that release themselves by time alone: no stack taken, and the report says so', async () => {
-    const { logger, lines } = captureLogger()
+    const { logger, lines } = recordingLogger()
     const p = pool({ DB_POOL_LEAK_WARN_MS: '100' }, 'direct', logger)
     await p.query('select pg_sleep(0.4)')
     const leaks = lines.filter(

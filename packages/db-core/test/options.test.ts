@@ -45,6 +45,7 @@ describe('resolveDbConfig: settings as a typed object', () => {
         pool: { size: 0, acquireTimeoutMs: 1.5, prePing: 'yes' as unknown as boolean },
         tls: { mode: 'prefer' as 'require' },
         budget: { expectedReplicas: -1 },
+        pgbouncer: 'no' as unknown as boolean,
       }),
     )
     expect(error.issues).toEqual([
@@ -53,6 +54,7 @@ describe('resolveDbConfig: settings as a typed object', () => {
       { name: 'pool.prePing', value: '"yes"', expected: 'true or false' },
       { name: 'budget.expectedReplicas', value: '-1', expected: 'a whole number ≥ 1' },
       { name: 'tls.mode', value: '"prefer"', expected: 'one of disable, require, verify-full' },
+      { name: 'pgbouncer', value: '"no"', expected: 'true or false' },
     ])
   })
 

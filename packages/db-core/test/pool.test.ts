@@ -1,14 +1,14 @@
-import { findFreePort } from '@classroom/test-kit'
+import { findFreePort, recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { DatabaseUnavailableError, type InstrumentedPool, PoolTimeoutError } from '../src/index.js'
-import { captureLogger, configFor, openDb, openPool, sleep, startSilentServer } from './support.js'
+import { configFor, openDb, openPool, sleep, startSilentServer } from './support.js'
 
 const url = inject('databaseUrl')
 const pools: InstrumentedPool[] = []
 
-function pool(overrides: Record<string, string> = {}, logger = captureLogger().logger): InstrumentedPool {
+function pool(overrides: Record<string, string> = {}, logger = recordingLogger().logger): InstrumentedPool {
   const created = openPool(configFor(url, overrides), logger)
   pools.push(created)
   return created
@@ -101,7 +101,7 @@ describe('InstrumentedPool under load', () => {
 
 describe('queue warning', () => {
   it('warns once when waiting exceeds the threshold, not at it, and says when it drained', async () => {
-    const { logger, lines } = captureLogger()
+    const { logger, lines } = recordingLogger()
     const p = pool(
       {
         DB_POOL_SIZE: '1',
@@ -141,7 +141,7 @@ describe('queue warning', () => {
   })
 
   it('repeats the warning once per interval while the queue stays above', async () => {
-    const { logger, lines } = captureLogger()
+    const { logger, lines } = recordingLogger()
     const p = pool(
       {
         DB_POOL_SIZE: '1',
@@ -296,7 +296,7 @@ describe('checkout failures', () => {
   })
 
   it('keeps the process alive when a connection dies inside a Kysely transaction; the next one succeeds', async () => {
-    const { logger, lines } = captureLogger()
+    const { logger, lines } = recordingLogger()
     const {
       db,
       pool: p,

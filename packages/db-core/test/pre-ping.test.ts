@@ -1,8 +1,9 @@
 import { LocalPostgres } from '@classroom/local-postgres'
+import { recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InstrumentedPool } from '../src/index.js'
-import { captureLogger, configFor, openDb, sleep } from './support.js'
+import { configFor, openDb, sleep } from './support.js'
 
 // Freezing backends needs a server whose processes we may signal: a cluster of our own.
 let cluster: LocalPostgres
@@ -40,7 +41,7 @@ async function withFrozenBackends<T>(pids: number[], run: () => Promise<T>): Pro
 
 describe('pre-ping', () => {
   it('discards idle connections whose ping times out and hands the caller a working one, for Kysely queries and transactions', async () => {
-    const { logger } = captureLogger()
+    const { logger } = recordingLogger()
     const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {
         DB_POOL_SIZE: '3',
@@ -74,7 +75,7 @@ describe('pre-ping', () => {
   })
 
   it('does not ping connections used within DB_POOL_PRE_PING_IDLE_MS (pgxpool rule)', async () => {
-    const { logger } = captureLogger()
+    const { logger } = recordingLogger()
     const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {
         DB_POOL_SIZE: '1',
@@ -98,7 +99,7 @@ describe('pre-ping', () => {
   })
 
   it('pings on every checkout with DB_POOL_PRE_PING_IDLE_MS=0', async () => {
-    const { logger } = captureLogger()
+    const { logger } = recordingLogger()
     const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {
         DB_POOL_SIZE: '2',

@@ -79,6 +79,17 @@ describe('prepared statements', () => {
     expect(results.map((r) => r.rows)).toEqual([[{ a: 1 }], [{ b: 2 }]])
   })
 
+  it('prepares anew, and runs again, a statement the server no longer holds (26000 after DEALLOCATE ALL)', async () => {
+    const p = pool()
+    await p.query('select $1::int as n', [1])
+    expect(await prepared(p)).toHaveLength(1)
+    await p.query('deallocate all')
+    expect(await prepared(p)).toEqual([])
+    expect((await p.query('select $1::int as n', [2])).rows).toEqual([{ n: 2 }])
+    expect(await prepared(p)).toHaveLength(1)
+    expect(p.stats().statementsPreparedAnew).toBe(1)
+  })
+
   it('survives ALTER TABLE under concurrent load: statements whose result changed are prepared anew, none fails', async () => {
     const { db, pool: p, close } = openDb<{ altered: { id: number } }>(configFor(url))
     try {

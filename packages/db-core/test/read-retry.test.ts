@@ -1,9 +1,10 @@
 import { LocalPostgres } from '@classroom/local-postgres'
+import { recordingLogger } from '@classroom/test-kit'
 import { type Generated, type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isReadOnlyQuery } from '../src/dialect/instrumented-postgres-driver.js'
 import { DatabaseUnavailableError, isConnectionError } from '../src/index.js'
-import { captureLogger, configFor, openDb, sleep } from './support.js'
+import { configFor, openDb, sleep } from './support.js'
 
 interface Notes {
   notes: { id: Generated<number>; note: string }
@@ -37,7 +38,7 @@ const slowWrite = (db: Kysely<Notes>, note: string) =>
 
 describe('transparent retry of reads', () => {
   it('reads in flight during a restart succeed; an in-flight write reports its failure and the database agrees', async () => {
-    const { db, pool, close } = openDb<Notes>(configFor(cluster.connectionString()), captureLogger().logger)
+    const { db, pool, close } = openDb<Notes>(configFor(cluster.connectionString()), recordingLogger().logger)
     try {
       const reads = Array.from({ length: 5 }, () => slowRead(db))
       const write = slowWrite(db, 'in-flight').then(
@@ -64,7 +65,7 @@ describe('transparent retry of reads', () => {
   it('stops waiting for a database that stays down after DB_READ_RETRY_WAIT_MS, and says it is unavailable', async () => {
     const { db, pool, close } = openDb<Notes>(
       configFor(cluster.connectionString(), { DB_READ_RETRY_WAIT_MS: '500' }),
-      captureLogger().logger,
+      recordingLogger().logger,
     )
     try {
       const read = slowRead(db).catch((e: unknown) => e)
@@ -86,7 +87,7 @@ describe('transparent retry of reads', () => {
   it('does not retry with DB_READ_RETRY=false: the reads report the restart', async () => {
     const { db, pool, close } = openDb<Notes>(
       configFor(cluster.connectionString(), { DB_READ_RETRY: 'false' }),
-      captureLogger().logger,
+      recordingLogger().logger,
     )
     try {
       const reads = Array.from({ length: 3 }, () => slowRead(db).catch((e: unknown) => e))
@@ -101,7 +102,7 @@ describe('transparent retry of reads', () => {
   })
 
   it('never retries inside a transaction', async () => {
-    const { db, pool, close } = openDb<Notes>(configFor(cluster.connectionString()), captureLogger().logger)
+    const { db, pool, close } = openDb<Notes>(configFor(cluster.connectionString()), recordingLogger().logger)
     try {
       const outcome = await db
         .transaction()
@@ -120,7 +121,7 @@ describe('transparent retry of reads', () => {
   })
 
   it('tells reads from writes, including a write hidden in a CTE', () => {
-    const { db } = openDb<Notes>(configFor(cluster.connectionString()), captureLogger().logger)
+    const { db } = openDb<Notes>(configFor(cluster.connectionString()), recordingLogger().logger)
     const insertCte = db
       .with('added', (qb) => qb.insertInto('notes').values({ note: 'x' }).returningAll())
       .selectFrom('added')

@@ -1,8 +1,9 @@
 import { LocalPostgres } from '@classroom/local-postgres'
+import { recordingLogger } from '@classroom/test-kit'
 import { type Generated, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DatabaseUnavailableError } from '../src/index.js'
-import { captureLogger, configFor, openDb } from './support.js'
+import { configFor, openDb } from './support.js'
 
 // These tests stop the server, so they run on a cluster of their own, never on DATABASE_URL's.
 let cluster: LocalPostgres
@@ -23,7 +24,7 @@ describe.each([
   it.each(['fast', 'immediate'] as const)(
     '%s shutdown: queries and transactions succeed with no manual action',
     async (mode) => {
-      const { logger } = captureLogger()
+      const { logger } = recordingLogger()
       const { db, pool, close } = openDb<{ ledger: { id: Generated<number>; note: string } }>(
         configFor(cluster.connectionString(), overrides),
         logger,
@@ -80,7 +81,7 @@ describe.each([
 
 describe('while PostgreSQL is down', () => {
   it('once down longer than DB_POOL_UNAVAILABLE_WAIT_MS, checkouts fail fast with DatabaseUnavailableError, and succeed again once it is back', async () => {
-    const { logger } = captureLogger()
+    const { logger } = recordingLogger()
     const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), { DB_POOL_UNAVAILABLE_WAIT_MS: '200' }),
       logger,

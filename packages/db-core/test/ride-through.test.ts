@@ -1,10 +1,10 @@
 import { Socket } from 'node:net'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort } from '@classroom/test-kit'
+import { findFreePort, recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DatabaseUnavailableError, InstrumentedPool } from '../src/index.js'
-import { captureLogger, configFor, openDb, sleep } from './support.js'
+import { configFor, openDb, sleep } from './support.js'
 
 // Stops and starts the server: a cluster of its own.
 let cluster: LocalPostgres
@@ -19,7 +19,7 @@ afterAll(async () => {
 
 describe('riding through an outage', () => {
   it('serves checkouts that arrive while the server is down for less than DB_POOL_UNAVAILABLE_WAIT_MS once it is back', async () => {
-    const { logger, lines } = captureLogger()
+    const { logger, lines } = recordingLogger()
     const { db, pool, close } = openDb(configFor(cluster.connectionString()), logger)
     try {
       await Promise.all(Array.from({ length: 20 }, () => sql`select pg_sleep(0.02)`.execute(db)))
@@ -125,7 +125,7 @@ describe('riding through an outage', () => {
     }
     const pool = new InstrumentedPool({
       ...configFor(`postgres://app:x@127.0.0.1:${port}/app`, { DB_POOL_UNAVAILABLE_WAIT_MS: '0' }),
-      logger: captureLogger().logger,
+      logger: recordingLogger().logger,
       clientConfig: { stream: selfConnecting },
     })
     try {

@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { OPTION_RULES } from '../src/config/db-config.js'
-import { DB_ENV_SETTINGS, dbEnvSpec, renderSettingsTable } from '../src/env.js'
+import {
+  DB_ENV_SETTINGS,
+  dbEnvSpec,
+  readmeSettingsTable,
+  renderSettingsTable,
+  withSettingsTable,
+} from '../src/env.js'
 
 const README = new URL('../../../README.md', import.meta.url)
-const BEGIN = '<!-- settings-table:begin (generated: pnpm --filter @classroom/db-core settings-table) -->'
-const END = '<!-- settings-table:end -->'
 
 /** A markdown table's rows as trimmed cells, the separator row left out. */
 function cells(table: string): string[][] {
@@ -24,11 +28,18 @@ function cells(table: string): string[][] {
 describe('the settings have one source', () => {
   it("the README's settings table is the one made from the settings list (run the settings-table script after a change)", () => {
     const text = readFileSync(README, 'utf8')
-    const start = text.indexOf(BEGIN)
-    const end = text.indexOf(END)
-    expect(start, 'README.md has the generated settings section').toBeGreaterThan(-1)
     // Compared cell by cell: the formatter may pad the columns.
-    expect(cells(text.slice(start + BEGIN.length, end))).toEqual(cells(renderSettingsTable()))
+    expect(cells(readmeSettingsTable(text))).toEqual(cells(renderSettingsTable()))
+  })
+
+  it('rewrites only the table between its markers, and names the markers when they are missing', () => {
+    const readme =
+      'intro\n<!-- settings-table:begin (generated: pnpm --filter @classroom/db-core settings-table) -->\n| old |\n<!-- settings-table:end -->\noutro\n'
+    const updated = withSettingsTable(readme)
+    expect(readmeSettingsTable(updated)).toBe(renderSettingsTable())
+    expect(updated.startsWith('intro\n<!-- settings-table:begin')).toBe(true)
+    expect(updated.endsWith('<!-- settings-table:end -->\noutro\n')).toBe(true)
+    expect(() => withSettingsTable('no table here')).toThrow(/has no <!-- settings-table:begin/)
   })
 
   it('every typed option has exactly one variable, and every variable is in the env spec', () => {

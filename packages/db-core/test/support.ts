@@ -11,9 +11,6 @@ import {
   loadDbConfig,
 } from '../src/index.js'
 
-/** A logger whose lines the test can read. */
-export const captureLogger = recordingLogger
-
 /** A db-core config for `url`, with db-core's real env parsing applied to the overrides. */
 export function configFor(url: string, overrides: Record<string, string> = {}): DbConfig {
   return loadDbConfig({ DATABASE_URL: url, ...overrides })

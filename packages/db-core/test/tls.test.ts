@@ -3,9 +3,10 @@ import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { LocalPostgres } from '@classroom/local-postgres'
+import { recordingLogger } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, DatabaseTlsError, loadDbConfig } from '../src/index.js'
-import { captureLogger, configFor, openPool } from './support.js'
+import { configFor, openPool } from './support.js'
 
 // A certificate authority and a server certificate for 127.0.0.1, made for this run; a second,
 // unrelated CA to verify against and fail.
@@ -98,7 +99,7 @@ afterAll(async () => {
 })
 
 async function connectWith(url: string, env: Record<string, string>) {
-  const pool = openPool(configFor(url, env), captureLogger().logger)
+  const pool = openPool(configFor(url, env), recordingLogger().logger)
   try {
     const { rows } = await pool.query<{ ssl: boolean }>(
       'select ssl from pg_stat_ssl where pid = pg_backend_pid()',

@@ -220,7 +220,7 @@ export type OptionPath = {
  * by the variable each came from and in its unit.
  */
 export interface OptionNaming {
-  name(path: OptionPath | 'connectionString'): string
+  name(path: OptionPath | 'connectionString' | 'pgbouncer'): string
   value(path: OptionPath, value: unknown): string
 }
 
@@ -285,7 +285,7 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
   const tls = resolveTls(options.tls, check, nameOf, issues)
   const pgbouncer = options.pgbouncer ?? DB_CONFIG_DEFAULTS.pgbouncer
   if (typeof pgbouncer !== 'boolean') {
-    issues.push({ name: 'pgbouncer', value: JSON.stringify(pgbouncer), expected: 'true or false' })
+    issues.push({ name: nameOf('pgbouncer'), value: JSON.stringify(pgbouncer), expected: 'true or false' })
   }
   if (issues.length > 0) throw new ConfigError(issues)
   return Object.freeze({

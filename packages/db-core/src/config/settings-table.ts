@@ -23,6 +23,45 @@ export function renderSettingsTable(): string {
   ].join('\n')
 }
 
+const BEGIN = '<!-- settings-table:begin (generated: pnpm --filter @classroom/db-core settings-table) -->'
+const END = '<!-- settings-table:end -->'
+
+/** Where the generated table stands in a README: between its two markers. */
+function tableBounds(readme: string): { start: number; end: number } {
+  const start = readme.indexOf(BEGIN)
+  const end = readme.indexOf(END)
+  if (start < 0 || end < start) throw new Error(`the README has no ${BEGIN} ... ${END} section`)
+  return { start: start + BEGIN.length, end }
+}
+
+/**
+ * The settings table a README holds now (between the generator's markers).
+ *
+ * ```ts
+ * import { readFileSync } from 'node:fs'
+ *
+ * const current = readmeSettingsTable(readFileSync('README.md', 'utf8'))
+ * ```
+ */
+export function readmeSettingsTable(readme: string): string {
+  const { start, end } = tableBounds(readme)
+  return readme.slice(start, end).trim()
+}
+
+/**
+ * The README with its settings table made anew from the settings list.
+ *
+ * ```ts
+ * import { readFileSync, writeFileSync } from 'node:fs'
+ *
+ * writeFileSync('README.md', withSettingsTable(readFileSync('README.md', 'utf8')))
+ * ```
+ */
+export function withSettingsTable(readme: string): string {
+  const { start, end } = tableBounds(readme)
+  return `${readme.slice(0, start)}\n${renderSettingsTable()}\n${readme.slice(end)}`
+}
+
 function codeOrEmpty(value: unknown): string {
   return value === undefined ? '' : `\`${String(value)}\``
 }

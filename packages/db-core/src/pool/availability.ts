@@ -1,8 +1,8 @@
+import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PoolSettings } from '../config/db-config.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'
-import { type Clock, systemClock } from './clock.js'
 
 /**
  * Whether the pool believes the database is down, and the one reconnect loop that finds out when it
@@ -15,7 +15,6 @@ export class DatabaseAvailability {
   readonly #settings: PoolSettings
   readonly #logger: DbLogger
   readonly #probe: () => Promise<void>
-  readonly #clock: Clock
   readonly #waiters = new Set<() => void>()
   #downSince: number | undefined
   #lastError: unknown
@@ -25,12 +24,10 @@ export class DatabaseAvailability {
     settings: PoolSettings
     logger: DbLogger
     probe: () => Promise<void>
-    clock?: Clock
   }) {
     this.#settings = options.settings
     this.#logger = options.logger
     this.#probe = options.probe
-    this.#clock = options.clock ?? systemClock
   }
 
   /** Whether the last word on the database is that it is unreachable. */
@@ -44,20 +41,20 @@ export class DatabaseAvailability {
   }
 
   /** How long it has been down, in milliseconds; 0 when it is up. */
-  downForMs(now = this.#clock.now()): number {
-    return this.#downSince === undefined ? 0 : now - this.#downSince
+  downForMs(): number {
+    return this.#downSince === undefined ? 0 : performance.now() - this.#downSince
   }
 
   /** Down for longer than checkouts may wait: they fail at once. */
-  circuitOpen(now = this.#clock.now()): boolean {
-    return this.#downSince !== undefined && now - this.#downSince >= this.#settings.unavailableWaitMs
+  circuitOpen(): boolean {
+    return this.#downSince !== undefined && this.downForMs() >= this.#settings.unavailableWaitMs
   }
 
   /** A connection attempt met an unreachable database: believe it is down, and start probing. */
   reportUnreachable(error: unknown): void {
     this.#lastError = error
     if (this.#downSince !== undefined || this.#stopped) return
-    this.#downSince = this.#clock.now()
+    this.#downSince = performance.now()
     this.#logger.warn('database unreachable: checkouts wait for it while one reconnect loop probes', {
       error: redactSecrets(error instanceof Error ? error.message : String(error)),
       code: (error as { code?: unknown })?.code,
@@ -69,7 +66,7 @@ export class DatabaseAvailability {
   /** A connection opened: the database answers again. */
   reportReachable(): void {
     if (this.#downSince === undefined) return
-    const downMs = Math.round(this.#clock.now() - this.#downSince)
+    const downMs = Math.round(performance.now() - this.#downSince)
     this.#downSince = undefined
     this.#lastError = undefined
     this.#logger.info('database reachable again', { downMs })
@@ -77,10 +74,10 @@ export class DatabaseAvailability {
     this.#waiters.clear()
   }
 
-  /** Waits until the database answers or the clock passes `until`; resolves whether it answers. */
+  /** Waits until the database answers or `performance.now()` passes `until`; resolves whether it answers. */
   async waitUntilReachable(until: number): Promise<boolean> {
     if (this.#downSince === undefined) return true
-    const remaining = until - this.#clock.now()
+    const remaining = until - performance.now()
     if (remaining <= 0) return false
     let wake: (() => void) | undefined
     const back = new Promise<true>((resolve) => {

@@ -222,8 +222,10 @@ export class InstrumentedPool extends pg.Pool {
     const token = this.#selfReleasing
     this.#selfReleasing = undefined
     const checkout = this.#checkout(token ? undefined : this.#leakDetector?.captureCaller(this.connect))
-    if (token && token !== POOL_QUERY)
+    // Only leak reports name a transaction's code: without them the driver needs no client back.
+    if (token && token !== POOL_QUERY && this.#leakDetector) {
       void checkout.then((client) => this.#tokenClients.set(token, client), noop)
+    }
     if (!callback) return checkout
     // pg-pool's own `query()` uses the callback form.
     checkout.then(

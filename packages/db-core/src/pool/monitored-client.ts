@@ -5,7 +5,7 @@ import { StatementCache } from './statement-cache.js'
 /** What the pool learns of every connection attempt, and of statements prepared anew. */
 export interface ClientHooks {
   attempted(): void
-  failed(error: Error): void
+  failed(): void
   /** A prepared statement the server had dropped or re-planned ran again, transparently. */
   statementRetried(): void
 }
@@ -46,13 +46,13 @@ export function monitoredClient(hooks: ClientHooks, statementCacheSize: number):
       })
       if (callback) {
         super.connect((error: Error) => {
-          if (error) hooks.failed(error)
+          if (error) hooks.failed()
           callback(error)
         })
         return undefined
       }
       return super.connect().catch((error: Error) => {
-        hooks.failed(error)
+        hooks.failed()
         throw error
       })
     }

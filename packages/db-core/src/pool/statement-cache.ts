@@ -29,10 +29,6 @@ export class StatementCache {
     this.#capacity = capacity
   }
 
-  get size(): number {
-    return this.#prepared.size
-  }
-
   /** Marks `text` as used now; returns its name and the least recently used names it pushed out. */
   use(text: string): { name: string; evicted: string[] } {
     const name = statementName(text)
