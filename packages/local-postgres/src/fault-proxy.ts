@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
  * - `cut()`: reset every open connection, as a network that kills them.
  * - `loseReplyTo(pattern)`: the next connection whose client sends matching bytes has them delivered,
  *   then loses every answer and is reset: a write that committed while its client never heard so.
+ * - `retarget(target)`: new connections go elsewhere, as a virtual IP moved to a promoted standby.
  *
  * ```ts
  * const proxy = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port })
@@ -18,7 +19,7 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
  */
 export class FaultProxy {
   readonly #server: Server
-  readonly #target: { host: string; port: number }
+  #target: { host: string; port: number }
   readonly #sockets = new Set<Socket>()
   readonly #held: Array<{ to: Socket; chunk: Buffer }> = []
   #frozen = false
@@ -76,6 +77,23 @@ export class FaultProxy {
     return new Promise((done) => {
       this.#loseReply = { pattern, afterMs, done }
     })
+  }
+
+  /**
+   * Sends new connections to `target` from now on, as a failover moving a virtual IP or DNS name to
+   * a promoted standby. Open connections stay with the old target, unless `cut` resets them too
+   * (as {@link cut} does): clients of the old primary that would otherwise never notice.
+   *
+   * ```ts
+   * await primary.stop('immediate')
+   * await standby.promote()
+   * proxy.retarget({ host: '127.0.0.1', port: standby.port }, { cut: true })
+   * ```
+   */
+  retarget(target: { host: string; port: number }, { cut = false }: { cut?: boolean } = {}): void {
+    // A copy: the caller's object changing later must not move connections behind our back.
+    this.#target = { host: target.host, port: target.port }
+    if (cut) this.cut()
   }
 
   /** Resets every open connection (RST), leaving the proxy listening. */

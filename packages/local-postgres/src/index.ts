@@ -1,5 +1,11 @@
 export { type BouncedCluster, startBouncedCluster } from './bounced-cluster.js'
 export { FaultProxy } from './fault-proxy.js'
 export { ensurePgBouncer, LocalPgBouncer, type LocalPgBouncerOptions } from './local-pgbouncer.js'
-export { LocalPostgres, type LocalPostgresOptions, type ShutdownMode } from './local-postgres.js'
+export {
+  type ClusterRole,
+  LocalPostgres,
+  type LocalPostgresOptions,
+  type ShutdownMode,
+  type StandbyOptions,
+} from './local-postgres.js'
 export { createTestDatabase, provideTestDatabase, type TestDatabase } from './test-database.js'
