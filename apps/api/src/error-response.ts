@@ -2,6 +2,7 @@ import {
   DatabaseUnavailableError,
   IdempotencyKeyReusedError,
   isConnectionError,
+  isReadOnlyError,
   PoolTimeoutError,
 } from '@classroom/db-core'
 import type { FastifyError } from 'fastify'
@@ -59,6 +60,17 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
     return expected(
       503,
       { error: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable; retry shortly' },
+      { 'retry-after': RETRY_AFTER_UNAVAILABLE },
+    )
+  }
+  if (isReadOnlyError(error)) {
+    // A standby answered a write (a failover under way): nothing was written, and a retry will find the primary.
+    return expected(
+      503,
+      {
+        error: 'DATABASE_UNAVAILABLE',
+        message: 'the database does not accept writes right now; retry shortly',
+      },
       { 'retry-after': RETRY_AFTER_UNAVAILABLE },
     )
   }

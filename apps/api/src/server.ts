@@ -69,7 +69,7 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
       writeRetryWithinMs: dbConfig.pool.unavailableWaitMs,
       logger,
       metrics,
-      checkDatabase: () => checkDatabase(target.connectionString, { timeoutMs: config.readyzTimeoutMs }),
+      checkDatabase: () => checkDatabase(pool, { timeoutMs: config.readyzTimeoutMs }),
     })
     const url = await app.listen({ host: config.host, port: config.port })
     logger.info('api listening', {

@@ -35,6 +35,25 @@ const CONNECTION_MESSAGES = [
   'timeout expired',
 ]
 
+const READ_ONLY_SQL_TRANSACTION = '25006'
+
+/**
+ * Whether the server refused a write because it is read-only (SQLSTATE 25006): a standby, during
+ * a failover or behind a proxy, VIP or DNS name that points at one, or a read-only transaction.
+ * Nothing was written, so the write may be sent again once a primary answers.
+ *
+ * ```ts
+ * if (isReadOnlyError(error)) reply.code(503).header('Retry-After', '2')
+ * ```
+ */
+export function isReadOnlyError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if ((current as { code?: unknown }).code === READ_ONLY_SQL_TRANSACTION) return true
+    current = current.cause
+  }
+  return false
+}
+
 /**
  * Whether an error means the connection or the server is gone (down, restarting, unreachable,
  * or the backend was killed), as opposed to an error in the statement itself. Such failures are

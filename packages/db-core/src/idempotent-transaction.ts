@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Kysely, sql, type Transaction } from 'kysely'
-import { isConnectionError } from './connection-errors.js'
+import { isConnectionError, isReadOnlyError } from './connection-errors.js'
 import { IdempotencyKeyReusedError } from './errors.js'
 
 /** The key, what it stands for, and where keys are kept. */
@@ -18,7 +19,8 @@ export interface IdempotencyOptions {
   readonly table?: string
   /**
    * How long to keep running the transaction again while its connection is lost (a restart, a
-   * failover); the pool's own ride-through bounds each attempt's checkout. Default 10 000 ms.
+   * failover) or its server refuses writes as read-only (a standby, during a failover); the
+   * pool's own ride-through bounds each attempt's checkout. Default 10 000 ms.
    */
   readonly retryWithinMs?: number
 }
@@ -35,6 +37,9 @@ export interface IdempotentOutcome<R> {
 
 const DEFAULT_TABLE = 'idempotency_keys'
 const DEFAULT_RETRY_WITHIN_MS = 10_000
+// A write refused by a read-only server waits this long before it is sent again: the pool is
+// finding a primary (a failover), and nothing tells when one will answer.
+const READ_ONLY_PAUSE_MS = 100
 
 interface StoredKey {
   fingerprint: string
@@ -96,7 +101,13 @@ export async function idempotentTransaction<DB, R>(
         return { response, replayed: false, attempts }
       })
     } catch (error) {
-      if (!isConnectionError(error) || performance.now() >= giveUpAt) throw error
+      const remainingMs = giveUpAt - performance.now()
+      // Refused as read-only, the write did not happen: send it again once a primary may answer.
+      if (isReadOnlyError(error) && remainingMs > 0) {
+        await sleep(Math.min(READ_ONLY_PAUSE_MS, remainingMs))
+        continue
+      }
+      if (!isConnectionError(error) || remainingMs <= 0) throw error
       // Committed or not? Ask on a fresh connection (the pool waits out a restart for it).
       const stored = await storedKey(db, table, key)
       if (stored) return replay(stored, attempts)

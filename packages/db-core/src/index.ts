@@ -12,7 +12,7 @@ export {
 } from './config/db-config.js'
 export { loadDbConfig } from './config/load-db-config.js'
 export { type ConnectionBudget, checkConnectionBudget } from './connection-budget.js'
-export { isConnectionError } from './connection-errors.js'
+export { isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
 export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
 export {

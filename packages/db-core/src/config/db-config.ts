@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError, type ConfigIssue } from '../errors.js'
+import { redactSecrets } from '../logging/redact.js'
+import { parseConnectionUrl } from './connection-url.js'
 
 /**
  * The pool's settings, in the pool's units. Defaults are the production spec: 20 kept connections,
@@ -261,6 +263,15 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
 
   if (typeof options.connectionString !== 'string' || options.connectionString === '') {
     issues.push({ name: nameOf('connectionString'), value: undefined, expected: 'a postgres:// URL' })
+  } else {
+    const url = parseConnectionUrl(options.connectionString)
+    if (!url.ok) {
+      issues.push({
+        name: nameOf('connectionString'),
+        value: redactSecrets(options.connectionString),
+        expected: url.problems.join('; '),
+      })
+    }
   }
   const pool = section('pool', options.pool) as Omit<PoolSettings, 'recycleJitterMs'> & {
     recycleJitterMs: number | undefined

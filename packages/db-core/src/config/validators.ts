@@ -8,6 +8,7 @@ import {
 } from 'envalid'
 import { ConfigError, type ConfigIssue } from '../errors.js'
 import { redactValue } from '../logging/redact.js'
+import { parseConnectionUrl } from './connection-url.js'
 
 /**
  * Validates `env` against an envalid spec and returns the typed, frozen result. Unlike envalid's
@@ -117,22 +118,16 @@ export const oneOf = <const T extends string>(choices: readonly T[]) =>
   })
 
 /**
- * A `postgres://` or `postgresql://` connection URL with a host.
+ * A `postgres://` or `postgresql://` connection URL as libpq reads it: one host or several
+ * (`host1:5432,host2:5433`), with `target_session_attrs` and `connect_timeout` checked. The
+ * error lists every problem.
  *
  * ```ts
  * DATABASE_URL: postgresUrl({ desc: 'a postgres:// URL' })
  * ```
  */
 export const postgresUrl = makeValidator<string>((input) => {
-  let url: URL
-  try {
-    url = new URL(input)
-  } catch {
-    throw new EnvError('a URL like postgres://user:password@host:5432/database')
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new EnvError(`a postgres:// or postgresql:// URL, not ${url.protocol}//`)
-  }
-  if (!url.hostname) throw new EnvError('a URL with a host, like postgres://user:password@host:5432/database')
+  const url = parseConnectionUrl(input)
+  if (!url.ok) throw new EnvError(url.problems.join('; '))
   return input
 })

@@ -1,7 +1,7 @@
 import type { PoolSettings } from '../config/db-config.js'
 
 /** Why db-core closed a connection, for the removal counters. */
-export type RemovalReason = 'pre-ping' | 'error' | 'recycle'
+export type RemovalReason = 'pre-ping' | 'error' | 'recycle' | 'read-only'
 
 /** What the pool knows of one connection over its life. */
 export interface ConnectionState {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
+import { type ConnectionUrl, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
 import { isConnectionError } from '../connection-errors.js'
 import { DatabaseTlsError, DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from '../errors.js'
@@ -15,9 +16,10 @@ import {
 import { DatabaseAvailability } from './availability.js'
 import { poolClientOptions } from './client-options.js'
 import { type ConnectionState, newConnectionState } from './connection-state.js'
+import { HostRefusedError, HostSelection } from './host-selection.js'
 import { LeakDetector } from './leak-detector.js'
 import { LoopWatch } from './loop-watch.js'
-import { monitoredClient } from './monitored-client.js'
+import { type MonitoredClient, monitoredClient } from './monitored-client.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { needsPing, ping } from './pre-ping.js'
 import { QueueMonitor } from './queue-monitor.js'
@@ -75,6 +77,9 @@ const noop = () => undefined
 // The "error" a connection the server already closed is released with.
 const SERVER_CLOSED = new Error('connection closed by the server')
 
+// The "error" a connection whose server refused a write as read-only is released with.
+const READ_ONLY_SERVER = new Error('the server no longer accepts writes')
+
 // A reconnect probe gives up on a server that accepts TCP but does not answer after this long.
 const PROBE_TIMEOUT_MS = 2000
 
@@ -116,8 +121,12 @@ export class InstrumentedPool extends pg.Pool {
   readonly #leakDetector: LeakDetector | undefined
   readonly #availability: DatabaseAvailability
   readonly #loopWatch = new LoopWatch()
+  readonly #url: ConnectionUrl
+  readonly #hosts: HostSelection
   /** When a connection of this pool was last lost: every one older is validated at its next checkout. */
   #suspectBefore = Number.NEGATIVE_INFINITY
+  /** When a server last refused a write as read-only: every older connection is asked whether it still accepts writes. */
+  #writeRefusedAt = Number.NEGATIVE_INFINITY
   #active = 0
   #ending: Promise<void> | undefined
   /** Set while pg-pool's own `query()` or db-core's Kysely driver checks out: no leak stack taken. */
@@ -128,20 +137,31 @@ export class InstrumentedPool extends pg.Pool {
   constructor(options: InstrumentedPoolOptions) {
     const { logger, onAcquire, clientConfig, ...settings } = options
     const config = resolveDbConfig(settings)
+    // resolveDbConfig refused any URL that does not parse.
+    const url = parseConnectionUrl(config.connectionString) as ConnectionUrl
+    const hosts = new HostSelection(url)
     // Made before super(): the Client class pg-pool opens connections with reports into it.
     const counters = emptyCounters()
-    const Client = monitoredClient(
-      {
+    let onWriteRefused: (client: MonitoredClient) => void = noop
+    const Client = monitoredClient({
+      hooks: {
         attempted: () => counters.connectAttempts++,
         failed: () => counters.connectFailures++,
+        refusedForRole: () => counters.serverRoleRefusals++,
         statementRetried: () => counters.statementsPreparedAnew++,
+        writeRefused: (client) => onWriteRefused(client),
       },
       // PgBouncer in transaction mode hands each statement any server connection.
-      config.pgbouncer ? 0 : config.session.statementCacheSize,
-    )
+      statementCacheSize: config.pgbouncer ? 0 : config.session.statementCacheSize,
+      hosts,
+      connectTimeoutMs: url.connectTimeoutMs,
+    })
     super({ ...clientConfig, ...poolClientOptions(config), Client })
+    onWriteRefused = (client) => this.#onWriteRefused(client)
     this.#counters = counters
     this.#config = config
+    this.#url = url
+    this.#hosts = hosts
     this.#logger = logger ?? createLogger({ defaultMeta: { component: 'db-core' } })
     this.#onAcquire = onAcquire
     this.#availability = new DatabaseAvailability({
@@ -313,18 +333,27 @@ export class InstrumentedPool extends pg.Pool {
         // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
         client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited)
       } catch (error) {
+        // One host of several refused: the next is tried at once, as libpq does.
+        if (error instanceof DatabaseUnavailableError && error.cause instanceof HostRefusedError) continue
         if (error instanceof DatabaseUnavailableError && isConnectionError(error.cause)) {
           this.#availability.reportUnreachable(error.cause)
           if (performance.now() < waitUntil && !this.#availability.circuitOpen()) continue
         }
         throw this.#failed(error)
       }
+      // A write it just had refused as read-only is still being answered: judge it on the whole answer.
+      const refusal = (client as unknown as MonitoredClient).refusalPending
+      if (refusal) await refusal
       const state = this.#stateOf(client)
       const now = performance.now()
       if (state.checkouts > 1 && socketClosed(client)) {
         // The server's close already arrived: never hand this one out.
         this.#onConnectionError(client, new Error('the server closed the connection while it was idle'))
         client.release(SERVER_CLOSED)
+        continue
+      }
+      if (state.removal === 'read-only') {
+        client.release(READ_ONLY_SERVER)
         continue
       }
       if (now >= state.retireAt) {
@@ -338,7 +367,11 @@ export class InstrumentedPool extends pg.Pool {
         return this.#handOut(client, startedAt, acquiredAt)
       }
       this.#counters.prePings++
-      const failure = await ping(client, Math.min(prePingTimeoutMs, deadline - now))
+      const failure = await ping(
+        client,
+        Math.min(prePingTimeoutMs, deadline - now),
+        this.#pingRequirement(state),
+      )
       if (!failure) {
         state.validatedAt = performance.now()
         return this.#handOut(client, startedAt, acquiredAt)
@@ -373,20 +406,72 @@ export class InstrumentedPool extends pg.Pool {
     )
   }
 
-  /** One connection attempt for the reconnect loop, on a client of its own, closed at once. */
-  async #probe(): Promise<void> {
+  /**
+   * A connection outside the pool, made as the pool makes its own (host selection and
+   * `target_session_attrs`, TLS, session settings) and bounded by `timeoutMs`: for probes that must
+   * not take a pooled connection from real work. Hosts are tried in turn until one qualifies or
+   * all have refused. The caller ends it.
+   *
+   * ```ts
+   * const client = await pool.connectDetached(1000)
+   * try { await client.query('select 1') } finally { await client.end() }
+   * ```
+   */
+  async connectDetached(timeoutMs: number): Promise<pg.Client> {
     const { Client, options } = this as unknown as { Client: typeof pg.Client; options: pg.PoolConfig }
-    const client = new Client({
-      ...options,
-      connectionTimeoutMillis: Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS),
-    })
-    // A probe that dies after connecting must not crash the process.
-    client.on('error', () => undefined)
-    try {
-      await client.connect()
-    } finally {
-      await client.end().catch(() => undefined)
+    for (;;) {
+      const client = new Client({ ...options, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs })
+      // A detached connection that dies later must not crash the process.
+      client.on('error', noop)
+      try {
+        await client.connect()
+        return client
+      } catch (error) {
+        await client.end().catch(noop)
+        if (!(error instanceof HostRefusedError)) throw error
+      }
     }
+  }
+
+  /** One connection for the reconnect loop, closed at once. */
+  async #probe(): Promise<void> {
+    const client = await this.connectDetached(Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS))
+    await client.end().catch(noop)
+  }
+
+  /**
+   * What a pre-ping checks of a connection's server: what `target_session_attrs` asks of every
+   * connection, and, after a server refused a write as read-only, that older ones still accept writes.
+   */
+  #pingRequirement(state: ConnectionState) {
+    const requirement = this.#hosts.requirement
+    if (requirement !== 'any' || state.validatedAt >= this.#writeRefusedAt) return requirement
+    return 'read-write'
+  }
+
+  /**
+   * A server refused a write as read-only (25006): after a failover, or a proxy, VIP or DNS name
+   * now pointing at a standby. Unless the pool asked for read-only servers, or this one reports
+   * that it accepts writes (the refusal then came from a read-only transaction), the connection is
+   * discarded at its next checkout, older ones are re-checked, and new ones go through host
+   * selection again.
+   */
+  #onWriteRefused(client: MonitoredClient): void {
+    const attrs = this.#url.targetSessionAttrs
+    if (attrs === 'read-only' || attrs === 'standby' || attrs === 'prefer-standby') return
+    if (client.knownWritable) return
+    const state = this.#stateOf(client)
+    if (state.removal !== undefined) return
+    state.removal = 'read-only'
+    this.#counters.readOnlyDiscards++
+    this.#suspectBefore = this.#writeRefusedAt = performance.now()
+    this.#logger.warn(
+      'the server refused a write as read-only: discarding the connection, re-checking older ones',
+      {
+        checkedOut: state.checkedOut,
+        code: '25006',
+      },
+    )
   }
 
   #handOut(client: pg.PoolClient, startedAt: number, acquiredAt: Error | undefined): pg.PoolClient {

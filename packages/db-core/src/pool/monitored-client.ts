@@ -1,18 +1,50 @@
 import type { Socket } from 'node:net'
 import pg from 'pg'
+import { isConnectionError } from '../connection-errors.js'
+import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
+import { queryRole, reportedRole, roleMismatch } from './server-role.js'
 import { StatementCache } from './statement-cache.js'
 
-/** What the pool learns of every connection attempt, and of statements prepared anew. */
+/** What the pool learns of every connection attempt, and of what its connections are told. */
 export interface ClientHooks {
   attempted(): void
   failed(): void
+  /** A connection reached a server of the wrong kind for `target_session_attrs` and was closed. */
+  refusedForRole(): void
   /** A prepared statement the server had dropped or re-planned ran again, transparently. */
   statementRetried(): void
+  /** The server refused a write on this connection: SQLSTATE 25006, read_only_sql_transaction. */
+  writeRefused(client: MonitoredClient): void
+}
+
+/** How the pool's connections are made. */
+export interface MonitoredClientOptions {
+  readonly hooks: ClientHooks
+  /** Statements kept prepared per connection; 0 off. */
+  readonly statementCacheSize: number
+  /** Where each new connection goes, and what its server must be. */
+  readonly hosts: HostSelection
+  /** libpq's `connect_timeout`: the longest wait for one host, within the pool's own bound. */
+  readonly connectTimeoutMs: number | undefined
+}
+
+/** A connection of the pool: pg's `Client`, plus what db-core knows of its server. */
+export interface MonitoredClient extends pg.Client {
+  /** The server said it accepts writes (PostgreSQL 14+ reports it, and reports changes). */
+  readonly knownWritable: boolean
+  /**
+   * While the server is still answering a write it refused as read-only (its error arrives before
+   * its ReadyForQuery and the role reports that come with it): resolves once that answer is
+   * complete and the pool has judged the connection. `undefined` otherwise.
+   */
+  readonly refusalPending: Promise<void> | undefined
 }
 
 // 0A000 with this message: a schema change altered the result of a statement prepared before it.
 const PLAN_CHANGED = 'cached plan must not change result type'
 const NO_SUCH_STATEMENT = '26000'
+const READ_ONLY_SQL_TRANSACTION = '25006'
+const noop = () => undefined
 
 type Callback = (error: Error, result: pg.QueryResult) => void
 
@@ -20,6 +52,11 @@ type Callback = (error: Error, result: pg.QueryResult) => void
  * The `Client` class the pool opens connections with: pg's own, plus
  *
  * - every connection attempt and failure counted;
+ * - libpq's host selection: each connection goes to the host {@link HostSelection} picks, within
+ *   `connect_timeout`; one that fails to connect, or lands on the wrong kind of server for
+ *   `target_session_attrs` (told by the role PostgreSQL 14+ reports at connect, or asked), is
+ *   closed and fails with the error that sends the pool to the next host;
+ * - a write the server refuses as read-only (25006) reported, so the pool can drop the connection;
  * - a socket connected to itself refused: a client retrying a port inside the kernel's ephemeral
  *   range while nothing listens there can be given that very port as its own source, and TCP
  *   simultaneous open then connects the socket to itself (pg would wait for its own echo);
@@ -30,11 +67,72 @@ type Callback = (error: Error, result: pg.QueryResult) => void
  *   more, outside a transaction; inside one the error aborted the transaction, so it is reported,
  *   and the statement prepared anew the next time.
  */
-export function monitoredClient(hooks: ClientHooks, statementCacheSize: number): typeof pg.Client {
-  return class MonitoredClient extends pg.Client {
+export function monitoredClient({
+  hooks,
+  statementCacheSize,
+  hosts,
+  connectTimeoutMs,
+}: MonitoredClientOptions): new (
+  config?: pg.ClientConfig,
+) => MonitoredClient {
+  return class MonitoredClientImpl extends pg.Client implements MonitoredClient {
     readonly #statements = statementCacheSize > 0 ? new StatementCache(statementCacheSize) : undefined
     /** Names the server may still hold under an old plan: deallocated once outside a transaction. */
     readonly #stale = new Set<string>()
+    readonly #attempt: HostAttempt
+    /** What the server reports of itself (ParameterStatus), kept current. */
+    readonly #parameters = new Map<string, string>()
+    /** A write was refused in the exchange under way; judged once the server's reports of it are in. */
+    #writeRefused = false
+    #judged: { promise: Promise<void>; resolve: () => void } | undefined
+
+    constructor(config: pg.ClientConfig = {}) {
+      const attempt = hosts.next()
+      const bound = config.connectionTimeoutMillis || Number.POSITIVE_INFINITY
+      super({
+        ...config,
+        connectionString: attempt.connectionString,
+        ...(connectTimeoutMs !== undefined && { connectionTimeoutMillis: Math.min(bound, connectTimeoutMs) }),
+      })
+      this.#attempt = attempt
+      const connection = (this as unknown as { connection: NodeJS.EventEmitter }).connection
+      connection.on('parameterStatus', (message: { parameterName: string; parameterValue: string }) =>
+        this.#parameters.set(message.parameterName, message.parameterValue),
+      )
+      connection.on('errorMessage', (message: { code?: string }) => {
+        if (message.code === READ_ONLY_SQL_TRANSACTION) this.#writeRefused = true
+      })
+      // A server that just turned read-only reports it after the error, before ReadyForQuery.
+      connection.on('readyForQuery', () => {
+        if (!this.#writeRefused) return
+        this.#writeRefused = false
+        hooks.writeRefused(this)
+        this.#settleJudgement()
+      })
+      connection.once('end', () => this.#settleJudgement())
+    }
+
+    get knownWritable(): boolean {
+      const role = reportedRole(this.#parameters)
+      return role !== undefined && !role.readOnly
+    }
+
+    get refusalPending(): Promise<void> | undefined {
+      if (!this.#writeRefused) return undefined
+      if (!this.#judged) {
+        let resolve: () => void = noop
+        const promise = new Promise<void>((done) => {
+          resolve = done
+        })
+        this.#judged = { promise, resolve }
+      }
+      return this.#judged.promise
+    }
+
+    #settleJudgement(): void {
+      this.#judged?.resolve()
+      this.#judged = undefined
+    }
 
     override connect(): Promise<pg.Client>
     override connect(callback: (err: Error) => void): void
@@ -44,17 +142,37 @@ export function monitoredClient(hooks: ClientHooks, statementCacheSize: number):
       stream?.once?.('connect', () => {
         if (isSelfConnected(stream)) stream.destroy(selfConnectError(stream))
       })
-      if (callback) {
-        super.connect((error: Error) => {
-          if (error) hooks.failed()
-          callback(error)
-        })
-        return undefined
-      }
-      return super.connect().catch((error: Error) => {
+      const connected = this.#connectQualified()
+      if (!callback) return connected.then(() => this)
+      connected.then(() => callback(undefined as unknown as Error), callback)
+      return undefined
+    }
+
+    /** Connects, then closes the connection again when its server is not what the URL asks for. */
+    async #connectQualified(): Promise<void> {
+      const attempt = this.#attempt
+      let connected = false
+      let mismatch: string | undefined
+      try {
+        await super.connect()
+        connected = true
+        if (attempt.requirement === 'any') return
+        mismatch = roleMismatch(
+          attempt.requirement,
+          reportedRole(this.#parameters) ?? (await queryRole(this)),
+        )
+      } catch (error) {
         hooks.failed()
-        throw error
-      })
+        // pg-pool forgets a client whose connect failed: one that got as far as connecting is closed here.
+        if (connected) await this.end().catch(noop)
+        if (!isConnectionError(error)) throw error
+        throw hosts.refused(attempt, unreachableReason(error), { forRole: false, cause: error })
+      }
+      if (mismatch === undefined) return
+      hooks.failed()
+      hooks.refusedForRole()
+      await this.end().catch(noop)
+      throw hosts.refused(attempt, mismatch, { forRole: true })
     }
 
     // biome-ignore lint/suspicious/noExplicitAny: pg's query has many overloads; one body serves them all

@@ -14,6 +14,10 @@ export interface PoolCounters {
   connectAttempts: number
   /** Of those, the ones that failed. */
   connectFailures: number
+  /** Connections closed at once because their server was the wrong kind for `target_session_attrs`. */
+  serverRoleRefusals: number
+  /** Connections discarded because their server refused a write as read-only (25006): a failover. */
+  readOnlyDiscards: number
   /** Checkouts that found the database unreachable and waited for it (successfully or not). */
   checkoutsWaitedForDatabase: number
   /** Connections opened. */
@@ -65,6 +69,8 @@ export function emptyCounters(): PoolCounters {
     prePingFailures: 0,
     connectAttempts: 0,
     connectFailures: 0,
+    serverRoleRefusals: 0,
+    readOnlyDiscards: 0,
     checkoutsWaitedForDatabase: 0,
     connectionsCreated: 0,
     connectionsRemoved: 0,

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { PoolSettings } from '../config/db-config.js'
 import type { ConnectionState } from './connection-state.js'
+import { queryRole, type RoleRequirement, roleMismatch } from './server-role.js'
 
 /**
  * Whether a checkout must ping this connection first: when it has been idle at least
@@ -22,15 +23,25 @@ export function needsPing(
   return state.validatedAt < suspectBefore || now - state.lastReleasedAt >= settings.prePingIdleMs
 }
 
-/** Runs `select 1` within `timeoutMs`; resolves to the failure, or `undefined` when alive. */
-export async function ping(client: pg.PoolClient, timeoutMs: number): Promise<Error | undefined> {
+/**
+ * Runs `select 1` within `timeoutMs`, or, when the server must be of a kind (`read-write`, ...),
+ * asks its role in the same single round trip: `select 1` passes on a standby. Resolves to the
+ * failure, or `undefined` when the connection is alive and its server still qualifies.
+ */
+export async function ping(
+  client: pg.PoolClient,
+  timeoutMs: number,
+  requirement: RoleRequirement = 'any',
+): Promise<Error | undefined> {
+  const bound = Math.max(1, Math.floor(timeoutMs))
   try {
-    // query_timeout is honoured per query by pg, though @types/pg does not declare it.
-    await client.query({
-      text: 'select 1',
-      query_timeout: Math.max(1, Math.floor(timeoutMs)),
-    } as pg.QueryConfig)
-    return undefined
+    if (requirement === 'any') {
+      // query_timeout is honoured per query by pg, though @types/pg does not declare it.
+      await client.query({ text: 'select 1', query_timeout: bound } as pg.QueryConfig)
+      return undefined
+    }
+    const mismatch = roleMismatch(requirement, await queryRole(client, bound))
+    return mismatch === undefined ? undefined : new Error(`the server ${mismatch}`)
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error))
   }
