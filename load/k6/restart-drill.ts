@@ -13,7 +13,7 @@ export const plan = restartPlan({
 export const options = k6Options(plan)
 
 export function setup(): SeedData {
-  console.log(`restart PostgreSQL ${plan.restartAtSeconds} s after the load starts`)
+  console.log(`restart PostgreSQL ${plan.faultAtSeconds} s after the load starts`)
   return createSeed()
 }
 

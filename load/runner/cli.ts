@@ -6,22 +6,32 @@ import { DEFAULT_RESULTS_DIR } from './package-paths.js'
 import { type LoadOptions, runLoad } from './run-load.js'
 import { formatSummaryTable } from './run-summary.js'
 
-const USAGE = `usage: pnpm load <steady|restart> [options]
+const USAGE = `usage: pnpm load <steady|restart|failover> [options]
 
   steady                   50 users for --duration seconds
   restart                  50 users through --before, --window, --after; PostgreSQL restarts 1 s into the window
+  failover                 the same phases on a primary and a standby; the primary is killed 1 s into
+                           the window and the standby promoted --promote-after seconds later
 
   --engine node|k6         k6 when it is on PATH, or the built-in engine (default: node)
   --duration N             steady: seconds of load (default 60)
   --before N --window N --after N
                            restart: phase lengths in seconds (default 20 each)
-  --mode fast|immediate    restart: PostgreSQL shutdown mode (default fast)
+  --mode fast|immediate    restart: PostgreSQL shutdown mode (default fast);
+                           failover: how the primary is killed (default immediate)
   --down-seconds N         restart: keep PostgreSQL down N seconds (default 0)
+  --promote-after N        failover: seconds from the kill to the promotion (default 1)
+  --async                  failover: asynchronous replication (default synchronous)
+  --via hosts|proxy        failover: the api gets the multi-host URL with target_session_attrs=read-write
+                           (default), or one address re-pointed to the promoted node (a VIP, a DNS name)
   --results-dir DIR        where <scenario>-<time>/ goes (default load/results)
 
   DATABASE_URL             load an existing database instead of an embedded one
   DB_RESTART_COMMAND       with DATABASE_URL and restart: the shell command that restarts it
                            (it receives DB_RESTART_MODE and DB_DOWN_SECONDS)
+  DB_FAILOVER_COMMAND      with DATABASE_URL and failover: the shell command that kills the primary and
+                           promotes a standby, returning once it is promoted (it receives
+                           DB_FAILOVER_MODE and DB_PROMOTE_AFTER_SECONDS)
   DB_POOL_* and friends    reach the api unchanged, e.g. DB_POOL_PRE_PING_IDLE_MS=0`
 
 export { UsageError }
@@ -56,6 +66,9 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
         after: { type: 'string' },
         mode: { type: 'string' },
         'down-seconds': { type: 'string' },
+        'promote-after': { type: 'string' },
+        async: { type: 'boolean' },
+        via: { type: 'string' },
         'results-dir': { type: 'string' },
       },
     })
@@ -65,8 +78,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
   const { values, positionals } = parsed
   const text = (key: string) => values[key] as string | undefined
   if (positionals.length !== 1)
-    throw new UsageError(`name one scenario, steady or restart (got ${positionals.length})`)
-  const scenario = choice('scenario', positionals[0], ['steady', 'restart'] as const, 'steady')
+    throw new UsageError(`name one scenario, steady, restart or failover (got ${positionals.length})`)
+  const scenario = choice('scenario', positionals[0], ['steady', 'restart', 'failover'] as const, 'steady')
   const engine = choice('engine', text('engine'), ['node', 'k6'] as const, 'node')
   if (engine === 'k6' && !k6Available(env)) {
     throw new UsageError(
@@ -78,6 +91,19 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       'restart with DATABASE_URL needs DB_RESTART_COMMAND: the runner cannot restart a server it did not start',
     )
   }
+  if (scenario === 'failover' && env.DATABASE_URL && !env.DB_FAILOVER_COMMAND) {
+    throw new UsageError(
+      'failover with DATABASE_URL needs DB_FAILOVER_COMMAND: the runner cannot kill and promote servers it did not start',
+    )
+  }
+  for (const name of ['promote-after', 'async', 'via'] as const) {
+    if (values[name] !== undefined && scenario !== 'failover')
+      throw new UsageError(`--${name} is for the failover drill, not ${scenario}`)
+    if (values[name] !== undefined && env.DATABASE_URL && name !== 'promote-after')
+      throw new UsageError(
+        `--${name} sets up the embedded servers; with DATABASE_URL, DB_FAILOVER_COMMAND does`,
+      )
+  }
   return {
     scenario,
     engine,
@@ -87,11 +113,22 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       window: wholeSeconds('window', text('window'), 20, 2),
       after: wholeSeconds('after', text('after'), 20, 1),
     },
-    mode: choice('mode', text('mode'), ['fast', 'immediate'] as const, 'fast'),
+    mode: choice(
+      'mode',
+      text('mode'),
+      ['fast', 'immediate'] as const,
+      scenario === 'failover' ? 'immediate' : 'fast',
+    ),
     downSeconds: wholeSeconds('down-seconds', text('down-seconds'), 0, 0),
+    promoteAfterSeconds: wholeSeconds('promote-after', text('promote-after'), 1, 0),
+    replication: {
+      synchronous: values.async !== true,
+      via: choice('via', text('via'), ['hosts', 'proxy'] as const, 'hosts'),
+    },
     resultsDir: text('results-dir') ?? DEFAULT_RESULTS_DIR,
     databaseUrl: env.DATABASE_URL || undefined,
     restartCommand: env.DB_RESTART_COMMAND || undefined,
+    failoverCommand: env.DB_FAILOVER_COMMAND || undefined,
   }
 }
 

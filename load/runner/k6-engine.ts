@@ -17,6 +17,13 @@ export function k6Available(env: NodeJS.ProcessEnv = process.env): boolean {
   return spawnSync('k6', ['version'], { stdio: 'ignore', env }).status === 0
 }
 
+/** The k6 script of each scenario, in `load/k6/`. */
+const K6_SCRIPTS: Record<ScenarioPlan['name'], string> = {
+  steady: 'steady.ts',
+  restart: 'restart-drill.ts',
+  failover: 'failover-drill.ts',
+}
+
 /**
  * Runs the plan's k6 script against `baseUrl`, with k6's own summary JSON and HTML dashboard
  * export written into `runDir`. Resolves with k6's exit code (99 when a threshold failed).
@@ -28,7 +35,7 @@ export function runK6Engine(options: {
   onLoadStart: (startedAt: number) => void
 }): Promise<number> {
   const { plan } = options
-  const script = path.join(K6_SCRIPTS_DIR, plan.name === 'steady' ? 'steady.ts' : 'restart-drill.ts')
+  const script = path.join(K6_SCRIPTS_DIR, K6_SCRIPTS[plan.name])
   const phaseEnv = plan.phases.flatMap((phase) => [
     '-e',
     `${phaseVariable(phase.name)}=${phase.durationSeconds}`,

@@ -28,7 +28,12 @@ export function renderReport(summary: RunSummary): string {
         { x: summary.restart.stoppedAtSeconds, label: 'restart' },
         { x: summary.restart.acceptingAtSeconds, label: 'accepting' },
       ]
-    : []
+    : summary.failover
+      ? [
+          { x: summary.failover.killedAtSeconds, label: 'primary killed' },
+          { x: summary.failover.promotedAtSeconds, label: 'promoted' },
+        ]
+      : []
   const codes = [...new Set(summary.timeline.flatMap((p) => Object.keys(p.errorsByCode)))].sort()
   const charts = [
     chart('Requests per second', 'req/s', seconds, markers, [

@@ -3,31 +3,36 @@ import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ShutdownMode } from '@classroom/local-postgres'
-import { restartPlan, type ScenarioPlan, steadyPlan } from '../shared/scenarios.js'
+import { failoverPlan, restartPlan, type ScenarioPlan, steadyPlan } from '../shared/scenarios.js'
 import { runK6Engine } from './k6-engine.js'
 import { checkLedger } from './ledger.js'
 import { type PoolSample, startSampler } from './metrics-sampler.js'
 import { runNodeEngine } from './node-engine.js'
 import { renderReport } from './report-html.js'
 import { evaluateThresholds, percentile, type RequestRecord, summarise, timeline } from './results.js'
-import { poolOverview, type RunSummary } from './run-summary.js'
-import { type RestartTimes, startStack } from './stack.js'
+import { type FailoverSummary, poolOverview, type RunSummary } from './run-summary.js'
+import { type FailoverTimes, type ReplicationOptions, type RestartTimes, startStack } from './stack.js'
 
 export interface LoadOptions {
-  readonly scenario: 'steady' | 'restart'
+  readonly scenario: 'steady' | 'restart' | 'failover'
   readonly engine: 'node' | 'k6'
   /** steady: seconds of load. */
   readonly durationSeconds: number
   /** restart: the three phases, in seconds. */
   readonly phases: { readonly before: number; readonly window: number; readonly after: number }
-  /** restart: how PostgreSQL is stopped. */
+  /** restart: how PostgreSQL is stopped; failover: how the primary is killed. */
   readonly mode: ShutdownMode
   /** restart: seconds the database stays down. */
   readonly downSeconds: number
+  /** failover: how the standby replicates, and how the api reaches the servers. */
+  readonly replication?: ReplicationOptions
+  /** failover: seconds from the kill to the promotion. */
+  readonly promoteAfterSeconds?: number
   /** Where `<scenario>-<time>/` is created. */
   readonly resultsDir: string
   readonly databaseUrl: string | undefined
   readonly restartCommand: string | undefined
+  readonly failoverCommand?: string | undefined
   /** Receives a progress line about once a second. */
   readonly onProgress?: (line: string) => void
 }
@@ -48,38 +53,47 @@ export interface LoadResult {
  * ```
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const phases = {
+    beforeSeconds: options.phases.before,
+    windowSeconds: options.phases.window,
+    afterSeconds: options.phases.after,
+  }
   const plan: ScenarioPlan =
     options.scenario === 'steady'
       ? steadyPlan(options.durationSeconds)
-      : restartPlan({
-          beforeSeconds: options.phases.before,
-          windowSeconds: options.phases.window,
-          afterSeconds: options.phases.after,
-          downSeconds: options.downSeconds,
-        })
+      : options.scenario === 'restart'
+        ? restartPlan({ ...phases, downSeconds: options.downSeconds })
+        : failoverPlan(phases)
+  const failover = options.scenario === 'failover'
+  const replication = options.replication ?? { synchronous: true, via: 'hosts' }
+  const promoteAfterSeconds = options.promoteAfterSeconds ?? 1
   const startedAtIso = new Date().toISOString()
   const runDir = path.join(options.resultsDir, `${plan.name}-${startedAtIso.replace(/[:.]/g, '-')}`)
   await mkdir(runDir, { recursive: true })
   const stack = await startStack({
     databaseUrl: options.databaseUrl,
     restartCommand: options.restartCommand,
+    failoverCommand: options.failoverCommand,
+    ...(failover && !options.databaseUrl && { replication }),
     apiLogPath: path.join(runDir, 'api.log'),
   })
   let sampler: ReturnType<typeof startSampler> | undefined
   let restart: Promise<RestartTimes> | undefined
+  let failedOver: Promise<FailoverTimes> | undefined
   let progressTimer: NodeJS.Timeout | undefined
   let loadStartedAt = 0
-  const scheduleRestart = (startedAt: number) => {
+  const scheduleFault = (startedAt: number) => {
     loadStartedAt = startedAt
     sampler = startSampler(stack.apiUrl, startedAt)
-    if (plan.restartAtSeconds !== undefined) {
-      const delay = startedAt + plan.restartAtSeconds * 1000 - performance.now()
-      restart = new Promise((resolve) => setTimeout(resolve, Math.max(0, delay))).then(() =>
-        stack.restartDatabase(options.mode, options.downSeconds),
-      )
-      // Surfaced when awaited below; never an unhandled rejection meanwhile.
-      restart.catch(() => undefined)
-    }
+    if (plan.faultAtSeconds === undefined) return
+    const struck = new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, startedAt + plan.faultAtSeconds! * 1000 - performance.now())),
+    )
+    if (failover) failedOver = struck.then(() => stack.failOver(options.mode, promoteAfterSeconds))
+    else restart = struck.then(() => stack.restartDatabase(options.mode, options.downSeconds))
+    // Surfaced when awaited below; never an unhandled rejection meanwhile.
+    restart?.catch(() => undefined)
+    failedOver?.catch(() => undefined)
   }
   try {
     if (options.engine === 'k6') {
@@ -87,13 +101,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         baseUrl: stack.apiUrl,
         plan,
         runDir,
-        onLoadStart: scheduleRestart,
+        onLoadStart: scheduleFault,
       })
       const samples = sampler?.stop() ?? []
       const restartTimes = restart ? await restart : undefined
+      const failoverTimes = failedOver ? await failedOver : undefined
       await writeFile(
         path.join(runDir, 'runner.json'),
-        `${JSON.stringify({ restart: restartTimes && relative(restartTimes, loadStartedAt), pool: poolOverview(samples), poolSamples: samples }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            restart: restartTimes && relative(restartTimes, loadStartedAt),
+            failover: failoverTimes && {
+              killedAtSeconds: (failoverTimes.killedAt - loadStartedAt) / 1000,
+              promotedAtSeconds: (failoverTimes.promotedAt - loadStartedAt) / 1000,
+            },
+            pool: poolOverview(samples),
+            poolSamples: samples,
+          },
+          null,
+          2,
+        )}\n`,
       )
       return { runDir, passed: exitCode === 0, summary: undefined }
     }
@@ -104,7 +131,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       baseUrl: stack.apiUrl,
       plan,
       onStart: (startedAt) => {
-        scheduleRestart(startedAt)
+        scheduleFault(startedAt)
         progressTimer = setInterval(() => {
           const now = performance.now() - startedAt
           const recent = records.filter((r) => r.at >= lastTick)
@@ -117,7 +144,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     clearInterval(progressTimer)
     const samples = sampler?.stop() ?? []
     const restartTimes = restart ? await restart : undefined
-    const ledger = await checkLedger(stack.databaseUrl, run.seed, run.ledger)
+    const failoverTimes = failedOver ? await failedOver : undefined
+    // Asynchronous replication may lose what the old primary acknowledged last: measured, not a failure.
+    const lossExpected = failover && !options.databaseUrl && !replication.synchronous
+    const ledger = await checkLedger(stack.databaseUrl, run.seed, run.ledger, { lossExpected })
     const totalSeconds = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
     const thresholds = evaluateThresholds(plan, run.records)
     const summary: RunSummary = {
@@ -151,13 +181,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           ),
         },
       }),
+      ...(failoverTimes && {
+        failover: failoverFigures(run.records, failoverTimes, loadStartedAt, {
+          mode: options.mode,
+          promoteAfterSeconds,
+          ...(options.databaseUrl ? { synchronous: null, via: 'external' } : replication),
+        }),
+      }),
       ledger,
       pool: poolOverview(
         samples,
-        restartTimes && {
-          fromMs: restartTimes.stoppedAt - loadStartedAt,
-          toMs: restartTimes.acceptingAt - loadStartedAt,
-        },
+        restartTimes
+          ? { fromMs: restartTimes.stoppedAt - loadStartedAt, toMs: restartTimes.acceptingAt - loadStartedAt }
+          : failoverTimes && {
+              fromMs: failoverTimes.killedAt - loadStartedAt,
+              toMs: failoverTimes.promotedAt - loadStartedAt,
+            },
       ),
       timeline: timeline(run.records, totalSeconds),
       poolSamples: samples,
@@ -170,6 +209,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     clearInterval(progressTimer)
     sampler?.stop()
     await restart?.catch(() => undefined)
+    await failedOver?.catch(() => undefined)
     await stack.stop()
   }
 }
@@ -181,7 +221,34 @@ function relative(times: RestartTimes, startedAt: number) {
   }
 }
 
-/** Milliseconds from `fromMs` (load time) to the first request answered as expected that started after it. */
+const WRITES = new Set(['enroll', 'unenroll', 'createStudent'])
+
+/** The failover's moments, and how long writes took to succeed again after each. */
+function failoverFigures(
+  records: readonly RequestRecord[],
+  times: FailoverTimes,
+  startedAt: number,
+  setup: Omit<
+    FailoverSummary,
+    'killedAtSeconds' | 'promotedAtSeconds' | 'firstWriteAfterKillMs' | 'firstWriteAfterPromotionMs'
+  >,
+): FailoverSummary {
+  const killedAtMs = times.killedAt - startedAt
+  const promotedAtMs = times.promotedAt - startedAt
+  const writes = records.filter((r) => WRITES.has(r.name))
+  return {
+    ...setup,
+    killedAtSeconds: killedAtMs / 1000,
+    promotedAtSeconds: promotedAtMs / 1000,
+    firstWriteAfterKillMs: firstSuccessAfter(writes, killedAtMs),
+    firstWriteAfterPromotionMs: firstSuccessAfter(writes, promotedAtMs),
+  }
+}
+
+/**
+ * Milliseconds from `fromMs` (load time) to the first answer as expected of a request sent after it:
+ * the moment service is seen to work again.
+ */
 function firstSuccessAfter(records: readonly RequestRecord[], fromMs: number): number | null {
   let first: number | null = null
   for (const r of records) {

@@ -5,7 +5,7 @@ import type { PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
 
 /** Everything a run measured: written as `summary.json`, rendered as the report and the terminal table. */
 export interface RunSummary {
-  readonly scenario: 'steady' | 'restart'
+  readonly scenario: 'steady' | 'restart' | 'failover'
   readonly engine: 'node' | 'k6'
   readonly startedAt: string
   readonly environment: {
@@ -31,6 +31,7 @@ export interface RunSummary {
     /** From the database accepting connections again to the api's first successful answer. */
     readonly firstSuccessAfterAcceptingMs: number | null
   }
+  readonly failover?: FailoverSummary
   readonly ledger?: LedgerCheck
   readonly pool: {
     readonly peakTotal: number
@@ -49,6 +50,21 @@ export interface RunSummary {
   readonly timeline: readonly TimelinePoint[]
   readonly poolSamples: readonly PoolSample[]
   readonly passed: boolean
+}
+
+/** The failover drill's setup and moments. */
+export interface FailoverSummary {
+  readonly mode: string
+  /** Synchronous replication; `null` on an external database the runner cannot tell. */
+  readonly synchronous: boolean | null
+  readonly via: 'hosts' | 'proxy' | 'external'
+  readonly promoteAfterSeconds: number
+  /** Seconds from the start of the load. */
+  readonly killedAtSeconds: number
+  readonly promotedAtSeconds: number
+  /** From the kill, and from the promotion, to the first write sent after it that succeeded. */
+  readonly firstWriteAfterKillMs: number | null
+  readonly firstWriteAfterPromotionMs: number | null
 }
 
 /**
@@ -120,6 +136,17 @@ export function formatSummaryTable(summary: RunSummary): string {
         `first success ${r.firstSuccessAfterAcceptingMs === null ? 'never' : `${Math.round(r.firstSuccessAfterAcceptingMs)} ms`} after that`,
     )
   }
+  if (summary.failover) {
+    const f = summary.failover
+    const after = (value: number | null) => (value === null ? 'never' : `${Math.round(value)} ms`)
+    const replication = f.synchronous === null ? '' : `${f.synchronous ? 'synchronous' : 'asynchronous'}, `
+    lines.push(
+      '',
+      `failover (${replication}primary killed ${f.mode}, promoted after ${f.promoteAfterSeconds} s, via ${f.via}): ` +
+        `killed at ${f.killedAtSeconds.toFixed(1)} s, promoted at ${f.promotedAtSeconds.toFixed(1)} s; ` +
+        `first write ${after(f.firstWriteAfterKillMs)} after the kill, ${after(f.firstWriteAfterPromotionMs)} after the promotion`,
+    )
+  }
   const p = summary.pool
   lines.push(
     `pool: peak ${p.peakTotal} connections, peak ${p.peakWaiting} waiting, ${p.acquireTimeouts} acquire timeouts, ` +
@@ -131,7 +158,7 @@ export function formatSummaryTable(summary: RunSummary): string {
   if (summary.ledger) {
     const l = summary.ledger
     lines.push(
-      `write ledger: ${l.writes} writes, ${l.lostWrites} lost, ${l.phantomWrites} phantom, ${l.capacityBreaches} capacity breaches; ` +
+      `write ledger: ${l.writes} writes, ${l.lostWrites} lost, ${l.phantomWrites} phantom${l.lossExpected ? ' (asynchronous standby: counted, not a failure)' : ''}, ${l.capacityBreaches} capacity breaches; ` +
         `${l.ambiguousWrites} answered with an error mid-write, ${l.ambiguousApplied} of them applied  ${l.passed ? '✓' : '✗'}`,
     )
     for (const example of l.examples) lines.push(`  ${example}`)

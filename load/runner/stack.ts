@@ -4,8 +4,9 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { checkDatabase } from '@classroom/db-core'
-import { LocalPostgres, type ShutdownMode } from '@classroom/local-postgres'
+import { FaultProxy, LocalPostgres, type ShutdownMode } from '@classroom/local-postgres'
 import { type ApiProcess, spawnApi } from '@classroom/test-kit'
+import { openProbePool } from './database-probe.js'
 
 const execAsync = promisify(exec)
 
@@ -15,14 +16,33 @@ export interface RestartTimes {
   readonly acceptingAt: number
 }
 
+/** When the primary was killed and when a standby was promoted, in `performance.now()` time. */
+export interface FailoverTimes {
+  readonly killedAt: number
+  readonly promotedAt: number
+}
+
 /** The system under load: a database and the built api in a process of its own. */
 export interface Stack {
   readonly apiUrl: string
+  /** Where the database is now (after a failover, the promoted node), for the ledger check. */
   readonly databaseUrl: string
   readonly databaseDescription: string
   /** Restarts PostgreSQL while the api keeps running. */
   restartDatabase(mode: ShutdownMode, downSeconds: number): Promise<RestartTimes>
+  /** Kills the primary, and promotes the standby `promoteAfterSeconds` after the kill. */
+  failOver(mode: ShutdownMode, promoteAfterSeconds: number): Promise<FailoverTimes>
   stop(): Promise<void>
+}
+
+/**
+ * A primary and a streaming standby for the failover drill. The api reaches them by the multi-host
+ * URL (`hosts`, with `target_session_attrs=read-write`), or by one address that is re-pointed at
+ * the promoted node (`proxy`: a virtual IP, a DNS name, a load balancer).
+ */
+export interface ReplicationOptions {
+  readonly synchronous: boolean
+  readonly via: 'hosts' | 'proxy'
 }
 
 export interface StackOptions {
@@ -30,6 +50,13 @@ export interface StackOptions {
   readonly databaseUrl: string | undefined
   /** With `databaseUrl`: a shell command that restarts that server (gets DB_RESTART_MODE and DB_DOWN_SECONDS). */
   readonly restartCommand: string | undefined
+  /**
+   * With `databaseUrl`: a shell command that kills the primary and promotes a standby (gets
+   * DB_FAILOVER_MODE and DB_PROMOTE_AFTER_SECONDS), returning once the standby is promoted.
+   */
+  readonly failoverCommand?: string | undefined
+  /** Embedded only: a primary and a standby instead of one server. */
+  readonly replication?: ReplicationOptions
   /** Where the api's log goes. */
   readonly apiLogPath: string
 }
@@ -37,53 +64,162 @@ export interface StackOptions {
 const ACCEPT_POLL_MS = 50
 
 /**
- * Starts the database (embedded unless `databaseUrl` is given) and the built api against it.
+ * Starts the database (embedded unless `databaseUrl` is given: one server, or a primary and a
+ * standby) and the built api against it.
  *
  * ```ts
  * const stack = await startStack({ databaseUrl: undefined, restartCommand: undefined, apiLogPath })
  * ```
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const cluster = options.databaseUrl ? undefined : await LocalPostgres.temporary()
-  const databaseUrl = options.databaseUrl ?? (await cluster!.createDatabase('classroom'))
+  const database = options.databaseUrl
+    ? externalDatabase(options)
+    : options.replication
+      ? await replicatedDatabase(options.replication)
+      : await singleDatabase()
   const apiLog = createWriteStream(options.apiLogPath)
   let api: ApiProcess
   try {
     api = await spawnApi({
       entry: fileURLToPath(import.meta.resolve('@classroom/api/main')),
       // Request lines would dwarf everything else at 50 users: warnings and errors only.
-      env: { DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: { DATABASE_URL: database.apiUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       onLine: (line) => apiLog.write(`${line}\n`),
     })
   } catch (error) {
     apiLog.end()
-    await cluster?.destroy()
+    await database.destroy()
     throw error
   }
   return {
     apiUrl: api.url,
-    databaseUrl,
-    databaseDescription: cluster ? `embedded PostgreSQL ${cluster.version}` : 'DATABASE_URL',
+    get databaseUrl() {
+      return database.ledgerUrl()
+    },
+    databaseDescription: database.description,
     async restartDatabase(mode, downSeconds) {
       const stoppedAt = performance.now()
-      if (cluster) {
-        await cluster.restart(mode, { downMs: downSeconds * 1000 })
-      } else {
-        await execAsync(options.restartCommand!, {
-          env: { ...process.env, DB_RESTART_MODE: mode, DB_DOWN_SECONDS: String(downSeconds) },
-        })
-      }
+      await database.restart(mode, downSeconds)
       // Whatever restarted it, "accepting" is when a fresh connection succeeds.
-      while (!(await checkDatabase(databaseUrl, { timeoutMs: 1000 })).ok) {
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_POLL_MS))
+      const probe = openProbePool(database.ledgerUrl())
+      try {
+        while (!(await checkDatabase(probe, { timeoutMs: 1000 })).ok) await sleep(ACCEPT_POLL_MS)
+      } finally {
+        await probe.end()
       }
       return { stoppedAt, acceptingAt: performance.now() }
+    },
+    async failOver(mode, promoteAfterSeconds) {
+      const killedAt = performance.now()
+      await database.failOver(mode, promoteAfterSeconds, killedAt)
+      return { killedAt, promotedAt: performance.now() }
     },
     async stop() {
       api.child.kill('SIGTERM')
       await api.exited
       apiLog.end()
-      await cluster?.destroy()
+      await database.destroy()
     },
   }
 }
+
+/** What the drills do to a database, however it runs. */
+interface DrillDatabase {
+  /** The URL the api is given. */
+  readonly apiUrl: string
+  readonly description: string
+  /** A single-host URL of the current primary, for the ledger and the "accepting" poll. */
+  ledgerUrl(): string
+  restart(mode: ShutdownMode, downSeconds: number): Promise<void>
+  /** Kills the primary and returns once a standby is promoted `promoteAfterSeconds` after `killedAt`. */
+  failOver(mode: ShutdownMode, promoteAfterSeconds: number, killedAt: number): Promise<void>
+  destroy(): Promise<void>
+}
+
+async function singleDatabase(): Promise<DrillDatabase> {
+  const cluster = await LocalPostgres.temporary()
+  const url = await cluster.createDatabase('classroom')
+  return {
+    apiUrl: url,
+    description: `embedded PostgreSQL ${cluster.version}`,
+    ledgerUrl: () => url,
+    restart: (mode, downSeconds) => cluster.restart(mode, { downMs: downSeconds * 1000 }),
+    failOver: () =>
+      Promise.reject(new Error('a failover needs a standby: start the stack with `replication`')),
+    destroy: () => cluster.destroy(),
+  }
+}
+
+async function replicatedDatabase({ synchronous, via }: ReplicationOptions): Promise<DrillDatabase> {
+  const primary = await LocalPostgres.temporary()
+  let standby: LocalPostgres | undefined
+  let proxy: FaultProxy | undefined
+  const destroy = async () => {
+    await proxy?.close()
+    await standby?.destroy()
+    await primary.destroy()
+  }
+  try {
+    // Made before the standby's base backup, so the standby has it too.
+    const primaryUrl = await primary.createDatabase('classroom')
+    standby = await primary.startStandby({ synchronous })
+    const promoted = standby
+    const standbyUrl = promoted.connectionString('classroom')
+    let current = primaryUrl
+    let apiUrl: string
+    if (via === 'proxy') {
+      proxy = await FaultProxy.start({ host: '127.0.0.1', port: primary.port })
+      apiUrl = proxy.rewrite(primaryUrl)
+    } else {
+      const url = new URL(primaryUrl)
+      apiUrl = `postgres://${url.username}:${url.password}@127.0.0.1:${primary.port},127.0.0.1:${promoted.port}/classroom?target_session_attrs=read-write`
+    }
+    const movedProxy = proxy
+    return {
+      apiUrl,
+      description: `embedded PostgreSQL ${primary.version}, primary and ${synchronous ? 'synchronous' : 'asynchronous'} standby, reached by ${via === 'proxy' ? 'one re-pointed address' : 'a multi-host URL'}`,
+      ledgerUrl: () => current,
+      restart: (mode, downSeconds) => primary.restart(mode, { downMs: downSeconds * 1000 }),
+      async failOver(mode, promoteAfterSeconds, killedAt) {
+        await primary.stop(mode)
+        await sleep(Math.max(0, killedAt + promoteAfterSeconds * 1000 - performance.now()))
+        await promoted.promote()
+        movedProxy?.retarget({ host: '127.0.0.1', port: promoted.port })
+        current = standbyUrl
+      },
+      destroy,
+    }
+  } catch (error) {
+    await destroy()
+    throw error
+  }
+}
+
+function externalDatabase(options: StackOptions): DrillDatabase {
+  const url = options.databaseUrl!
+  const run = async (command: string | undefined, variable: string, env: Record<string, string>) => {
+    if (!command)
+      throw new Error(
+        `this drill on DATABASE_URL needs ${variable}: the runner cannot do it to a server it did not start`,
+      )
+    await execAsync(command, { env: { ...process.env, ...env } })
+  }
+  return {
+    apiUrl: url,
+    description: 'DATABASE_URL',
+    ledgerUrl: () => url,
+    restart: (mode, downSeconds) =>
+      run(options.restartCommand, 'DB_RESTART_COMMAND', {
+        DB_RESTART_MODE: mode,
+        DB_DOWN_SECONDS: String(downSeconds),
+      }),
+    failOver: (mode, promoteAfterSeconds) =>
+      run(options.failoverCommand, 'DB_FAILOVER_COMMAND', {
+        DB_FAILOVER_MODE: mode,
+        DB_PROMOTE_AFTER_SECONDS: String(promoteAfterSeconds),
+      }),
+    destroy: async () => undefined,
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

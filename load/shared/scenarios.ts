@@ -14,10 +14,10 @@ export const THINK_TIME_SECONDS = 0
 export const LOAD_START_MARKER = 'classroom-load: load starts'
 
 /**
- * Seconds into the window at which the database restarts: requests the before phase started are
- * all answered by then, so that phase is judged on its own.
+ * Seconds into the window at which the fault strikes (the database restarts, or its primary is
+ * killed): requests the before phase started are all answered by then, so that phase is judged on its own.
  */
-export const RESTART_OFFSET_SECONDS = 1
+export const FAULT_OFFSET_SECONDS = 1
 
 /** A request slower than this is abandoned and counted as a hang. */
 export const REQUEST_TIMEOUT_SECONDS = 10
@@ -53,12 +53,12 @@ export interface Threshold {
 }
 
 export interface ScenarioPlan {
-  readonly name: 'steady' | 'restart'
+  readonly name: 'steady' | 'restart' | 'failover'
   readonly users: number
   readonly phases: readonly Phase[]
   readonly thresholds: readonly Threshold[]
-  /** Seconds from the start at which the database is restarted (the restart drill's window). */
-  readonly restartAtSeconds?: number
+  /** Seconds from the start at which the drill's fault strikes: a restart, or the primary killed. */
+  readonly faultAtSeconds?: number
 }
 
 /**
@@ -83,9 +83,16 @@ export function steadyPlan(durationSeconds = 60): ScenarioPlan {
   }
 }
 
+/** The phase lengths of a drill, in seconds. */
+export interface DrillPhases {
+  readonly beforeSeconds?: number
+  readonly windowSeconds?: number
+  readonly afterSeconds?: number
+}
+
 /**
  * 50 users through three phases: before, the restart window (the database restarts
- * {@link RESTART_OFFSET_SECONDS} into it), after. Zero failures before and after. In the window,
+ * {@link FAULT_OFFSET_SECONDS} into it), after. Zero failures before and after. In the window,
  * a restart (`downSeconds` 0) is ridden through: zero failures there too. A database kept down
  * for longer may answer fast 503s once the pool's wait runs out, never a 500 and never a hang.
  *
@@ -94,36 +101,53 @@ export function steadyPlan(durationSeconds = 60): ScenarioPlan {
  * ```
  */
 export function restartPlan({
-  beforeSeconds = 20,
-  windowSeconds = 20,
-  afterSeconds = 20,
   downSeconds = 0,
-}: {
-  beforeSeconds?: number
-  windowSeconds?: number
-  afterSeconds?: number
-  downSeconds?: number
-} = {}): ScenarioPlan {
-  if (windowSeconds <= RESTART_OFFSET_SECONDS) {
+  ...phases
+}: DrillPhases & { downSeconds?: number } = {}): ScenarioPlan {
+  const plan = drillPlan('restart', phases)
+  if (downSeconds > 0) return plan
+  // Ridden through: the window is held to zero failures too, judged beside before and after.
+  const [before, after, ...window] = plan.thresholds
+  const none: Threshold = { metric: 'http_req_failed', phase: 'window', stat: 'rate', op: '==', value: 0 }
+  return { ...plan, thresholds: [before!, after!, none, ...window] }
+}
+
+/**
+ * 50 users through three phases: before, the failover window (the primary is killed
+ * {@link FAULT_OFFSET_SECONDS} into it and a standby promoted a moment later), after. Zero
+ * failures before and after the failover; in the window, requests that outlast the pool's wait
+ * for a writable server may answer fast 503s, never a 500 and never a hang.
+ *
+ * ```ts
+ * failoverPlan({ beforeSeconds: 20, windowSeconds: 20, afterSeconds: 20 })
+ * ```
+ */
+export function failoverPlan(phases: DrillPhases = {}): ScenarioPlan {
+  return drillPlan('failover', phases)
+}
+
+/** Before, window and after, with the fault struck early in the window, and what every drill asks of them. */
+function drillPlan(
+  name: 'restart' | 'failover',
+  { beforeSeconds = 20, windowSeconds = 20, afterSeconds = 20 }: DrillPhases,
+): ScenarioPlan {
+  if (windowSeconds <= FAULT_OFFSET_SECONDS) {
     throw new Error(
-      `the restart window must be longer than ${RESTART_OFFSET_SECONDS} s (the restart happens ${RESTART_OFFSET_SECONDS} s into it)`,
+      `the ${name} window must be longer than ${FAULT_OFFSET_SECONDS} s (the fault strikes ${FAULT_OFFSET_SECONDS} s into it)`,
     )
   }
   return {
-    name: 'restart',
+    name,
     users: USERS,
     phases: [
       { name: 'before', startSeconds: 0, durationSeconds: beforeSeconds },
       { name: 'window', startSeconds: beforeSeconds, durationSeconds: windowSeconds },
       { name: 'after', startSeconds: beforeSeconds + windowSeconds, durationSeconds: afterSeconds },
     ],
-    restartAtSeconds: beforeSeconds + RESTART_OFFSET_SECONDS,
+    faultAtSeconds: beforeSeconds + FAULT_OFFSET_SECONDS,
     thresholds: [
       { metric: 'http_req_failed', phase: 'before', stat: 'rate', op: '==', value: 0 },
       { metric: 'http_req_failed', phase: 'after', stat: 'rate', op: '==', value: 0 },
-      ...(downSeconds === 0
-        ? [{ metric: 'http_req_failed', phase: 'window', stat: 'rate', op: '==', value: 0 } as const]
-        : []),
       { metric: 'unexpected_responses', phase: 'window', stat: 'count', op: '==', value: 0 },
       { metric: 'http_req_duration', phase: 'window', stat: 'p(99)', op: '<', value: 2000 },
       {

@@ -39,8 +39,11 @@ describe('pnpm load: the command line', () => {
   })
 
   it.each([
-    [[], 'name one scenario, steady or restart (got 0)'],
-    [['soak'], '--scenario is one of steady, restart, not "soak"'],
+    [[], 'name one scenario, steady, restart or failover (got 0)'],
+    [['soak'], '--scenario is one of steady, restart, failover, not "soak"'],
+    [['failover', '--via', 'dns'], '--via is one of hosts, proxy, not "dns"'],
+    [['restart', '--async'], '--async is for the failover drill, not restart'],
+    [['steady', '--promote-after', '2'], '--promote-after is for the failover drill, not steady'],
     [['steady', '--duration', '0'], '--duration takes a whole number of seconds ≥ 1, not "0"'],
     [['steady', '--duration', '1m'], '--duration takes a whole number of seconds ≥ 1, not "1m"'],
     [['restart', '--window', '1'], '--window takes a whole number of seconds ≥ 2, not "1"'],
@@ -67,7 +70,38 @@ describe('pnpm load: the command line', () => {
     const run = spawnSync(process.execPath, [CLI, 'restart', '--mode', 'gentle'], { encoding: 'utf8' })
     expect(run.status).toBe(2)
     expect(run.stderr).toContain('--mode is one of fast, immediate, not "gentle"')
-    expect(run.stderr).toContain('usage: pnpm load <steady|restart> [options]')
+    expect(run.stderr).toContain('usage: pnpm load <steady|restart|failover> [options]')
+  })
+
+  it('reads a failover drill: immediate kill, synchronous, multi-host URL and a 1 s promotion by default', () => {
+    expect(parseCommandLine(['failover'], {})).toMatchObject({
+      scenario: 'failover',
+      mode: 'immediate',
+      promoteAfterSeconds: 1,
+      replication: { synchronous: true, via: 'hosts' },
+    })
+    expect(
+      parseCommandLine(
+        ['failover', '--async', '--via', 'proxy', '--mode', 'fast', '--promote-after', '3'],
+        {},
+      ),
+    ).toMatchObject({
+      mode: 'fast',
+      promoteAfterSeconds: 3,
+      replication: { synchronous: false, via: 'proxy' },
+    })
+  })
+
+  it('refuses a failover drill on DATABASE_URL without DB_FAILOVER_COMMAND, and embedded-only options with it', () => {
+    const external = { DATABASE_URL: 'postgres://x@h1,h2/d?target_session_attrs=read-write' }
+    expect(() => parseCommandLine(['failover'], external)).toThrow(
+      'failover with DATABASE_URL needs DB_FAILOVER_COMMAND',
+    )
+    const withCommand = { ...external, DB_FAILOVER_COMMAND: './failover.sh' }
+    expect(parseCommandLine(['failover'], withCommand).failoverCommand).toBe('./failover.sh')
+    expect(() => parseCommandLine(['failover', '--async'], withCommand)).toThrow(
+      '--async sets up the embedded servers; with DATABASE_URL, DB_FAILOVER_COMMAND does',
+    )
   })
 })
 

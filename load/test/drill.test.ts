@@ -63,6 +63,49 @@ describe('load drills', () => {
     expect(report).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/)
   })
 
+  it.each([
+    ['synchronous', 'the multi-host URL', { synchronous: true, via: 'hosts' }],
+    ['asynchronous', 'one re-pointed address', { synchronous: false, via: 'proxy' }],
+  ] as const)(
+    'failover drill (%s standby, api on %s): no failure before or after, no 500 and no hang, writes back soon after the promotion, the ledger counted',
+    async (_replication, _via, replication) => {
+      const { passed, summary, runDir } = await runLoad({
+        scenario: 'failover',
+        engine: 'node',
+        durationSeconds: 0,
+        phases: { before: 4, window: 7, after: 4 },
+        mode: 'immediate',
+        downSeconds: 0,
+        promoteAfterSeconds: 1,
+        replication,
+        resultsDir,
+        databaseUrl: undefined,
+        restartCommand: undefined,
+      })
+      expect(summary!.thresholds.filter((t) => !t.passed)).toEqual([])
+      const [before, window, after] = summary!.perPhase
+      expect(before).toMatchObject({ phase: 'before', failed: 0 })
+      expect(after).toMatchObject({ phase: 'after', failed: 0 })
+      expect(window).toMatchObject({ phase: 'window', serverErrors: 0, unexpected: 0 })
+      const failover = summary!.failover!
+      expect(failover).toMatchObject({ mode: 'immediate', promoteAfterSeconds: 1, ...replication })
+      expect(failover.promotedAtSeconds - failover.killedAtSeconds).toBeGreaterThanOrEqual(1)
+      // Writes work again on the promoted node, with nothing restarted.
+      expect(failover.firstWriteAfterPromotionMs).not.toBeNull()
+      expect(failover.firstWriteAfterKillMs).toBeGreaterThan(failover.firstWriteAfterPromotionMs!)
+      const ledger = summary!.ledger!
+      expect(ledger.writes).toBeGreaterThan(100)
+      expect(ledger.capacityBreaches).toBe(0)
+      expect(ledger.lossExpected).toBe(!replication.synchronous)
+      // Synchronous: nothing acknowledged is lost. Asynchronous: counted, whatever it is.
+      if (replication.synchronous) expect(ledger).toMatchObject({ lostWrites: 0, phantomWrites: 0 })
+      expect(passed).toBe(true)
+      const report = await readFile(path.join(runDir, 'report.html'), 'utf8')
+      expect(report).toContain('>primary killed</text>')
+      expect(report).toContain('>promoted</text>')
+    },
+  )
+
   it('exits non-zero and names the broken threshold when the pool is starved', () => {
     const run = spawnSync(process.execPath, [CLI, 'steady', '--duration', '4', '--results-dir', resultsDir], {
       encoding: 'utf8',

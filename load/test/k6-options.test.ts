@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { REQUEST_MIX, RESTART_OFFSET_SECONDS, USERS } from '../shared/scenarios.js'
+import { FAULT_OFFSET_SECONDS, REQUEST_MIX, USERS } from '../shared/scenarios.js'
 
 describe('k6 scripts: exported options', () => {
   it('steady: 50 constant VUs for the duration, with every steady threshold', async () => {
@@ -42,7 +42,7 @@ describe('k6 scripts: exported options', () => {
       'unexpected_responses{phase:window}': ['count==0'],
       'http_req_duration{phase:window}': ['p(99)<2000', 'max<10000'],
     })
-    expect(plan.restartAtSeconds).toBe(20 + RESTART_OFFSET_SECONDS)
+    expect(plan.faultAtSeconds).toBe(20 + FAULT_OFFSET_SECONDS)
   })
 
   it('the mix covers reads, listing, enrollments and drops, weighted to 100', () => {

@@ -91,6 +91,18 @@ describe('checkLedger', () => {
     expect(result.examples[0]).toMatch(/^lost: enrollment \d+:\d+ was acknowledged but is not stored$/)
   })
 
+  it('with loss expected (an asynchronous failover), counts lost and reappeared writes the same, without failing', async () => {
+    const [, b] = rooms as [number, number]
+    const [s1, s2] = students as [number, number]
+    // The old primary acknowledged an enroll of s1 and a drop of s2; the promoted standby had neither.
+    await store(b, s2)
+    const ledger = [write('enroll', b, s1, 201), write('enroll', b, s2, 201), write('unenroll', b, s2, 204)]
+    const strict = await checkLedger(url, seed, ledger)
+    const measured = await checkLedger(url, seed, ledger, { lossExpected: true })
+    expect(strict).toMatchObject({ lostWrites: 1, phantomWrites: 1, lossExpected: false, passed: false })
+    expect(measured).toMatchObject({ lostWrites: 1, phantomWrites: 1, lossExpected: true, passed: true })
+  })
+
   it('finds rows that an acknowledged drop removed, a POOL_TIMEOUT never wrote, or no request wrote', async () => {
     const [, b] = rooms as [number, number]
     const [s1, s2, s3] = students as [number, number, number]

@@ -65,6 +65,16 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'readRetries',
   ],
   [
+    'db_pool_server_role_refusals_total',
+    'Connections closed at once because their server was the wrong kind for target_session_attrs.',
+    'serverRoleRefusals',
+  ],
+  [
+    'db_pool_read_only_discards_total',
+    'Connections discarded because their server refused a write as read-only (a failover).',
+    'readOnlyDiscards',
+  ],
+  [
     'db_pool_statements_prepared_anew_total',
     'Prepared statements the server had dropped or re-planned (a schema change), prepared anew and run again.',
     'statementsPreparedAnew',

@@ -40,6 +40,8 @@ const DEFAULT_RETRY_WITHIN_MS = 10_000
 // A write refused by a read-only server waits this long before it is sent again: the pool is
 // finding a primary (a failover), and nothing tells when one will answer.
 const READ_ONLY_PAUSE_MS = 100
+// Between two tries at the stored key when the look-up itself lost its connection.
+const LOOKUP_PAUSE_MS = 50
 
 interface StoredKey {
   fingerprint: string
@@ -109,8 +111,30 @@ export async function idempotentTransaction<DB, R>(
       }
       if (!isConnectionError(error) || remainingMs <= 0) throw error
       // Committed or not? Ask on a fresh connection (the pool waits out a restart for it).
-      const stored = await storedKey(db, table, key)
+      const stored = await storedKeyBefore(db, table, key, giveUpAt)
       if (stored) return replay(stored, attempts)
+    }
+  }
+}
+
+/**
+ * The key's stored row, asked again while the question itself is cut off (a server shutting down
+ * ends connections one by one): running the work again without the answer could write it twice.
+ */
+async function storedKeyBefore<DB>(
+  db: Kysely<DB>,
+  table: ReturnType<typeof sql.table>,
+  key: string,
+  giveUpAt: number,
+): Promise<StoredKey | undefined> {
+  for (;;) {
+    try {
+      return await storedKey(db, table, key)
+    } catch (error) {
+      const remainingMs = giveUpAt - performance.now()
+      if (!isConnectionError(error) || remainingMs <= 0) throw error
+      // The pool paces a database that is down; this pause paces one that refuses at once.
+      await sleep(Math.min(LOOKUP_PAUSE_MS, remainingMs))
     }
   }
 }

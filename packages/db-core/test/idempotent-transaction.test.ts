@@ -6,6 +6,7 @@ import {
   IdempotencyKeyReusedError,
   idempotentTransaction,
   isConnectionError,
+  isReadOnlyError,
   purgeIdempotencyKeys,
 } from '../src/index.js'
 import { configFor, openDb } from './support.js'
@@ -115,6 +116,64 @@ describe('idempotentTransaction', () => {
       await struck
       expect(outcome).toMatchObject({ replayed: true, attempts: 1 })
       expect(await count(note)).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('asks again when the question "did it commit?" loses its own connection, and answers from the key', async () => {
+    const { db, close } = openDb<Schema>(configFor(proxy.rewrite(url)))
+    try {
+      const note = 'lost-reply-and-lookup'
+      const struck = proxy.loseReplyTo(/commit/i)
+      // Armed as the commit's reply is lost: the look-up that follows loses its reply too.
+      const lookupStruck = struck.then(() => proxy.loseReplyTo(/select fingerprint, response/i))
+      const outcome = await idempotentTransaction(
+        db,
+        { key: note, fingerprint: 'POST /notes i' },
+        addNote(note),
+      )
+      await lookupStruck
+      expect(outcome).toMatchObject({ replayed: true, attempts: 1 })
+      expect(await count(note)).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('sends again a write a read-only server refused (nothing was written): one row', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      let runs = 0
+      const outcome = await idempotentTransaction(
+        db,
+        { key: 'read-only-once', fingerprint: 'POST /notes j' },
+        async (trx) => {
+          // A real 25006 from the server, the first time only, as a standby answers until a promotion.
+          if (++runs === 1) await sql`set transaction read only`.execute(trx)
+          return addNote('read-only-once')(trx)
+        },
+      )
+      expect(outcome).toMatchObject({ replayed: false, attempts: 2 })
+      expect(await count('read-only-once')).toBe(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it('reports a write refused as read-only once retryWithinMs has run out, writing nothing', async () => {
+    const { db, close } = openDb<Schema>(configFor(url))
+    try {
+      const outcome = await idempotentTransaction(
+        db,
+        { key: 'read-only-always', fingerprint: 'POST /notes k', retryWithinMs: 300 },
+        async (trx) => {
+          await sql`set transaction read only`.execute(trx)
+          return addNote('read-only-always')(trx)
+        },
+      ).catch((e: unknown) => e)
+      expect(isReadOnlyError(outcome)).toBe(true)
+      expect(await count('read-only-always')).toBe(0)
     } finally {
       await close()
     }

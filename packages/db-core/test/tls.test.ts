@@ -3,7 +3,7 @@ import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { recordingLogger } from '@classroom/test-kit'
+import { findFreePort, recordingLogger } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, DatabaseTlsError, loadDbConfig } from '../src/index.js'
 import { configFor, openPool } from './support.js'
@@ -133,6 +133,15 @@ describe('DB_SSL_MODE', () => {
         `^the database server's TLS certificate did not verify against DB_SSL_CA_FILE=${ca} \\(DB_SSL_MODE=verify-full\\): `,
       ),
     )
+  })
+
+  it('verify-full with several hosts verifies the one each connection lands on', async () => {
+    const { username, password, pathname } = new URL(tlsCluster.connectionString())
+    const url = `postgres://${username}:${password}@127.0.0.1:${await findFreePort()},127.0.0.1:${tlsCluster.port}${pathname}`
+    const right = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: path.join(dir, 'test-ca.crt') }
+    expect(await connectWith(url, right)).toBe(true)
+    const wrong = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: path.join(dir, 'other-ca.crt') }
+    expect(await connectWith(url, wrong)).toBeInstanceOf(DatabaseTlsError)
   })
 
   it('require connects over TLS without verifying, and refuses a server without TLS', async () => {

@@ -22,7 +22,8 @@ export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
   {
     name: 'DATABASE_URL',
     option: 'connectionString',
-    meaning: '`postgres://user:password@host:5432/database`',
+    meaning:
+      '`postgres://user:password@host:5432/database`; several hosts as libpq takes them, `host1:5432,host2:5432`, with `?target_session_attrs=read-write` (or `any`, `read-only`, `primary`, `standby`, `prefer-standby`) and `connect_timeout` (seconds per host)',
     defaultText: 'required by db-core; the api starts an embedded PostgreSQL without it',
   },
   {
