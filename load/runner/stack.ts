@@ -171,8 +171,10 @@ async function replicatedDatabase({ synchronous, via }: ReplicationOptions): Pro
       proxy = await FaultProxy.start({ host: '127.0.0.1', port: primary.port })
       apiUrl = proxy.rewrite(primaryUrl)
     } else {
-      const url = new URL(primaryUrl)
-      apiUrl = `postgres://${url.username}:${url.password}@127.0.0.1:${primary.port},127.0.0.1:${promoted.port}/classroom?target_session_attrs=read-write`
+      apiUrl = primary.connectionString('classroom', {
+        ports: [primary.port, promoted.port],
+        params: { target_session_attrs: 'read-write' },
+      })
     }
     const movedProxy = proxy
     return {

@@ -19,13 +19,15 @@ beforeAll(async () => {
   classroomId = (await request(first.url, 'POST', '/classrooms', { name: 'Replicated', capacity: 5 })).body.id
   await first.close()
   standby = await primary.startStandby({ synchronous: true })
-  const { username, password } = new URL(primaryUrl)
   const quick = { DB_POOL_UNAVAILABLE_WAIT_MS: '300', DB_MIGRATE_ON_START: 'false' }
   onStandby = await startTestApi('unused', quick, standby.connectionString('classroom'))
   onBoth = await startTestApi(
     'unused',
     { DB_MIGRATE_ON_START: 'false' },
-    `postgres://${username}:${password}@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/classroom?target_session_attrs=read-write`,
+    primary.connectionString('classroom', {
+      ports: [standby.port, primary.port],
+      params: { target_session_attrs: 'read-write' },
+    }),
   )
 })
 

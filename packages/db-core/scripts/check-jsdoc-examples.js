@@ -29,6 +29,8 @@ const PRELUDE = `import { ${exportsOf('index.ts')} } from '../src/index.js'
 import { ${exportsOf('env.ts')} } from '../src/env.js'
 import { isSecretName } from '../src/logging/redact.js'
 import { systemClock } from '../src/pool/clock.js'
+import { parseConnectionUrl } from '../src/config/connection-url.js'
+import { HostSelection } from '../src/pool/host-selection.js'
 import pg from 'pg'
 import winston from 'winston'
 KYSELY_IMPORT

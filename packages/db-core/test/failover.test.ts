@@ -16,8 +16,10 @@ describe('failover under load', () => {
       try {
         await primary.query('create table acks (id int primary key)')
         standby = await primary.startStandby({ synchronous: true })
-        const url = new URL(primary.connectionString())
-        const multiHost = `postgres://${url.username}:${url.password}@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=read-write`
+        const multiHost = primary.connectionString('postgres', {
+          ports: [primary.port, standby.port],
+          params: { target_session_attrs: 'read-write' },
+        })
         const pool = openPool(
           configFor(multiHost, {
             DB_POOL_SIZE: String(WRITERS),

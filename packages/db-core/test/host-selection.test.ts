@@ -24,9 +24,7 @@ afterAll(async () => {
 
 /** The URL of `ports` in order, as libpq writes several hosts, with `params` appended. */
 function multiHostUrl(ports: readonly number[], params = ''): string {
-  const url = new URL(primary.connectionString())
-  const hosts = ports.map((port) => `127.0.0.1:${port}`).join(',')
-  return `postgres://${url.username}:${url.password}@${hosts}${url.pathname}${params}`
+  return `${primary.connectionString('postgres', { ports })}${params}`
 }
 
 /** The port of the server a pooled connection landed on. */

@@ -136,8 +136,7 @@ describe('DB_SSL_MODE', () => {
   })
 
   it('verify-full with several hosts verifies the one each connection lands on', async () => {
-    const { username, password, pathname } = new URL(tlsCluster.connectionString())
-    const url = `postgres://${username}:${password}@127.0.0.1:${await findFreePort()},127.0.0.1:${tlsCluster.port}${pathname}`
+    const url = tlsCluster.connectionString('postgres', { ports: [await findFreePort(), tlsCluster.port] })
     const right = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: path.join(dir, 'test-ca.crt') }
     expect(await connectWith(url, right)).toBe(true)
     const wrong = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: path.join(dir, 'other-ca.crt') }

@@ -255,14 +255,28 @@ export class LocalPostgres {
   }
 
   /**
-   * A connection string for the superuser.
+   * A connection string for the superuser: this server, or, given `ports`, libpq's multi-host form
+   * naming those ports on 127.0.0.1 in order (a primary and its standbys share the password), with
+   * `params` as its query.
    *
    * ```ts
    * new pg.Pool({ connectionString: cluster.connectionString('app') })
+   * primary.connectionString('app', {
+   *   ports: [primary.port, standby.port],
+   *   params: { target_session_attrs: 'read-write' },
+   * })
    * ```
    */
-  connectionString(database = 'postgres'): string {
-    return `postgres://${SUPERUSER}:${encodeURIComponent(this.#password)}@127.0.0.1:${this.#port}/${database}`
+  connectionString(
+    database = 'postgres',
+    {
+      ports = [this.#port],
+      params = {},
+    }: { ports?: readonly number[]; params?: Readonly<Record<string, string>> } = {},
+  ): string {
+    const hosts = ports.map((port) => `127.0.0.1:${port}`).join(',')
+    const query = new URLSearchParams(params).toString()
+    return `postgres://${SUPERUSER}:${encodeURIComponent(this.#password)}@${hosts}/${database}${query ? `?${query}` : ''}`
   }
 
   /** Starts the server (again) on the same data directory and port, and waits until it accepts connections. */

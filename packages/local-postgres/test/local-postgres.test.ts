@@ -22,6 +22,11 @@ describe('LocalPostgres', () => {
     expect(row?.version).toMatch(/^PostgreSQL 18\./)
     expect(row?.addr).toBe('127.0.0.1/32')
     expect(cluster.connectionString()).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/postgres$/)
+    expect(
+      cluster.connectionString('app', { ports: [5433, 5434], params: { target_session_attrs: 'primary' } }),
+    ).toMatch(
+      /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:5433,127\.0\.0\.1:5434\/app\?target_session_attrs=primary$/,
+    )
   })
 
   it.each(['fast', 'immediate', 'smart'] as const)(

@@ -60,9 +60,12 @@ interface Refusal {
  * `prefer-standby` walks the hosts for a standby first, then again for any server.
  *
  * ```ts
- * const selection = new HostSelection(url) // from parseConnectionUrl
- * const attempt = selection.next()          // connect to attempt.connectionString
- * throw selection.refused(attempt, 'is a standby (read-only), not read-write', { forRole: true })
+ * const url = parseConnectionUrl('postgres://app:secret@db1,db2/app?target_session_attrs=read-write')
+ * if (url.ok) {
+ *   const selection = new HostSelection(url)
+ *   const attempt = selection.next() // connect to attempt.connectionString; if db1 is a standby:
+ *   const error = selection.refused(attempt, 'is a standby (read-only), not read-write', { forRole: true })
+ * }
  * ```
  */
 export class HostSelection {
