@@ -102,6 +102,7 @@ async function closeApi(
   timeoutMs: number,
   logger: DbLogger,
 ): Promise<boolean> {
+  const deadlineAt = performance.now() + timeoutMs
   let inTime = true
   const deadline = setTimeout(() => {
     inTime = false
@@ -119,9 +120,11 @@ async function closeApi(
     clearTimeout(deadline)
     clearInterval(sweep)
   }
+  // The database gets what is left of the same budget: a checkout still held then is destroyed.
+  const databaseInTime = await pool.endWithin(deadlineAt - performance.now())
   await closeDatabase(db, pool)
   await target.stop()
-  return inTime
+  return inTime && databaseInTime
 }
 
 /**

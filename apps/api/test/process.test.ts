@@ -106,6 +106,36 @@ describe('the api process', () => {
     )
   })
 
+  it('exits 1 within SHUTDOWN_TIMEOUT_MS even while a database checkout stays held, naming it', async () => {
+    const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_shutdown_held')
+    const api = await startApiProcess(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '500' })
+    const room = (await request(api.url, 'POST', '/classrooms', { name: 'Held', capacity: 5 })).body
+      .id as number
+    const student = (
+      await request(api.url, 'POST', '/students', { name: 'Held', email: 'held@shutdown.test' })
+    ).body.id as number
+    const admin = new pg.Client({ connectionString: databaseUrl })
+    await admin.connect()
+    try {
+      // The lock outlives the shutdown: the enrollment's checkout is never given back on its own.
+      await admin.query('begin')
+      await admin.query('select * from classrooms where id = $1 for update', [room])
+      const blocked = request(api.url, 'POST', `/classrooms/${room}/enrollments`, {
+        studentId: student,
+      }).catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const signalledAt = performance.now()
+      api.child.kill('SIGTERM')
+      expect(await api.exited).toBe(1)
+      expect(performance.now() - signalledAt).toBeLessThan(500 + 2000)
+      await blocked
+      expect(api.lines.map((l) => l.message)).toContain('a connection still held at shutdown was destroyed')
+    } finally {
+      await admin.query('rollback')
+      await admin.end()
+    }
+  })
+
   it('exits at once on a second signal', async () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_second_signal')
     const api = await startApiProcess(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '60000' })

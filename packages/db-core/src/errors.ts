@@ -18,6 +18,23 @@ export type DbCoreErrorCode =
 /** Base class of db-core's errors: `code` tells them apart without `instanceof` chains. */
 export abstract class DbCoreError extends Error {
   abstract readonly code: DbCoreErrorCode
+
+  /**
+   * The code of the driver's error this one wraps (`ECONNREFUSED`, `ECONNRESET`, `57P03`, ...),
+   * found down `.cause`: what `err.code` is for code written against node-postgres.
+   *
+   * ```ts
+   * if (error instanceof DbCoreError && error.causeCode === 'ECONNREFUSED') console.log('nothing listens there')
+   * ```
+   */
+  get causeCode(): string | undefined {
+    for (let current = this.cause, depth = 0; current instanceof Error && depth < 5; depth++) {
+      const code = (current as { code?: unknown }).code
+      if (typeof code === 'string') return code
+      current = current.cause
+    }
+    return undefined
+  }
 }
 
 /** One environment variable that failed validation. */

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { type ConnectionUrl, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
@@ -77,6 +78,15 @@ const noop = () => undefined
 // The "error" a connection the server already closed is released with.
 const SERVER_CLOSED = new Error('connection closed by the server')
 
+// pg-pool's words for a pool used after end(), kept for code that matches them.
+const ENDED_MESSAGE = 'Cannot use a pool after calling end on the pool'
+
+// How often end() looks whether the queue has drained.
+const DRAIN_POLL_MS = 10
+
+// The "error" a connection still held when a bounded end() ran out of time is released with.
+const HELD_AT_SHUTDOWN = new Error('the connection was still held at shutdown')
+
 // The "error" a connection whose server refused a write as read-only is released with.
 const READ_ONLY_SERVER = new Error('the server no longer accepts writes')
 
@@ -127,8 +137,11 @@ export class InstrumentedPool extends pg.Pool {
   #suspectBefore = Number.NEGATIVE_INFINITY
   /** When a server last refused a write as read-only: every older connection is asked whether it still accepts writes. */
   #writeRefusedAt = Number.NEGATIVE_INFINITY
-  #active = 0
+  /** Connections callers hold now. */
+  readonly #checkedOut = new Set<pg.PoolClient>()
   #ending: Promise<void> | undefined
+  /** end() was called: new checkouts are refused, queued ones still served. */
+  #closing = false
   /** Set while pg-pool's own `query()` or db-core's Kysely driver checks out: no leak stack taken. */
   #selfReleasing: object | undefined
   /** The client each self-releasing checkout made by the Kysely driver got, by the driver's token. */
@@ -223,7 +236,7 @@ export class InstrumentedPool extends pg.Pool {
       ...this.#counters,
       total: this.totalCount,
       idle: this.idleCount,
-      active: this.#active,
+      active: this.#checkedOut.size,
       waiting: this.waitingCount,
       max: this.max,
       size: this.#config.pool.size,
@@ -241,16 +254,22 @@ export class InstrumentedPool extends pg.Pool {
     // pg-pool's query() and db-core's driver release what they take: no stack needed (it costs ~3 µs).
     const token = this.#selfReleasing
     this.#selfReleasing = undefined
+    if (this.#closing) {
+      const error = new Error(ENDED_MESSAGE)
+      if (!callback) return Promise.reject(error)
+      process.nextTick(callback, error, undefined, noop)
+      return undefined
+    }
     const checkout = this.#checkout(token ? undefined : this.#leakDetector?.captureCaller(this.connect))
     // Only leak reports name a transaction's code: without them the driver needs no client back.
     if (token && token !== POOL_QUERY && this.#leakDetector) {
       void checkout.then((client) => this.#tokenClients.set(token, client), noop)
     }
     if (!callback) return checkout
-    // pg-pool's own `query()` uses the callback form.
+    // As pg-pool: called once, outside any promise chain, so a throw in it is an uncaught exception.
     checkout.then(
-      (client) => callback(undefined, client, client.release),
-      (error: Error) => callback(error, undefined, () => undefined),
+      (client) => process.nextTick(callback, undefined, client, client.release),
+      (error: Error) => process.nextTick(callback, error, undefined, noop),
     )
     return undefined
   }
@@ -284,17 +303,62 @@ export class InstrumentedPool extends pg.Pool {
   }
 
   /**
-   * Waits for checked-out connections to come back, then closes every connection. Safe to call
-   * more than once (pg-pool throws on a second `end()`): later calls share the first one's result.
+   * Waits for checked-out connections to come back, then closes every connection; with a
+   * callback, calls it once when done, as pg-pool does. Safe to call more than once (pg-pool
+   * rejects a second `end()`; Kysely's `destroy()` and an app may both call it): later calls share
+   * the first one's outcome. {@link endWithin} bounds the wait.
    */
-  override end(): Promise<void> {
+  override end(): Promise<void>
+  override end(callback: (error?: Error) => void): void
+  override end(callback?: (error?: Error) => void): Promise<void> | undefined {
     this.#ending ??= (async () => {
+      this.#closing = true
       this.#queueMonitor.stop()
-      this.#leakDetector?.stop()
+      // Checkouts already queued are served before the pool closes (pg-pool 3 would strand them
+      // until their timeout); each still leaves the queue by its own deadline.
+      while (this.waitingCount > 0) await sleep(DRAIN_POLL_MS)
       this.#availability.stop()
       await super.end()
+      this.#leakDetector?.stop()
     })()
-    return this.#ending
+    if (!callback) return this.#ending
+    this.#ending.then(
+      () => process.nextTick(callback),
+      (error: Error) => process.nextTick(callback, error),
+    )
+    return undefined
+  }
+
+  /**
+   * {@link end}, bounded: connections still checked out after `timeoutMs` are destroyed (their
+   * holders' queries fail) so that a leaked or stuck checkout cannot hold a shutdown open. Each is
+   * logged with how long it was held and, when leak stacks are on, the code that took it.
+   * Resolves whether every connection came back in time.
+   *
+   * ```ts
+   * const inTime = await pool.endWithin(10_000)
+   * process.exitCode = inTime ? 0 : 1
+   * ```
+   */
+  async endWithin(timeoutMs: number): Promise<boolean> {
+    const ended = this.end()
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, timeoutMs), false)
+    })
+    const inTime = await Promise.race([ended.then(() => true as const), expired])
+    clearTimeout(timer)
+    if (inTime) return true
+    for (const client of [...this.#checkedOut]) {
+      this.#logger.warn('a connection still held at shutdown was destroyed', {
+        timeoutMs,
+        ...this.#leakDetector?.describe(client),
+      })
+      this.#counters.connectionsDestroyedAtShutdown++
+      client.release(HELD_AT_SHUTDOWN)
+    }
+    await ended
+    return false
   }
 
   /**
@@ -476,9 +540,29 @@ export class InstrumentedPool extends pg.Pool {
 
   #handOut(client: pg.PoolClient, startedAt: number, acquiredAt: Error | undefined): pg.PoolClient {
     this.#counters.acquisitions++
+    this.#guardRelease(client)
     this.#leakDetector?.track(client, acquiredAt)
     this.#onAcquire?.(performance.now() - startedAt)
     return client
+  }
+
+  /**
+   * Wraps this checkout's `release` (pg-pool makes one per checkout): a session released inside a
+   * transaction, open or failed, or with a query still running is destroyed, never handed to the
+   * next caller, whose autocommit writes would otherwise join a transaction nobody commits. Two
+   * field reads on the way back; Kysely, which releases only after COMMIT or ROLLBACK, pays nothing more.
+   */
+  #guardRelease(client: pg.PoolClient): void {
+    const release = client.release
+    client.release = (error?: boolean | Error) => {
+      const unsafe = error ? undefined : sessionInUse(client)
+      if (!unsafe) return release.call(client, error)
+      this.#counters.unsafeReleases++
+      this.#logger.warn(`a connection released ${unsafe} was destroyed instead of reused`, {
+        ...this.#leakDetector?.describe(client),
+      })
+      return release.call(client, new Error(`connection released ${unsafe}`))
+    }
   }
 
   /**
@@ -530,7 +614,7 @@ export class InstrumentedPool extends pg.Pool {
    */
   #timeoutError(startedAt: number, reason: string, cause?: unknown): Error {
     const waitedMs = performance.now() - startedAt
-    if (reason === CONNECT_TIMEOUT_MESSAGE || this.#active < this.max) {
+    if (reason === CONNECT_TIMEOUT_MESSAGE || this.#checkedOut.size < this.max) {
       return new DatabaseUnavailableError(
         `could not open a connection to the database within ${formatSeconds(this.#config.pool.acquireTimeoutMs)}`,
         { cause },
@@ -561,12 +645,12 @@ export class InstrumentedPool extends pg.Pool {
     const state = this.#stateOf(client)
     state.checkedOut = true
     state.checkouts++
-    this.#active++
+    this.#checkedOut.add(client)
   }
 
   #onRelease(client: pg.PoolClient): void {
     const state = this.#stateOf(client)
-    if (state.checkedOut) this.#active--
+    this.#checkedOut.delete(client)
     state.checkedOut = false
     state.lastReleasedAt = performance.now()
     this.#leakDetector?.release(client)
@@ -605,4 +689,15 @@ export class InstrumentedPool extends pg.Pool {
     }
     return state
   }
+}
+
+/** What still holds a session a caller released, or `undefined` when it is idle and safe to reuse. */
+function sessionInUse(client: pg.PoolClient): string | undefined {
+  // node-postgres 8.21+: the status of the last ReadyForQuery.
+  const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.()
+  if (status === 'T') return 'inside an open transaction'
+  if (status === 'E') return 'inside a failed transaction'
+  const internals = client as unknown as { _getActiveQuery(): unknown; _queryQueue: unknown[] }
+  if (internals._getActiveQuery() || internals._queryQueue.length > 0) return 'with a query in flight'
+  return undefined
 }

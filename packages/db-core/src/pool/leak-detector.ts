@@ -84,6 +84,16 @@ export class LeakDetector {
     }
   }
 
+  /** How long `connection` has been held and the code that took it, for a log line about it. */
+  describe(connection: object): { heldMs: number; acquiredAt: string } | undefined {
+    const checkout = this.#checkouts.get(connection)
+    if (!checkout) return undefined
+    return {
+      heldMs: Math.round(this.#clock.now() - checkout.at),
+      acquiredAt: checkout.acquiredAt?.stack ?? NOT_RECORDED,
+    }
+  }
+
   stop(): void {
     this.#sweep?.cancel()
     this.#sweep = undefined

@@ -30,6 +30,10 @@ export interface PoolCounters {
   connectionErrors: number
   /** Checkouts held longer than `DB_POOL_LEAK_WARN_MS` (each reported once). */
   leaksDetected: number
+  /** Connections released inside a transaction or with a query in flight, destroyed instead of reused. */
+  unsafeReleases: number
+  /** Connections still checked out when `endWithin()` ran out of time, destroyed. */
+  connectionsDestroyedAtShutdown: number
   /** Read-only queries run again on a fresh connection after theirs was lost. */
   readRetries: number
   /** Prepared statements the server had dropped or re-planned (a schema change), prepared anew and run again. */
@@ -77,6 +81,8 @@ export function emptyCounters(): PoolCounters {
     connectionsRecycled: 0,
     connectionErrors: 0,
     leaksDetected: 0,
+    unsafeReleases: 0,
+    connectionsDestroyedAtShutdown: 0,
     readRetries: 0,
     statementsPreparedAnew: 0,
   }
