@@ -71,6 +71,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   })
 
   app.setErrorHandler((error, request, reply) => {
+    // The client hung up: its statement was cancelled and nobody is left to answer.
+    if (request.signal.aborted) {
+      deps.logger.debug('request abandoned by its client', {
+        requestId: request.id,
+        route: request.routeOptions.url,
+      })
+      return reply.code(499).send()
+    }
     const response = toErrorResponse(error, request.id)
     if (response.unexpected) {
       deps.logger.error('unexpected error while handling a request', {

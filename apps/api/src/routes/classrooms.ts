@@ -4,6 +4,7 @@ import type { AppDependencies } from '../app.js'
 import { idempotentWrite } from '../idempotent-write.js'
 import { classroomView } from './classroom-view.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { readOptions } from './read-options.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
 const MAX_PAGE = 100
@@ -70,7 +71,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
           .where('id', '>', afterId)
           .orderBy('id')
           .limit(limit + 1)
-          .execute()
+          .execute(readOptions(request))
         const page = rows.slice(0, limit)
         const last = page.at(-1)
         return {
@@ -92,7 +93,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
             .as('enrolled_count'),
         )
         .where('id', '=', request.params.id)
-        .executeTakeFirst()
+        .executeTakeFirst(readOptions(request))
       if (!row)
         throw new ApiError(404, 'CLASSROOM_NOT_FOUND', `classroom ${request.params.id} does not exist`)
       return { ...classroomView(row), enrolledCount: Number(row.enrolled_count) }

@@ -4,6 +4,7 @@ import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app.js'
 import { idempotentWrite } from '../idempotent-write.js'
 import { classroomView } from './classroom-view.js'
+import { readOptions } from './read-options.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
 const UNIQUE_VIOLATION = '23505'
@@ -63,7 +64,7 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
         .selectFrom('students')
         .selectAll()
         .where('id', '=', request.params.id)
-        .executeTakeFirst()
+        .executeTakeFirst(readOptions(request))
       if (!row) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${request.params.id} does not exist`)
       return studentView(row)
     })
@@ -87,7 +88,7 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
           ])
           .where('students.id', '=', id)
           .orderBy('classrooms.id')
-          .execute()
+          .execute(readOptions(request))
         if (rows.length === 0) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${id} does not exist`)
         const enrolled = rows.flatMap((row) =>
           row.id === null ||

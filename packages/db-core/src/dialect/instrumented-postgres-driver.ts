@@ -9,6 +9,7 @@ import type {
 } from 'kysely'
 import type pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
+import { type CancelTarget, sendCancelRequest } from '../pool/cancel-request.js'
 import type { InstrumentedPool } from '../pool/instrumented-pool.js'
 
 type AbortOptions = Parameters<Driver['acquireConnection']>[0]
@@ -60,7 +61,7 @@ export class InstrumentedPostgresDriver implements Driver {
   async acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
     const token = {}
     // Kysely releases every connection it acquires (in a finally): no leak stack at checkout.
-    this.#pool.checkoutReleasesItself(token)
+    this.#pool.checkoutReleasesItself(token, options?.signal)
     const inner = await this.#inner.acquireConnection(options)
     // A new wrapper per checkout: its statement count starts at zero each time.
     return new InstrumentedConnection(inner, this, this.#pool.clientOf(token))
@@ -188,7 +189,17 @@ class InstrumentedConnection implements DatabaseConnection {
     return this.inner.streamQuery<R>(query, chunkSize, options)
   }
 
+  /**
+   * Kysely's `'cancel query'`: a protocol-level CancelRequest with the session's backend key (no
+   * pooled connection needed, and right through PgBouncer), where Kysely's own driver would run
+   * `pg_cancel_backend(pid)` on another pooled connection.
+   */
   async cancelQuery(provider: Parameters<NonNullable<DatabaseConnection['cancelQuery']>>[0]): Promise<void> {
+    const session = this.client as (pg.PoolClient & Partial<CancelTarget>) | undefined
+    if (session?.processID && session.secretKey !== undefined && session.host && session.port) {
+      await sendCancelRequest(session as CancelTarget)
+      return
+    }
     await this.inner.cancelQuery?.(provider)
   }
 

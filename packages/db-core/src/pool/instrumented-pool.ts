@@ -144,6 +144,8 @@ export class InstrumentedPool extends pg.Pool {
   #closing = false
   /** Set while pg-pool's own `query()` or db-core's Kysely driver checks out: no leak stack taken. */
   #selfReleasing: object | undefined
+  /** The abort signal of the Kysely checkout being started, if its query has one. */
+  #checkoutSignal: AbortSignal | undefined
   /** The client each self-releasing checkout made by the Kysely driver got, by the driver's token. */
   readonly #tokenClients = new WeakMap<object, pg.PoolClient>()
 
@@ -253,18 +255,23 @@ export class InstrumentedPool extends pg.Pool {
   override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
     // pg-pool's query() and db-core's driver release what they take: no stack needed (it costs ~3 µs).
     const token = this.#selfReleasing
-    this.#selfReleasing = undefined
+    const signal = this.#checkoutSignal
+    this.#selfReleasing = this.#checkoutSignal = undefined
     if (this.#closing) {
       const error = new Error(ENDED_MESSAGE)
       if (!callback) return Promise.reject(error)
       process.nextTick(callback, error, undefined, noop)
       return undefined
     }
-    const checkout = this.#checkout(token ? undefined : this.#leakDetector?.captureCaller(this.connect))
-    // Only leak reports name a transaction's code: without them the driver needs no client back.
-    if (token && token !== POOL_QUERY && this.#leakDetector) {
+    const checkout = this.#checkout(
+      token ? undefined : this.#leakDetector?.captureCaller(this.connect),
+      false,
+      this.#config.pool.unavailableWaitMs,
+      signal,
+    )
+    // The driver finds its client again: to name a transaction's code, and to cancel its statement.
+    if (token && token !== POOL_QUERY)
       void checkout.then((client) => this.#tokenClients.set(token, client), noop)
-    }
     if (!callback) return checkout
     // As pg-pool: called once, outside any promise chain, so a throw in it is an uncaught exception.
     checkout.then(
@@ -276,10 +283,12 @@ export class InstrumentedPool extends pg.Pool {
 
   /**
    * For db-core's Kysely driver, right before it checks out: that checkout releases itself (no leak
-   * stack is taken), and its client is found again by `token` to name a transaction begun on it.
+   * stack is taken), its client is found again by `token` (to name a transaction begun on it, to
+   * cancel its statement), and an abort of `signal` takes it out of the queue at once.
    */
-  checkoutReleasesItself(token: object): void {
+  checkoutReleasesItself(token: object, signal?: AbortSignal): void {
     this.#selfReleasing = token
+    this.#checkoutSignal = signal
   }
 
   /** The client the checkout marked with `token` got. */
@@ -375,7 +384,9 @@ export class InstrumentedPool extends pg.Pool {
     acquiredAt: Error | undefined,
     alwaysPing = false,
     unavailableWaitMs = this.#config.pool.unavailableWaitMs,
+    signal?: AbortSignal,
   ): Promise<pg.PoolClient> {
+    signal?.throwIfAborted()
     const startedAt = performance.now()
     const { acquireTimeoutMs, prePingTimeoutMs } = this.#config.pool
     const deadline = startedAt + acquireTimeoutMs
@@ -395,7 +406,7 @@ export class InstrumentedPool extends pg.Pool {
       let client: pg.PoolClient
       try {
         // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
-        client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited)
+        client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited, signal)
       } catch (error) {
         // One host of several refused: the next is tried at once, as libpq does.
         if (error instanceof DatabaseUnavailableError && error.cause instanceof HostRefusedError) continue
@@ -570,10 +581,15 @@ export class InstrumentedPool extends pg.Pool {
    * wait is bounded by pg-pool itself (`connectionTimeoutMillis` is the whole acquire timeout, for
    * queueing and connecting alike), so only retries after a failed pre-ping arm a timer of their own.
    */
-  async #acquireBefore(deadline: number, startedAt: number, first: boolean): Promise<pg.PoolClient> {
+  async #acquireBefore(
+    deadline: number,
+    startedAt: number,
+    first: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<pg.PoolClient> {
     const remaining = deadline - performance.now()
     if (remaining <= 0) throw this.#timeoutError(startedAt, QUEUE_TIMEOUT_MESSAGE)
-    const pending = super.connect()
+    const pending = signal ? leaveOnAbort(super.connect(), signal) : super.connect()
     this.#queueMonitor.check()
     if (first) {
       try {
@@ -700,4 +716,26 @@ function sessionInUse(client: pg.PoolClient): string | undefined {
   const internals = client as unknown as { _getActiveQuery(): unknown; _queryQueue: unknown[] }
   if (internals._getActiveQuery() || internals._queryQueue.length > 0) return 'with a query in flight'
   return undefined
+}
+
+/**
+ * `pending`, or the abort's reason as soon as `signal` aborts: the caller leaves the queue at once,
+ * and the connection pg-pool hands its queued request later goes straight back.
+ */
+function leaveOnAbort(pending: Promise<pg.PoolClient>, signal: AbortSignal): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    pending.then(
+      (client) => {
+        signal.removeEventListener('abort', onAbort)
+        if (signal.aborted) client.release()
+        else resolve(client)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
 }

@@ -1,0 +1,141 @@
+import { performance } from 'node:perf_hooks'
+import { type BouncedCluster, createTestDatabase, startBouncedCluster } from '@classroom/local-postgres'
+import { sql } from 'kysely'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { configFor, openDb, sleep } from './support.js'
+
+let url: string
+let bounced: BouncedCluster
+
+beforeAll(async () => {
+  url = await createTestDatabase(inject('databaseUrl'), 'db_core_cancellation')
+  bounced = await startBouncedCluster({ database: 'cancellation', poolSize: 4 })
+})
+
+afterAll(async () => {
+  await bounced?.destroy()
+})
+
+/** What the server runs for `pid` now: its state and query. */
+async function activity(
+  serverUrl: string,
+  pid: number,
+): Promise<{ state: string; query: string } | undefined> {
+  const admin = new pg.Client({ connectionString: serverUrl })
+  await admin.connect()
+  try {
+    const { rows } = await admin.query('select state, query from pg_stat_activity where pid = $1', [pid])
+    return rows[0]
+  } finally {
+    await admin.end()
+  }
+}
+
+const backendPid = sql<{ pid: number }>`select pg_backend_pid() as pid`
+
+describe.each([
+  ['directly', () => ({ url, server: url, env: {} })],
+  [
+    'through PgBouncer (where pg_cancel_backend would name its made-up pid)',
+    () => ({
+      url: bounced.bouncer.connectionString(),
+      server: bounced.cluster.connectionString('cancellation'),
+      env: { DB_PGBOUNCER: 'true' },
+    }),
+  ],
+] as const)('Kysely\'s "cancel query", %s', (_how, target) => {
+  it('cancels one statement of a pool exhausted by long ones within a second, and its connection serves again', async () => {
+    const { url: poolUrl, server, env } = target()
+    const { db, close } = openDb(configFor(poolUrl, { DB_POOL_SIZE: '2', DB_POOL_MAX_OVERFLOW: '0', ...env }))
+    try {
+      const keep = new AbortController()
+      const cancel = new AbortController()
+      const long = (signal: AbortSignal) =>
+        sql`select pg_backend_pid() as pid, pg_sleep(30)`
+          .execute(db, { signal, inflightQueryAbortStrategy: 'cancel query' } as never)
+          .catch((error: unknown) => error)
+      const kept = long(keep.signal)
+      const cancelled = long(cancel.signal)
+      await sleep(300)
+      const busy = await serverPids(server)
+      expect(busy).toHaveLength(2)
+      const abortedAt = performance.now()
+      cancel.abort(new Error('the client went away'))
+      expect(await cancelled).toMatchObject({ message: 'the client went away' })
+      // Server side: one of the two sleeps ended within a second, the other runs on.
+      await expect
+        .poll(async () => (await serverPids(server)).length, { timeout: 1000, interval: 50 })
+        .toBe(1)
+      expect(performance.now() - abortedAt).toBeLessThan(1000)
+      // Its connection came back healthy: the pool (one still busy) serves from it.
+      const { rows } = await backendPid.execute(db)
+      expect(rows).toHaveLength(1)
+      keep.abort(new Error('done'))
+      await kept
+    } finally {
+      await close()
+    }
+  })
+})
+
+/** Backends running `pg_sleep` on the server. */
+async function serverPids(serverUrl: string): Promise<number[]> {
+  const admin = new pg.Client({ connectionString: serverUrl })
+  await admin.connect()
+  try {
+    const { rows } = await admin.query<{ pid: number }>(
+      "select pid from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()",
+    )
+    return rows.map((row) => row.pid)
+  } finally {
+    await admin.end()
+  }
+}
+
+describe('aborting', () => {
+  it('a checkout waiting in the queue leaves it at once when its signal aborts', async () => {
+    const { db, pool, close } = openDb(configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }))
+    try {
+      const held = await pool.connect()
+      const abort = new AbortController()
+      const waiting = backendPid
+        .execute(db, { signal: abort.signal } as never)
+        .catch((error: unknown) => error)
+      await sleep(100)
+      const abortedAt = performance.now()
+      abort.abort(new Error('gave up waiting'))
+      expect(await waiting).toMatchObject({ message: 'gave up waiting' })
+      expect(performance.now() - abortedAt).toBeLessThan(100)
+      held.release()
+      // The connection the abandoned request was due goes straight back: the pool serves on.
+      await expect(backendPid.execute(db)).resolves.toMatchObject({ rows: [{ pid: expect.any(Number) }] })
+      expect(pool.stats()).toMatchObject({ active: 0, idle: 1 })
+    } finally {
+      await close()
+    }
+  })
+
+  it.each([
+    ['ignore query', 'runs on to its end on the server', 'active'],
+    ['kill session', 'ends with its session, and the pool opens another', undefined],
+  ] as const)('"%s": the statement %s', async (strategy, _what, serverState) => {
+    const { db, close } = openDb(configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '1' }))
+    try {
+      const abort = new AbortController()
+      const { rows } = await backendPid.execute(db)
+      const pid = rows[0]!.pid
+      const running = sql`select pg_sleep(1)`
+        .execute(db, { signal: abort.signal, inflightQueryAbortStrategy: strategy } as never)
+        .catch((error: unknown) => error)
+      await sleep(200)
+      abort.abort(new Error('stop'))
+      expect(await running).toMatchObject({ message: 'stop' })
+      await sleep(200)
+      expect((await activity(url, pid))?.state).toBe(serverState)
+      await expect(backendPid.execute(db)).resolves.toMatchObject({ rows: [{ pid: expect.any(Number) }] })
+    } finally {
+      await close()
+    }
+  })
+})
