@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { DbConfig } from '@classroom/db-core'
+import { ConfigError, redactSecrets } from '@classroom/db-core'
 import {
   boolean,
   dbConfigFromEnv,
@@ -29,6 +30,8 @@ export const apiEnvSpec = {
   ...loggerEnvSpec,
   // Optional here: without it the api starts an embedded PostgreSQL.
   DATABASE_URL: postgresUrl({ default: undefined }),
+  // Optional: an owner role's connection for migrations only; without it they run on DATABASE_URL.
+  DATABASE_MIGRATION_URL: postgresUrl({ default: undefined }),
   PORT: wholeNumber(0)({ default: 3000 }),
   HOST: host({ default: '127.0.0.1' }),
   SHUTDOWN_TIMEOUT_MS: wholeNumber(1)({ default: 10_000 }),
@@ -48,9 +51,17 @@ export interface ApiConfig {
   /** How long a write's idempotency key (and its stored answer) is kept. */
   readonly idempotencyKeyRetentionMs: number
   readonly log: { readonly level: LoggerLevel; readonly format: 'auto' | 'json' | 'pretty' }
-  /** Where the database is, or how to run the embedded one when `DATABASE_URL` is unset. */
+  /**
+   * Where the database is, or how to run the embedded one when `DATABASE_URL` is unset. An external
+   * database is served through `connectionString` and migrated through `migrationConnectionString`
+   * (`DATABASE_MIGRATION_URL`, or `DATABASE_URL` itself when that is unset).
+   */
   readonly database:
-    | { readonly kind: 'external'; readonly connectionString: string }
+    | {
+        readonly kind: 'external'
+        readonly connectionString: string
+        readonly migrationConnectionString: string
+      }
     | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number | undefined }
   /** Builds db-core's config once the connection string is known (for embedded, after it started). */
   dbConfig(connectionString: string): DbConfig
@@ -66,6 +77,17 @@ export interface ApiConfig {
  */
 export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
   const clean = parseEnv(apiEnvSpec, env)
+  if (clean.DATABASE_MIGRATION_URL && !clean.DATABASE_URL) {
+    // The embedded database migrates with an owner role of its own: a URL here would be ignored.
+    throw new ConfigError([
+      {
+        name: 'DATABASE_MIGRATION_URL',
+        value: redactSecrets(clean.DATABASE_MIGRATION_URL),
+        expected:
+          'DATABASE_URL to be set too (the serving connection); without DATABASE_URL the embedded database migrates with its own owner role',
+      },
+    ])
+  }
   return Object.freeze({
     port: clean.PORT,
     host: clean.HOST,
@@ -75,7 +97,11 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     idempotencyKeyRetentionMs: clean.IDEMPOTENCY_KEY_RETENTION_SECONDS * 1000,
     log: Object.freeze({ level: clean.LOG_LEVEL, format: clean.LOG_FORMAT }),
     database: clean.DATABASE_URL
-      ? { kind: 'external' as const, connectionString: clean.DATABASE_URL }
+      ? {
+          kind: 'external' as const,
+          connectionString: clean.DATABASE_URL,
+          migrationConnectionString: clean.DATABASE_MIGRATION_URL ?? clean.DATABASE_URL,
+        }
       : {
           kind: 'embedded' as const,
           dataDir: clean.EMBEDDED_PG_DATA_DIR,

@@ -1,10 +1,10 @@
-import { migrateToLatest } from '@classroom/classroom-db'
-import { ConfigError, createLogger, InstrumentedPostgresDialect } from '@classroom/db-core'
-import { Kysely } from 'kysely'
+import { ConfigError, createLogger } from '@classroom/db-core'
 import { loadApiConfig } from './config.js'
 import { openDatabaseTarget } from './database-target.js'
+import { runMigrations } from './migrate.js'
 
-// `pnpm db:migrate`: applies pending migrations to DATABASE_URL (or the embedded database) and exits.
+// `pnpm db:migrate`: applies pending migrations as DATABASE_MIGRATION_URL (else DATABASE_URL; or the
+// embedded database's owner role) and exits.
 try {
   const config = loadApiConfig(process.env)
   const logger = createLogger({
@@ -13,14 +13,10 @@ try {
     defaultMeta: { service: 'classroom-migrate' },
   })
   const target = await openDatabaseTarget(config, logger)
-  const db = new Kysely({
-    dialect: new InstrumentedPostgresDialect({ ...config.dbConfig(target.connectionString), logger }),
-  })
   try {
-    const applied = await migrateToLatest(db)
+    const applied = await runMigrations(config, target.migrationConnectionString, logger)
     logger.info(applied.length > 0 ? 'migrations applied' : 'database already up to date', { applied })
   } finally {
-    await db.destroy()
     await target.stop()
   }
 } catch (error) {

@@ -1,4 +1,4 @@
-import { type Database, migrateToLatest, seedDemoData } from '@classroom/classroom-db'
+import { type Database, seedDemoData } from '@classroom/classroom-db'
 import {
   checkConnectionBudget,
   checkDatabase,
@@ -13,6 +13,7 @@ import type { ApiConfig } from './config.js'
 import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
 import { startIdempotencyPurge } from './idempotency-purge.js'
 import { createMetrics, registerPoolMetrics } from './metrics.js'
+import { runMigrations } from './migrate.js'
 
 const IDLE_SWEEP_MS = 50
 
@@ -35,7 +36,8 @@ export interface RunningApi {
 
 /**
  * Opens the database (embedded when `DATABASE_URL` is unset), applies pending migrations unless
- * `DB_MIGRATE_ON_START=false`, checks the connection budget (`DB_EXPECTED_REPLICAS`), seeds demo
+ * `DB_MIGRATE_ON_START=false` (through a short-lived pool on `DATABASE_MIGRATION_URL`, the owner
+ * role, when set: the serving pool may not change the schema), checks the connection budget (`DB_EXPECTED_REPLICAS`), seeds demo
  * data on the embedded database, and listens.
  *
  * ```ts
@@ -58,7 +60,7 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
   try {
     registerPoolMetrics(metrics, pool)
     if (config.migrateOnStart) {
-      const applied = await migrateToLatest(db)
+      const applied = await runMigrations(config, target.migrationConnectionString, logger)
       logger.info('database migrations applied', { applied })
     }
     await checkConnectionBudget(pool, dbConfig, logger)

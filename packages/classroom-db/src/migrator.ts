@@ -1,5 +1,10 @@
 import { type Kysely, sql } from 'kysely'
-import { type MigrationResultSet, Migrator } from 'kysely/migration'
+import {
+  DEFAULT_MIGRATION_LOCK_TABLE,
+  DEFAULT_MIGRATION_TABLE,
+  type MigrationResultSet,
+  Migrator,
+} from 'kysely/migration'
 import { migrations } from './migrations/index.js'
 
 /** Migrations failed: `results` says which ran and which one broke. */
@@ -35,6 +40,23 @@ export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<string[]> {
     const migrator = new Migrator({ db: trx, provider: { getMigrations: async () => migrations } })
     const { error, results } = await migrator.migrateToLatest()
     if (error) throw new MigrationError(error, results)
+    await revokeMigrationTables(trx)
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
   })
+}
+
+/** Takes every privilege on the migrator's tables from roles other than their owner (none: a no-op). */
+async function revokeMigrationTables<DB>(db: Kysely<DB>): Promise<void> {
+  const tables = [DEFAULT_MIGRATION_TABLE, DEFAULT_MIGRATION_LOCK_TABLE]
+  const { rows } = await sql<{ grantee: string }>`
+    select distinct case when a.grantee = 0 then 'public' else a.grantee::regrole::text end as grantee
+    from pg_class c, aclexplode(c.relacl) a
+    where c.oid in (${sql.join(tables.map((t) => sql`to_regclass(${t})`))}) and a.grantee <> c.relowner`.execute(
+    db,
+  )
+  for (const { grantee } of rows) {
+    await sql`revoke all on table ${sql.join(tables.map((t) => sql.table(t)))} from ${sql.raw(grantee)}`.execute(
+      db,
+    )
+  }
 }
