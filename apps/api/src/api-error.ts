@@ -2,6 +2,10 @@
 export type ApiErrorCode =
   | 'VALIDATION_FAILED'
   | 'MALFORMED_JSON'
+  | 'MALFORMED_URL'
+  | 'MALFORMED_REQUEST'
+  | 'URL_TOO_LONG'
+  | 'HEADERS_TOO_LARGE'
   | 'BODY_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_FOUND'
@@ -32,16 +36,20 @@ export interface ErrorBody {
  *
  * ```ts
  * throw new ApiError(404, 'CLASSROOM_NOT_FOUND', `classroom ${id} does not exist`)
+ * throw new ApiError(400, 'VALIDATION_FAILED', 'querystring.cursor is not a cursor', 'querystring.cursor')
  * ```
  */
 export class ApiError extends Error {
   readonly statusCode: number
   readonly code: ApiErrorCode
+  /** The offending input, as in {@link ErrorBody.field}. */
+  readonly field: string | undefined
 
-  constructor(statusCode: number, code: ApiErrorCode, message: string) {
+  constructor(statusCode: number, code: ApiErrorCode, message: string, field?: string) {
     super(message)
     this.name = 'ApiError'
     this.statusCode = statusCode
     this.code = code
+    this.field = field
   }
 }

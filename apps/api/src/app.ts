@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto'
 import type { Database } from '@classroom/classroom-db'
 import type { DatabaseHealth, DbLogger } from '@classroom/db-core'
 import { Ajv } from 'ajv'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Kysely } from 'kysely'
 import { ApiError } from './api-error.js'
-import { BODY_LIMIT_BYTES, toErrorResponse } from './error-response.js'
+import { BODY_LIMIT_BYTES, clientErrorResponse, toErrorResponse } from './error-response.js'
 import type { ApiMetrics } from './metrics.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
+import { addApiKeywords } from './routes/schemas.js'
 import { studentRoutes } from './routes/students.js'
 
 /** What the routes need from the outside world. */
@@ -37,12 +38,28 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // A path fastify cannot decode (`/classrooms/%zz`) or a path segment past its length limit is
+    // refused before any route runs: answered with the uniform body, not fastify's own.
+    // No hook runs for these, so the request id is set here.
+    frameworkErrors: (error, request, reply) => {
+      const response = toErrorResponse(error, request.id)
+      ;(reply as FastifyReply)
+        .code(response.status)
+        .headers({ ...response.headers, 'x-request-id': request.id })
+        .send(response.body)
+    },
+    // Refused by Node's HTTP parser (headers over 16 KiB, a malformed request): no request exists yet.
+    clientErrorHandler: (error, socket) => {
+      if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return
+      if (socket.writable) socket.write(clientErrorResponse(error))
+      socket.destroy(error)
+    },
   })
 
   // Bodies are validated strictly: "10" is not a number and unknown fields are refused, not dropped.
   // Path and query parts are text by nature, so there numbers are coerced.
-  const bodyAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true })
-  const textAjv = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true })
+  const bodyAjv = addApiKeywords(new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true }))
+  const textAjv = addApiKeywords(new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true }))
   // JSON only: without this, fastify's built-in text/plain parser lets text reach the validators.
   app.removeContentTypeParser('text/plain')
 

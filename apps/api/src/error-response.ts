@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http'
 import {
   DatabaseUnavailableError,
   IdempotencyKeyReusedError,
@@ -10,6 +11,8 @@ import { ApiError, type ErrorBody } from './api-error.js'
 
 // Requests here are small JSON documents; anything bigger is a mistake or an attack.
 export const BODY_LIMIT_BYTES = 16 * 1024
+// fastify's default: no id comes near it.
+const MAX_PARAM_LENGTH = 100
 
 /** What the error handler sends: status, the uniform body, and extra headers. */
 export interface ErrorResponse {
@@ -40,8 +43,13 @@ interface AjvError {
  * ```
  */
 export function toErrorResponse(error: unknown, requestId: string): ErrorResponse {
-  if (error instanceof ApiError)
-    return expected(error.statusCode, { error: error.code, message: error.message })
+  if (error instanceof ApiError) {
+    const { statusCode, code, message, field } = error
+    return expected(
+      statusCode,
+      field === undefined ? { error: code, message } : { error: code, message, field },
+    )
+  }
   if (error instanceof IdempotencyKeyReusedError) {
     return expected(422, {
       error: 'IDEMPOTENCY_KEY_REUSED',
@@ -94,6 +102,16 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
       })
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return expected(415, { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' })
+    case 'FST_ERR_BAD_URL':
+      return expected(400, {
+        error: 'MALFORMED_URL',
+        message: 'the path is not valid percent-encoded UTF-8',
+      })
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return expected(414, {
+        error: 'URL_TOO_LONG',
+        message: `a path segment is longer than this api accepts (${MAX_PARAM_LENGTH} characters)`,
+      })
   }
   if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
     return expected(400, { error: 'MALFORMED_JSON', message: `the body is not valid JSON: ${error.message}` })
@@ -125,4 +143,28 @@ function validationFailed(issue: AjvError, context: string): ErrorResponse {
     message: `${base} ${issue.message ?? 'is invalid'}`,
     field: base,
   })
+}
+
+/**
+ * The raw HTTP response for a request Node's parser refused before fastify saw it (headers over
+ * Node's 16 KiB, a malformed request line): the uniform body all the same, and the connection closes.
+ *
+ * ```ts
+ * socket.write(clientErrorResponse(error))
+ * ```
+ */
+export function clientErrorResponse(error: Error & { code?: string }): string {
+  const [status, body]: [number, ErrorBody] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, { error: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than this api accepts' }]
+      : [400, { error: 'MALFORMED_REQUEST', message: 'the request is not valid HTTP' }]
+  const json = JSON.stringify(body)
+  return [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(json)}`,
+    'connection: close',
+    '',
+    json,
+  ].join('\r\n')
 }

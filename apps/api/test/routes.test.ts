@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request, startTestApi, type TestApi } from './support.js'
 
@@ -107,6 +108,7 @@ describe('classrooms', () => {
     expect(status).toBe(400)
     expect(body.error).toBe('VALIDATION_FAILED')
     expect(body.message).toContain(field)
+    expect(body.field).toBe(field)
   })
 
   it.each(['abc', '0', '-1', '1.5', '99999999999'])(
@@ -252,6 +254,127 @@ describe('enrollments', () => {
     const { status, body } = await call('DELETE', path)
     expect(status).toBe(400)
     expect(body).toMatchObject({ error: 'VALIDATION_FAILED', field })
+  })
+})
+
+describe('input the database cannot store', () => {
+  it.each([
+    ['/classrooms', { name: 'Math\u0000', capacity: 10 }, 'body.name'],
+    ['/classrooms', { name: 'Math \ud800', capacity: 10 }, 'body.name'],
+    ['/students', { name: 'Ken\u0000', email: 'ken@x.test' }, 'body.name'],
+    ['/students', { name: 'Ken', email: 'ken\u0000@x.test' }, 'body.email'],
+    ['/students', { name: 'Ken', email: 'ken\udc00@x.test' }, 'body.email'],
+  ])(
+    'POST %s %j (a NUL or an unpaired surrogate) -> 400 naming %s, and no row',
+    async (path, payload, field) => {
+      const before = await t.api.db
+        .selectFrom(['classrooms', 'students'])
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+      const { status, body } = await call('POST', path, payload)
+      expect(status).toBe(400)
+      expect(body).toEqual({
+        error: 'VALIDATION_FAILED',
+        field,
+        message: `${field} must not contain NUL characters or unpaired surrogates`,
+      })
+      const after = await t.api.db
+        .selectFrom(['classrooms', 'students'])
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+      expect(after).toEqual(before)
+    },
+  )
+
+  it('stores a name with astral characters (a whole surrogate pair) as sent', async () => {
+    const created = await newClassroom(5, 'Maths 😀 𝔸')
+    expect(created.name).toBe('Maths 😀 𝔸')
+    expect((await call('GET', `/classrooms/${created.id}`)).body.name).toBe('Maths 😀 𝔸')
+  })
+
+  it.each([
+    ['GET', '/classrooms/Infinity', 'params.id'],
+    ['GET', '/classrooms/1e400', 'params.id'],
+    ['GET', '/students/-Infinity', 'params.id'],
+    ['GET', '/students/Infinity/classrooms', 'params.id'],
+    ['DELETE', '/classrooms/Infinity/enrollments/1', 'params.id'],
+    ['DELETE', '/classrooms/1/enrollments/1e400', 'params.studentId'],
+    ['GET', '/classrooms?limit=Infinity', 'querystring.limit'],
+  ])('%s %s (a number past any range) -> 400 naming %s', async (method, path, field) => {
+    const { status, body } = await call(method, path)
+    expect(status).toBe(400)
+    expect(body).toEqual({ error: 'VALIDATION_FAILED', field, message: `${field} must be a finite number` })
+  })
+
+  it('POST /classrooms/Infinity/enrollments -> 400 naming params.id', async () => {
+    const { status, body } = await call('POST', '/classrooms/Infinity/enrollments', { studentId: 1 })
+    expect(status).toBe(400)
+    expect(body).toEqual({
+      error: 'VALIDATION_FAILED',
+      field: 'params.id',
+      message: 'params.id must be a finite number',
+    })
+  })
+})
+
+describe('requests refused before any route runs', () => {
+  it.each(['/classrooms/%zz', '/classrooms/%', '/students/%ED%A0%80/classrooms'])(
+    'GET %s (a path that does not decode) -> 400 MALFORMED_URL with the uniform body',
+    async (path) => {
+      const { status, body, headers } = await call('GET', path)
+      expect(status).toBe(400)
+      expect(headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+      expect(body).toEqual({ error: 'MALFORMED_URL', message: 'the path is not valid percent-encoded UTF-8' })
+    },
+  )
+
+  it('GET /classrooms/<101 digits> (a path segment past the limit) -> 414 URL_TOO_LONG with the uniform body', async () => {
+    const { status, body } = await call('GET', `/classrooms/${'1'.repeat(101)}`)
+    expect(status).toBe(414)
+    expect(body).toEqual({
+      error: 'URL_TOO_LONG',
+      message: 'a path segment is longer than this api accepts (100 characters)',
+    })
+  })
+
+  it('an Idempotency-Key past the 16 KiB of headers -> 431 HEADERS_TOO_LARGE with the uniform body, and no row', async () => {
+    const before = await t.api.db
+      .selectFrom('classrooms')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow()
+    const { status, body } = await call(
+      'POST',
+      '/classrooms',
+      { name: 'Math', capacity: 10 },
+      { 'idempotency-key': 'k'.repeat(20_000) },
+    )
+    expect(status).toBe(431)
+    expect(body).toEqual({
+      error: 'HEADERS_TOO_LARGE',
+      message: 'the request headers are larger than this api accepts',
+    })
+    const after = await t.api.db
+      .selectFrom('classrooms')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow()
+    expect(after).toEqual(before)
+  })
+
+  it('a request that is not HTTP -> 400 MALFORMED_REQUEST with the uniform body', async () => {
+    const { port } = new URL(t.url)
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('HELLO /classrooms WORLD\r\n\r\n'))
+      let text = ''
+      socket.on('data', (chunk) => {
+        text += chunk.toString('utf8')
+      })
+      socket.on('close', () => resolve(text))
+      socket.on('error', reject)
+    })
+    const [head = '', json = ''] = raw.split('\r\n\r\n')
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(head.toLowerCase()).toContain('content-type: application/json')
+    expect(JSON.parse(json)).toEqual({ error: 'MALFORMED_REQUEST', message: 'the request is not valid HTTP' })
   })
 })
 

@@ -55,7 +55,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
             type: 'object',
             additionalProperties: false,
             properties: {
-              limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
+              limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, finite: true, default: 20 },
               cursor: { type: 'string', minLength: 1, maxLength: 64 },
             },
           },

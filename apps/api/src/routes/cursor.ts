@@ -16,7 +16,12 @@ export function decodeCursor(cursor: string): number {
   const match = /^id:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
   const id = match ? Number(match[1]) : Number.NaN
   if (!(id >= 0 && id <= MAX_ID)) {
-    throw new ApiError(400, 'VALIDATION_FAILED', 'querystring.cursor is not a cursor this api issued')
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      'querystring.cursor is not a cursor this api issued',
+      'querystring.cursor',
+    )
   }
   return id
 }

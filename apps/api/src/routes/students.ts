@@ -33,7 +33,12 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
             additionalProperties: false,
             properties: {
               name: nameSchema,
-              email: { type: 'string', maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' },
+              email: {
+                type: 'string',
+                maxLength: 254,
+                pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+                storableText: true,
+              },
             },
           },
         },
