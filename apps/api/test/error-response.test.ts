@@ -1,5 +1,7 @@
-import { DatabaseTlsError } from '@classroom/db-core'
-import { describe, expect, it } from 'vitest'
+import { DatabaseAuthError, DatabaseTlsError, InstrumentedPool } from '@classroom/db-core'
+import type {} from '@classroom/local-postgres/vitest-global-setup'
+import { recordingLogger } from '@classroom/test-kit'
+import { describe, expect, inject, it } from 'vitest'
 import { toErrorResponse } from '../src/error-response.js'
 
 describe('toErrorResponse', () => {
@@ -14,6 +16,28 @@ describe('toErrorResponse', () => {
     expect(response).toEqual({
       status: 500,
       body: { error: 'INTERNAL_ERROR', message: 'an unexpected error occurred', requestId: 'req-1' },
+      headers: {},
+      unexpected: true,
+    })
+  })
+
+  it('answers a login the server refused (DATABASE_AUTH_FAILED) as an unexpected 500, logged, with no detail in the body', async () => {
+    // A real refusal, from the run's test server: its user with a wrong password.
+    const url = new URL(inject('databaseUrl'))
+    url.password = 'not-the-password'
+    const pool = new InstrumentedPool({ connectionString: url.toString(), logger: recordingLogger().logger })
+    const refused = await pool.query('select 1').then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    await pool.end()
+    expect(refused).toBeInstanceOf(DatabaseAuthError)
+    expect((refused as Error).message).toMatch(
+      /^authentication failed for user "\w+" with the password in DATABASE_URL \(28P01: /,
+    )
+    expect(toErrorResponse(refused, 'req-2')).toEqual({
+      status: 500,
+      body: { error: 'INTERNAL_ERROR', message: 'an unexpected error occurred', requestId: 'req-2' },
       headers: {},
       unexpected: true,
     })

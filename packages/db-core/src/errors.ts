@@ -12,6 +12,7 @@ export type DbCoreErrorCode =
   | 'POOL_TIMEOUT'
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_TLS_FAILED'
+  | 'DATABASE_AUTH_FAILED'
   | 'CONNECTION_BUDGET_EXCEEDED'
   | 'IDEMPOTENCY_KEY_REUSED'
 
@@ -120,6 +121,29 @@ export class DatabaseTlsError extends DbCoreError {
   constructor(message: string, options: { cause: unknown }) {
     super(message, options)
     this.name = 'DatabaseTlsError'
+  }
+}
+
+/**
+ * The database refused the credentials of a new connection (SQLSTATE 28P01, wrong password; 28000,
+ * no `pg_hba.conf` entry or an unknown role), or the password could not be had (its file unreadable,
+ * the password function failed). The message names the user and where the password came from
+ * (`DB_PASSWORD_FILE=/path`, `DATABASE_URL`, the password function), never the password; the
+ * server's or the file system's error is on `cause`. Not transient: fix the secret or its rotation.
+ *
+ * ```ts
+ * if (error instanceof DatabaseAuthError) logger.error(error.message, { source: error.passwordSource })
+ * ```
+ */
+export class DatabaseAuthError extends DbCoreError {
+  readonly code = 'DATABASE_AUTH_FAILED'
+  /** Where the password came from, in the settings' words: `DB_PASSWORD_FILE=/run/secrets/db-password`. */
+  readonly passwordSource: string
+
+  constructor(message: string, options: { passwordSource: string; cause: unknown }) {
+    super(message, { cause: options.cause })
+    this.name = 'DatabaseAuthError'
+    this.passwordSource = options.passwordSource
   }
 }
 

@@ -9,6 +9,7 @@ describe('loadDbConfig', () => {
     const config = loadDbConfig({ DATABASE_URL: URL })
     expect(config).toEqual({
       connectionString: URL,
+      passwordFile: undefined,
       pool: {
         size: 20,
         maxOverflow: 40,

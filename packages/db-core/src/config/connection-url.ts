@@ -40,6 +40,10 @@ export interface ConnectionUrl {
   readonly targetSessionAttrs: TargetSessionAttrs
   /** libpq's `connect_timeout` in milliseconds: the longest wait for each host; `undefined` when not given. */
   readonly connectTimeoutMs: number | undefined
+  /** The user the URL names (decoded); `undefined` leaves node-postgres to its default. */
+  readonly user: string | undefined
+  /** Whether the URL carries a password: `user:password@` (an empty one counts as none, as for node-postgres). */
+  readonly hasPassword: boolean
   /** The same URL naming only `host`, for node-postgres (which knows one host per connection). */
   forHost(host: DatabaseHost): string
 }
@@ -80,6 +84,8 @@ export function parseConnectionUrl(url: string): ConnectionUrl | ConnectionUrlPr
   const [, scheme, authority, path, query] = shape as unknown as [string, string, string, string, string?]
   const at = authority.lastIndexOf('@')
   const userInfo = at >= 0 ? authority.slice(0, at + 1) : ''
+  const colon = userInfo.indexOf(':')
+  const user = userInfo === '' ? undefined : decodeLenient(userInfo.slice(0, colon >= 0 ? colon : -1))
   const problems: string[] = []
   const hosts = parseHosts(authority.slice(at + 1), problems)
   const params = new URLSearchParams(query?.slice(1) ?? '')
@@ -96,6 +102,8 @@ export function parseConnectionUrl(url: string): ConnectionUrl | ConnectionUrlPr
     hosts,
     targetSessionAttrs: attrs as TargetSessionAttrs,
     connectTimeoutMs,
+    user: user === '' ? undefined : user,
+    hasPassword: colon >= 0 && userInfo.length - colon > 2,
     forHost: (host) => `${scheme}://${userInfo}${formatHost(host)}${path}${rest}`,
   }
 }
@@ -150,6 +158,15 @@ function parseConnectTimeout(value: string | null, problems: string[]): number |
   const seconds = Number(value)
   // libpq: zero means no limit.
   return seconds === 0 ? undefined : Math.max(seconds, MIN_CONNECT_TIMEOUT_S) * 1000
+}
+
+// A malformed %-escape in the user name is kept as written: the name only appears in messages.
+function decodeLenient(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 function refused(problem: string): ConnectionUrlProblems {

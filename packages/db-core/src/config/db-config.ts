@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError, type ConfigIssue } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
+import { passwordOfFile } from '../pool/credentials.js'
 import { parseConnectionUrl } from './connection-url.js'
 
 /**
@@ -86,10 +87,32 @@ export interface BudgetSettings {
   readonly strict: boolean
 }
 
+/**
+ * Gives the database password for one new connection: called again for every connection, so a
+ * short-lived token (an IAM authentication token) is fetched fresh. May be async.
+ *
+ * ```ts
+ * const password: PasswordFunction = async () => (await fetch('http://127.0.0.1:8200/db-token')).text()
+ * ```
+ */
+export type PasswordFunction = () => string | Promise<string>
+
 /** Everything db-core needs to reach and pool a database, every default filled in. */
 export interface DbConfig {
-  /** The connection string. It holds the password: log it only through `redactSecrets`. */
+  /** The connection string. It may hold the password: log it only through `redactSecrets`. */
   readonly connectionString: string
+  /** The file each new connection reads its password from; `undefined` when none is set. */
+  readonly passwordFile: string | undefined
+  /**
+   * The password function, when one was given. Not enumerable, as node-postgres keeps its
+   * passwords: it never shows in a log, `JSON.stringify` or `console.log`, and a spread
+   * (`{ ...config }`) leaves it behind, so name it again where a spread config is passed on.
+   *
+   * ```ts
+   * new InstrumentedPool({ ...config, password: config.password, logger })
+   * ```
+   */
+  readonly password?: PasswordFunction
   readonly pool: PoolSettings
   readonly session: SessionSettings
   readonly tls: TlsSettings
@@ -115,6 +138,34 @@ export interface DbConfig {
  */
 export interface DbCoreOptions {
   readonly connectionString: string
+  /**
+   * A file holding the password (`DB_PASSWORD_FILE`), for a URL without one: read anew for every
+   * new connection, trailing newlines dropped, so a rotated secret (a Kubernetes or Docker secret
+   * rewritten in place) is used without a restart; open connections keep the one they logged in
+   * with. It must be readable when the config is resolved; one that disappears later fails the
+   * connection attempts that need it with `DatabaseAuthError`. Not with a password in the URL.
+   *
+   * ```ts
+   * const options: DbCoreOptions = {
+   *   connectionString: 'postgres://app@db.internal:5432/app',
+   *   passwordFile: '/run/secrets/db-password',
+   * }
+   * ```
+   */
+  readonly passwordFile?: string
+  /**
+   * A function giving the password, called for every new connection (an IAM token that expires):
+   * see {@link PasswordFunction}. Not with a password in the URL, nor with `passwordFile`. A
+   * resolved {@link DbConfig} keeps it non-enumerable, out of every log.
+   *
+   * ```ts
+   * const options: DbCoreOptions = {
+   *   connectionString: 'postgres://app@db.internal:5432/app',
+   *   password: async () => (await fetch('http://127.0.0.1:8200/db-token')).text(),
+   * }
+   * ```
+   */
+  readonly password?: PasswordFunction
   readonly pool?: Partial<PoolSettings>
   readonly session?: Partial<SessionSettings>
   readonly tls?: Partial<TlsSettings>
@@ -150,10 +201,11 @@ export const DB_CONFIG_DEFAULTS = {
     keepAliveInitialDelayMs: 10_000,
     statementCacheSize: 250,
   },
+  passwordFile: undefined,
   tls: { mode: 'disable', ca: undefined, caFile: undefined },
   pgbouncer: false,
   budget: { expectedReplicas: 1, strict: false },
-} as const satisfies Omit<DbConfig, 'connectionString' | 'pool'> & {
+} as const satisfies Omit<DbConfig, 'connectionString' | 'pool' | 'password'> & {
   pool: Omit<PoolSettings, 'recycleJitterMs'> & { recycleJitterMs: undefined }
 }
 
@@ -222,7 +274,7 @@ export type OptionPath = {
  * by the variable each came from and in its unit.
  */
 export interface OptionNaming {
-  name(path: OptionPath | 'connectionString' | 'pgbouncer'): string
+  name(path: OptionPath | 'connectionString' | 'pgbouncer' | 'passwordFile' | 'password'): string
   value(path: OptionPath, value: unknown): string
 }
 
@@ -231,8 +283,9 @@ const BY_PATH: OptionNaming = { name: (path) => path, value: (_path, value) => J
 /**
  * Fills in every default and checks every value, collecting all problems into one
  * {@link ConfigError} (options named by path, or by variable through `loadDbConfig`).
- * Reads `tls.caFile` when `tls.ca` is not given. Returns a frozen {@link DbConfig}; resolving a
- * resolved config gives an equal one.
+ * Reads `tls.caFile` when `tls.ca` is not given, and checks that `passwordFile` is readable now
+ * (its content is not kept). Returns a frozen {@link DbConfig}; resolving a resolved config gives
+ * an equal one.
  *
  * ```ts
  * const config = resolveDbConfig({ connectionString: 'postgres://app:secret@db/app', pool: { size: 5 } })
@@ -261,11 +314,13 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
     return out
   }
 
+  let urlHasPassword = false
   if (typeof options.connectionString !== 'string' || options.connectionString === '') {
     issues.push({ name: nameOf('connectionString'), value: undefined, expected: 'a postgres:// URL' })
   } else {
     const url = parseConnectionUrl(options.connectionString)
-    if (!url.ok) {
+    if (url.ok) urlHasPassword = url.hasPassword
+    else {
       issues.push({
         name: nameOf('connectionString'),
         value: redactSecrets(options.connectionString),
@@ -294,19 +349,92 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
   const session = section('session', options.session) as unknown as SessionSettings
   const budget = section('budget', options.budget) as unknown as BudgetSettings
   const tls = resolveTls(options.tls, check, nameOf, issues)
+  const { passwordFile, password } = resolveCredentials(options, urlHasPassword, nameOf, issues)
   const pgbouncer = options.pgbouncer ?? DB_CONFIG_DEFAULTS.pgbouncer
   if (typeof pgbouncer !== 'boolean') {
     issues.push({ name: nameOf('pgbouncer'), value: JSON.stringify(pgbouncer), expected: 'true or false' })
   }
   if (issues.length > 0) throw new ConfigError(issues)
-  return Object.freeze({
+  const config: DbConfig = {
     connectionString: options.connectionString,
+    passwordFile,
     pool: Object.freeze(pool as PoolSettings),
     session: Object.freeze(session),
     tls,
     pgbouncer,
     budget: Object.freeze(budget),
-  })
+  }
+  // Out of sight, as node-postgres keeps passwords: no log, JSON or inspection shows it.
+  if (password) Object.defineProperty(config, 'password', { value: password, enumerable: false })
+  return Object.freeze(config)
+}
+
+/**
+ * The password's one source besides the URL: a file, checked readable (and not empty) now, or a
+ * function. Either one together with a password in the URL, or both together, is refused.
+ */
+function resolveCredentials(
+  options: DbCoreOptions,
+  urlHasPassword: boolean,
+  nameOf: OptionNaming['name'],
+  issues: ConfigIssue[],
+): { passwordFile: string | undefined; password: PasswordFunction | undefined } {
+  const { passwordFile, password } = options
+  const url = nameOf('connectionString')
+  if (password !== undefined) {
+    // Only what it is, never its value: a string here would be the password itself.
+    const given = `a ${typeof password}`
+    if (typeof password !== 'function') {
+      issues.push({
+        name: nameOf('password'),
+        value: given,
+        expected: `a function returning the password (or a promise of it); a fixed password goes in ${url}`,
+      })
+    } else if (urlHasPassword) {
+      issues.push({
+        name: nameOf('password'),
+        value: given,
+        expected: `one source of the password, but ${url} holds one too: remove it from the URL or drop the password function`,
+      })
+    } else if (passwordFile !== undefined) {
+      issues.push({
+        name: nameOf('password'),
+        value: given,
+        expected: `one source of the password, but ${nameOf('passwordFile')} is set too: keep one of them`,
+      })
+    }
+  }
+  if (passwordFile === undefined) return { passwordFile, password }
+  const notText = violation({ kind: 'text' }, passwordFile)
+  if (notText) {
+    issues.push({ name: nameOf('passwordFile'), value: String(passwordFile), expected: notText })
+    return { passwordFile, password }
+  }
+  if (urlHasPassword) {
+    issues.push({
+      name: nameOf('passwordFile'),
+      value: passwordFile,
+      expected: `one source of the password, but ${url} holds one too: remove it from the URL (postgres://user@host/db) or unset ${nameOf('passwordFile')}`,
+    })
+  }
+  let content: string | undefined
+  try {
+    content = readFileSync(passwordFile, 'utf8')
+  } catch (error) {
+    issues.push({
+      name: nameOf('passwordFile'),
+      value: passwordFile,
+      expected: `a readable file holding the password (${(error as NodeJS.ErrnoException).code})`,
+    })
+  }
+  if (content !== undefined && passwordOfFile(content) === '') {
+    issues.push({
+      name: nameOf('passwordFile'),
+      value: passwordFile,
+      expected: 'a file holding the password (it is empty)',
+    })
+  }
+  return { passwordFile, password }
 }
 
 function resolveTls(

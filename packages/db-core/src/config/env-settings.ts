@@ -1,7 +1,7 @@
 import { DB_CONFIG_DEFAULTS, type OPTION_RULES, type OptionPath } from './db-config.js'
 
 /** Where a variable lands in `DbCoreOptions`. */
-export type SettingPath = OptionPath | 'connectionString' | 'pgbouncer'
+export type SettingPath = OptionPath | 'connectionString' | 'pgbouncer' | 'passwordFile'
 
 /** One environment variable: the option it sets, its unit, and what it means (the README's words). */
 export interface EnvSetting {
@@ -25,6 +25,12 @@ export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
     meaning:
       '`postgres://user:password@host:5432/database`; several hosts as libpq takes them, `host1:5432,host2:5432`, with `?target_session_attrs=read-write` (or `any`, `read-only`, `primary`, `standby`, `prefer-standby`) and `connect_timeout` (seconds per host)',
     defaultText: 'required by db-core; the api starts an embedded PostgreSQL without it',
+  },
+  {
+    name: 'DB_PASSWORD_FILE',
+    option: 'passwordFile',
+    meaning:
+      'file holding the password, for a `DATABASE_URL` without one (both at once are refused): read at every new connection, trailing newlines dropped, so a rotated secret is used without a restart (open connections keep theirs). Must be readable at start; a login it fails is `DATABASE_AUTH_FAILED` naming the file',
   },
   {
     name: 'DB_POOL_SIZE',
@@ -181,7 +187,9 @@ export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
 /** The default of an option, in the variable's unit (`undefined` when there is none). */
 export function envDefault(setting: EnvSetting): string | number | boolean | undefined {
   if (setting.option === 'connectionString') return undefined
-  if (setting.option === 'pgbouncer') return DB_CONFIG_DEFAULTS.pgbouncer
+  if (setting.option === 'pgbouncer' || setting.option === 'passwordFile') {
+    return DB_CONFIG_DEFAULTS[setting.option]
+  }
   const [section, key] = setting.option.split('.') as [keyof typeof OPTION_RULES, string]
   const value = (DB_CONFIG_DEFAULTS[section] as Record<string, string | number | boolean | undefined>)[key]
   return setting.seconds && typeof value === 'number' ? value / 1000 : value

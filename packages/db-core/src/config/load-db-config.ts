@@ -6,7 +6,7 @@ import {
   type OptionNaming,
   resolveDbConfig,
 } from './db-config.js'
-import { DB_ENV_SETTINGS, type EnvSetting, envDefault, type SettingPath } from './env-settings.js'
+import { DB_ENV_SETTINGS, type EnvSetting, envDefault } from './env-settings.js'
 import {
   boolean,
   numberOrZeroForOff,
@@ -27,6 +27,7 @@ function validatorFor(setting: EnvSetting): ValidatorSpec<EnvValue> {
     return postgresUrl({ desc: 'a postgres:// URL like postgres://user:password@host:5432/database' })
   }
   if (setting.option === 'pgbouncer') return boolean(spec)
+  if (setting.option === 'passwordFile') return str(spec)
   const [section, key] = setting.option.split('.') as [keyof typeof OPTION_RULES, string]
   const rule = (OPTION_RULES[section] as Record<string, (typeof OPTION_RULES.pool)['size'] | undefined>)[key]!
   switch (rule.kind) {
@@ -57,7 +58,7 @@ export const dbEnvSpec: Readonly<Record<string, ValidatorSpec<EnvValue>>> = Obje
   Object.fromEntries(DB_ENV_SETTINGS.map((setting) => [setting.name, validatorFor(setting)])),
 )
 
-const SETTING_OF = new Map<SettingPath, EnvSetting>(DB_ENV_SETTINGS.map((s) => [s.option, s]))
+const SETTING_OF = new Map<string, EnvSetting>(DB_ENV_SETTINGS.map((s) => [s.option, s]))
 
 // Problems found after parsing are reported by variable, in the variable's unit.
 const BY_VARIABLE: OptionNaming = {
@@ -68,8 +69,9 @@ const BY_VARIABLE: OptionNaming = {
 
 /**
  * Builds the frozen config from variables already validated by {@link dbEnvSpec} (alone or inside
- * an app's spec). Cross-variable problems (jitter not below the lifetime, an unreadable CA file)
- * are reported by variable name.
+ * an app's spec). Cross-variable problems (jitter not below the lifetime, an unreadable CA or
+ * password file, a password both in `DATABASE_URL` and in `DB_PASSWORD_FILE`) are reported by
+ * variable name.
  *
  * ```ts
  * const env = parseEnv({ ...dbEnvSpec, PORT: wholeNumber(0)({ default: 3000 }) }, process.env)

@@ -4,7 +4,13 @@ import pg from 'pg'
 import { type ConnectionUrl, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
 import { isConnectionError } from '../connection-errors.js'
-import { DatabaseTlsError, DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from '../errors.js'
+import {
+  DatabaseAuthError,
+  DatabaseTlsError,
+  DatabaseUnavailableError,
+  formatSeconds,
+  PoolTimeoutError,
+} from '../errors.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'
 import { createLogger } from '../logging/winston-logger.js'
@@ -17,6 +23,7 @@ import {
 import { DatabaseAvailability } from './availability.js'
 import { poolClientOptions } from './client-options.js'
 import { type ConnectionState, newConnectionState } from './connection-state.js'
+import { passwordSource } from './credentials.js'
 import { HostRefusedError, HostSelection } from './host-selection.js'
 import { LeakDetector } from './leak-detector.js'
 import { LoopWatch } from './loop-watch.js'
@@ -47,8 +54,8 @@ export interface InstrumentedPoolOptions extends DbCoreOptions {
    */
   readonly onAcquire?: (waitMs: number) => void
   /**
-   * Extra node-postgres client settings (`application_name`, `types`, ...). Pool sizing, timeouts
-   * and TLS come from the settings above and cannot be overridden here.
+   * Extra node-postgres client settings (`application_name`, `types`, ...). Pool sizing, timeouts,
+   * TLS and the password come from the settings above and cannot be overridden here.
    *
    * ```ts
    * new InstrumentedPool({ ...loadDbConfig(), clientConfig: { application_name: 'classroom-api' } })
@@ -63,6 +70,7 @@ export interface InstrumentedPoolOptions extends DbCoreOptions {
     | 'connectionTimeoutMillis'
     | 'maxLifetimeSeconds'
     | 'ssl'
+    | 'password'
   >
 }
 
@@ -151,7 +159,10 @@ export class InstrumentedPool extends pg.Pool {
 
   constructor(options: InstrumentedPoolOptions) {
     const { logger, onAcquire, clientConfig, ...settings } = options
-    const config = resolveDbConfig(settings)
+    // A resolved DbConfig keeps its password function non-enumerable: the rest above leaves it behind.
+    const config = resolveDbConfig(
+      options.password === undefined ? settings : { ...settings, password: options.password },
+    )
     // resolveDbConfig refused any URL that does not parse.
     const url = parseConnectionUrl(config.connectionString) as ConnectionUrl
     const hosts = new HostSelection(url)
@@ -170,6 +181,7 @@ export class InstrumentedPool extends pg.Pool {
       statementCacheSize: config.pgbouncer ? 0 : config.session.statementCacheSize,
       hosts,
       connectTimeoutMs: url.connectTimeoutMs,
+      credentials: passwordSource(config, url),
     })
     super({ ...clientConfig, ...poolClientOptions(config), Client })
     onWriteRefused = (client) => this.#onWriteRefused(client)
@@ -465,7 +477,11 @@ export class InstrumentedPool extends pg.Pool {
   /** Counts a checkout's final failure by its kind, and returns it to be thrown. */
   #failed(error: unknown): unknown {
     if (error instanceof PoolTimeoutError) this.#counters.acquireTimeouts++
-    else if (error instanceof DatabaseUnavailableError || error instanceof DatabaseTlsError) {
+    else if (
+      error instanceof DatabaseUnavailableError ||
+      error instanceof DatabaseTlsError ||
+      error instanceof DatabaseAuthError
+    ) {
       this.#counters.acquireFailures++
     }
     return error
@@ -483,9 +499,10 @@ export class InstrumentedPool extends pg.Pool {
 
   /**
    * A connection outside the pool, made as the pool makes its own (host selection and
-   * `target_session_attrs`, TLS, session settings) and bounded by `timeoutMs`: for probes that must
-   * not take a pooled connection from real work. Hosts are tried in turn until one qualifies or
-   * all have refused. The caller ends it.
+   * `target_session_attrs`, TLS, the password of each login, session settings) and bounded by
+   * `timeoutMs`: for probes that must not take a pooled connection from real work. Hosts are tried
+   * in turn until one qualifies or all have refused; a refused login fails at once with
+   * `DatabaseAuthError`. The caller ends it.
    *
    * ```ts
    * const client = await pool.connectDetached(1000)
@@ -510,8 +527,15 @@ export class InstrumentedPool extends pg.Pool {
 
   /** One connection for the reconnect loop, closed at once. */
   async #probe(): Promise<void> {
-    const client = await this.connectDetached(Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS))
-    await client.end().catch(noop)
+    try {
+      const client = await this.connectDetached(
+        Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS),
+      )
+      await client.end().catch(noop)
+    } catch (error) {
+      // The server answered and asked for a password: it is back; checkouts will say why they fail.
+      if (!(error instanceof DatabaseAuthError)) throw error
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
+import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
 import { StatementCache } from './statement-cache.js'
@@ -26,6 +27,8 @@ export interface MonitoredClientOptions {
   readonly hosts: HostSelection
   /** libpq's `connect_timeout`: the longest wait for one host, within the pool's own bound. */
   readonly connectTimeoutMs: number | undefined
+  /** Where each login's password comes from: a file or a function asked anew per connection, or the URL. */
+  readonly credentials: PasswordSource
 }
 
 /** A connection of the pool: pg's `Client`, plus what db-core knows of its server. */
@@ -52,6 +55,9 @@ type Callback = (error: Error, result: pg.QueryResult) => void
  * The `Client` class the pool opens connections with: pg's own, plus
  *
  * - every connection attempt and failure counted;
+ * - the password of every login, the pool's own and detached ones alike, from `credentials`: a
+ *   file or function asked anew each time; a refused login (28P01, 28000) or a password that
+ *   could not be had fails as a `DatabaseAuthError` naming the user and the password's source;
  * - libpq's host selection: each connection goes to the host {@link HostSelection} picks, within
  *   `connect_timeout`; one that fails to connect, or lands on the wrong kind of server for
  *   `target_session_attrs` (told by the role PostgreSQL 14+ reports at connect, or asked), is
@@ -72,6 +78,7 @@ export function monitoredClient({
   statementCacheSize,
   hosts,
   connectTimeoutMs,
+  credentials,
 }: MonitoredClientOptions): new (
   config?: pg.ClientConfig,
 ) => MonitoredClient {
@@ -95,6 +102,10 @@ export function monitoredClient({
         ...(connectTimeoutMs !== undefined && { connectionTimeoutMillis: Math.min(bound, connectTimeoutMs) }),
       })
       this.#attempt = attempt
+      // Here, not in the pool's options: pg-pool spreads those into each client, leaving a non-enumerable
+      // password behind, and pg lets a URL's empty password override one given beside it. pg calls a
+      // function at each login.
+      if (credentials.password) (this as unknown as { password: unknown }).password = credentials.password
       const connection = (this as unknown as { connection: NodeJS.EventEmitter }).connection
       connection.on('parameterStatus', (message: { parameterName: string; parameterValue: string }) =>
         this.#parameters.set(message.parameterName, message.parameterValue),
@@ -163,8 +174,12 @@ export function monitoredClient({
         )
       } catch (error) {
         hooks.failed()
-        // pg-pool forgets a client whose connect failed: one that got as far as connecting is closed here.
-        if (connected) await this.end().catch(noop)
+        // libpq tries no other host after a refused login: neither do we.
+        const refusedLogin = authFailure(error, credentials, this.user)
+        // pg-pool forgets a client whose connect failed: one that got as far as connecting, or that
+        // is left mid-login without a password, is closed here.
+        if (connected || refusedLogin) await this.end().catch(noop)
+        if (refusedLogin) throw refusedLogin
         if (!isConnectionError(error)) throw error
         throw hosts.refused(attempt, unreachableReason(error), { forRole: false, cause: error })
       }
