@@ -75,6 +75,16 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'readOnlyDiscards',
   ],
   [
+    'db_pool_unsafe_releases_total',
+    'Connections released inside a transaction or with a query in flight, destroyed instead of reused.',
+    'unsafeReleases',
+  ],
+  [
+    'db_pool_connections_destroyed_at_shutdown_total',
+    'Connections still checked out when the bounded shutdown ran out of time, destroyed.',
+    'connectionsDestroyedAtShutdown',
+  ],
+  [
     'db_pool_statements_prepared_anew_total',
     'Prepared statements the server had dropped or re-planned (a schema change), prepared anew and run again.',
     'statementsPreparedAnew',
