@@ -33,6 +33,31 @@ async function withAdmin<T>(url: string, run: (admin: pg.Client) => Promise<T>):
   }
 }
 
+/**
+ * An enrollment request blocked inside its transaction, behind a classroom row lock that `admin`
+ * holds (in a transaction the caller rolls back): a request, and a checkout, that cannot finish.
+ */
+async function blockedEnrollment(
+  api: RunningProcess,
+  databaseUrl: string,
+): Promise<{ blocked: Promise<number | 'connection cut'>; admin: pg.Client }> {
+  const room = (await request(api.url, 'POST', '/classrooms', { name: 'Locked', capacity: 5 })).body
+    .id as number
+  const student = (await request(api.url, 'POST', '/students', { name: 'Slow', email: 'slow@shutdown.test' }))
+    .body.id as number
+  const admin = new pg.Client({ connectionString: databaseUrl })
+  await admin.connect()
+  await admin.query('begin')
+  await admin.query('select * from classrooms where id = $1 for update', [room])
+  const blocked = request(api.url, 'POST', `/classrooms/${room}/enrollments`, { studentId: student }).then(
+    (r) => r.status,
+    () => 'connection cut' as const,
+  )
+  // Time for the request to reach the lock and wait there.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  return { blocked, admin }
+}
+
 describe('the api process', () => {
   it('on SIGTERM finishes in-flight requests, exits 0, and every request answered 2xx is in the database', async () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_sigterm')
@@ -76,24 +101,8 @@ describe('the api process', () => {
   it('cuts requests still running after SHUTDOWN_TIMEOUT_MS and exits 1; what was not acknowledged may not be stored', async () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_shutdown_timeout')
     const api = await startApiProcess(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '300' })
-    const room = (await request(api.url, 'POST', '/classrooms', { name: 'Locked', capacity: 5 })).body
-      .id as number
-    const student = (
-      await request(api.url, 'POST', '/students', { name: 'Slow', email: 'slow@shutdown.test' })
-    ).body.id as number
-    const admin = new pg.Client({ connectionString: databaseUrl })
-    await admin.connect()
+    const { blocked, admin } = await blockedEnrollment(api, databaseUrl)
     try {
-      // Hold the classroom's row lock: the enrollment below blocks inside its transaction.
-      await admin.query('begin')
-      await admin.query('select * from classrooms where id = $1 for update', [room])
-      const blocked = request(api.url, 'POST', `/classrooms/${room}/enrollments`, {
-        studentId: student,
-      }).then(
-        (r) => r.status,
-        () => 'connection cut' as const,
-      )
-      await new Promise((resolve) => setTimeout(resolve, 200))
       api.child.kill('SIGTERM')
       expect(await blocked).toBe('connection cut')
     } finally {
@@ -109,21 +118,9 @@ describe('the api process', () => {
   it('exits 1 within SHUTDOWN_TIMEOUT_MS even while a database checkout stays held, naming it', async () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_shutdown_held')
     const api = await startApiProcess(databaseUrl, { SHUTDOWN_TIMEOUT_MS: '500' })
-    const room = (await request(api.url, 'POST', '/classrooms', { name: 'Held', capacity: 5 })).body
-      .id as number
-    const student = (
-      await request(api.url, 'POST', '/students', { name: 'Held', email: 'held@shutdown.test' })
-    ).body.id as number
-    const admin = new pg.Client({ connectionString: databaseUrl })
-    await admin.connect()
+    const { blocked, admin } = await blockedEnrollment(api, databaseUrl)
     try {
       // The lock outlives the shutdown: the enrollment's checkout is never given back on its own.
-      await admin.query('begin')
-      await admin.query('select * from classrooms where id = $1 for update', [room])
-      const blocked = request(api.url, 'POST', `/classrooms/${room}/enrollments`, {
-        studentId: student,
-      }).catch(() => undefined)
-      await new Promise((resolve) => setTimeout(resolve, 200))
       const signalledAt = performance.now()
       api.child.kill('SIGTERM')
       expect(await api.exited).toBe(1)

@@ -1,9 +1,9 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { checkDatabase } from '@classroom/db-core'
 import { LocalPostgres } from '@classroom/local-postgres'
+import { makeCertificates, type TestCertificates } from '@classroom/test-kit'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { makeCertificates, type TestCertificates } from './certificates.js'
 import { request, startTestApi, type TestApi } from './support.js'
 
 // /readyz connects exactly as the pool does (its TLS settings included), where it once made a plain

@@ -2,7 +2,12 @@ import { findFreePort, recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterEach, describe, expect, inject, it } from 'vitest'
-import { DatabaseUnavailableError, type InstrumentedPool, PoolTimeoutError } from '../src/index.js'
+import {
+  DatabaseAuthError,
+  DatabaseUnavailableError,
+  type InstrumentedPool,
+  PoolTimeoutError,
+} from '../src/index.js'
 import { configFor, openDb, openPool, sleep, startSilentServer } from './support.js'
 
 const url = inject('databaseUrl')
@@ -286,13 +291,14 @@ describe('checkout failures', () => {
     }
   })
 
-  it('passes a rejected login through as the server error, not as unavailability', async () => {
+  it("reports a rejected login as an authentication failure with the server's code, not as unavailability", async () => {
     const wrong = new URL(url)
     wrong.password = 'not-the-password'
     const p = pool({ DATABASE_URL: wrong.toString() })
     const error = await p.query('select 1').catch((e: unknown) => e)
     expect(error).not.toBeInstanceOf(DatabaseUnavailableError)
-    expect(error).toMatchObject({ code: '28P01' })
+    expect(error).toBeInstanceOf(DatabaseAuthError)
+    expect(error).toMatchObject({ code: 'DATABASE_AUTH_FAILED', causeCode: '28P01' })
   })
 
   it('keeps the process alive when a connection dies inside a Kysely transaction; the next one succeeds', async () => {

@@ -1,92 +1,23 @@
-import { execFileSync } from 'node:child_process'
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir, userInfo } from 'node:os'
-import path from 'node:path'
+import { rm } from 'node:fs/promises'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort, recordingLogger } from '@classroom/test-kit'
+import { findFreePort, makeCertificates, recordingLogger, type TestCertificates } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, DatabaseTlsError, loadDbConfig } from '../src/index.js'
 import { configFor, openPool } from './support.js'
 
-// A certificate authority and a server certificate for 127.0.0.1, made for this run; a second,
-// unrelated CA to verify against and fail.
-let dir: string
+// Certificate authorities and a server certificate for 127.0.0.1, made for this run; the second,
+// unrelated CA is one to verify against and fail.
+let certificates: TestCertificates
 let tlsCluster: LocalPostgres
 let plainCluster: LocalPostgres
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
-}
-
-function newCa(name: string): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-  )
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'db-core-tls-'))
-  await chmod(dir, 0o755)
-  newCa('test-ca')
-  newCa('other-ca')
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-  )
-  await writeFile(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'test-ca.crt',
-    '-CAkey',
-    'test-ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-    '-out',
-    'server.crt',
-  )
-  // PostgreSQL insists the key is private to the user it runs as.
-  await chmod(path.join(dir, 'server.key'), 0o600)
-  if (userInfo().uid === 0) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }))
-    for (const file of ['server.key', 'server.crt']) await chown(path.join(dir, file), uid, gid)
-  }
+  certificates = await makeCertificates()
   tlsCluster = await LocalPostgres.temporary({
     settings: {
       ssl: 'on',
-      ssl_cert_file: path.join(dir, 'server.crt'),
-      ssl_key_file: path.join(dir, 'server.key'),
+      ssl_cert_file: certificates.serverCert,
+      ssl_key_file: certificates.serverKey,
     },
   })
   plainCluster = await LocalPostgres.temporary()
@@ -95,7 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await tlsCluster?.destroy()
   await plainCluster?.destroy()
-  await rm(dir, { recursive: true, force: true })
+  if (certificates) await rm(certificates.dir, { recursive: true, force: true })
 })
 
 async function connectWith(url: string, env: Record<string, string>) {
@@ -114,14 +45,14 @@ async function connectWith(url: string, env: Record<string, string>) {
 
 describe('DB_SSL_MODE', () => {
   it('verify-full connects over TLS with the right CA', async () => {
-    const ca = path.join(dir, 'test-ca.crt')
+    const ca = certificates.caFile
     expect(
       await connectWith(tlsCluster.connectionString(), { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: ca }),
     ).toBe(true)
   })
 
   it('verify-full refuses a server whose certificate another CA signed, with a clear error', async () => {
-    const ca = path.join(dir, 'other-ca.crt')
+    const ca = certificates.otherCaFile
     const error = await connectWith(tlsCluster.connectionString(), {
       DB_SSL_MODE: 'verify-full',
       DB_SSL_CA_FILE: ca,
@@ -137,9 +68,9 @@ describe('DB_SSL_MODE', () => {
 
   it('verify-full with several hosts verifies the one each connection lands on', async () => {
     const url = tlsCluster.connectionString('postgres', { ports: [await findFreePort(), tlsCluster.port] })
-    const right = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: path.join(dir, 'test-ca.crt') }
+    const right = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: certificates.caFile }
     expect(await connectWith(url, right)).toBe(true)
-    const wrong = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: path.join(dir, 'other-ca.crt') }
+    const wrong = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: certificates.otherCaFile }
     expect(await connectWith(url, wrong)).toBeInstanceOf(DatabaseTlsError)
   })
 

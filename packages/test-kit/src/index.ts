@@ -1,3 +1,4 @@
+export { makeCertificates, type TestCertificates } from './certificates.js'
 export { UsageError, wholeNumberOption } from './cli-options.js'
 export { findFreePort } from './free-port.js'
 export { type RecordedLine, recordingLogger } from './recording-logger.js'

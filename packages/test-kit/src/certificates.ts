@@ -25,9 +25,14 @@ export interface TestCertificates {
 }
 
 /**
- * Two CAs and a server certificate from each, made with openssl for this run (as
- * `packages/db-core/test/tls.test.ts` does). Server files belong to `postgres` when run as root:
- * PostgreSQL insists its key is private to the user it runs as.
+ * Two CAs and a server certificate from each, made with openssl for this run, for TLS tests
+ * against a real PostgreSQL. Server files belong to `postgres` when run as root: PostgreSQL insists
+ * its key is private to the user it runs as. Remove `dir` when done.
+ *
+ * ```ts
+ * const certificates = await makeCertificates()
+ * await LocalPostgres.temporary({ settings: { ssl: 'on', ssl_cert_file: certificates.serverCert, ssl_key_file: certificates.serverKey } })
+ * ```
  */
 export async function makeCertificates(): Promise<TestCertificates> {
   const dir = await mkdtemp(path.join(tmpdir(), 'api-tls-'))
