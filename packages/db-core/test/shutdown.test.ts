@@ -49,6 +49,18 @@ describe('endWithin: a shutdown no checkout can hold open', () => {
     await expect.poll(() => backendAlive(pid)).toBe(false)
   })
 
+  it('is not held open by a checkout queued behind a leaked one either', async () => {
+    const pool = openPool(configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }))
+    await pool.connect()
+    const queued = pool.query('select 1').catch((error: unknown) => error)
+    const startedAt = performance.now()
+    await expect(pool.endWithin(300)).resolves.toBe(false)
+    expect(performance.now() - startedAt).toBeLessThan(2000)
+    expect(pool.totalCount).toBe(0)
+    // Served by nobody, or served and cut: either way an answer, not a hang.
+    await queued
+  })
+
   it('ends a query still running at the deadline: its caller gets an error, not a hang', async () => {
     const pool = openPool(configFor(url))
     const client = await pool.connect()

@@ -150,6 +150,8 @@ export class InstrumentedPool extends pg.Pool {
   #ending: Promise<void> | undefined
   /** end() was called: new checkouts are refused, queued ones still served. */
   #closing = false
+  /** endWithin() ran out of time: queued checkouts are no longer waited for. */
+  #outOfTime = false
   /** Set while pg-pool's own `query()` or db-core's Kysely driver checks out: no leak stack taken. */
   #selfReleasing: object | undefined
   /** The abort signal of the Kysely checkout being started, if its query has one. */
@@ -337,7 +339,7 @@ export class InstrumentedPool extends pg.Pool {
       this.#queueMonitor.stop()
       // Checkouts already queued are served before the pool closes (pg-pool 3 would strand them
       // until their timeout); each still leaves the queue by its own deadline.
-      while (this.waitingCount > 0) await sleep(DRAIN_POLL_MS)
+      while (this.waitingCount > 0 && !this.#outOfTime) await sleep(DRAIN_POLL_MS)
       this.#availability.stop()
       await super.end()
       this.#leakDetector?.stop()
@@ -370,15 +372,18 @@ export class InstrumentedPool extends pg.Pool {
     const inTime = await Promise.race([ended.then(() => true as const), expired])
     clearTimeout(timer)
     if (inTime) return true
-    for (const client of [...this.#checkedOut]) {
-      this.#logger.warn('a connection still held at shutdown was destroyed', {
-        timeoutMs,
-        ...this.#leakDetector?.describe(client),
-      })
-      this.#counters.connectionsDestroyedAtShutdown++
-      client.release(HELD_AT_SHUTDOWN)
-    }
-    await ended
+    this.#outOfTime = true
+    // Until the pool has closed: a checkout queued behind a held one may be served meanwhile.
+    do {
+      for (const client of [...this.#checkedOut]) {
+        this.#logger.warn('a connection still held at shutdown was destroyed', {
+          timeoutMs,
+          ...this.#leakDetector?.describe(client),
+        })
+        this.#counters.connectionsDestroyedAtShutdown++
+        client.release(HELD_AT_SHUTDOWN)
+      }
+    } while (!(await Promise.race([ended.then(() => true), sleep(DRAIN_POLL_MS, false)])))
     return false
   }
 
