@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { LocalPostgres } from '@classroom/local-postgres'
+import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
 import { findFreePort, recordingLogger } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkDatabase, DatabaseUnavailableError, type InstrumentedPool } from '../src/index.js'
@@ -78,6 +78,34 @@ describe('several hosts, tried in order as libpq does', () => {
       expect(await landedOn(pool)).toBe(expected === 'standby' ? standby.port : primary.port)
     })
   })
+
+  it.each([
+    ['no connect_timeout: the 5 s share of each of several hosts', '', 5000],
+    ['connect_timeout=2', '?connect_timeout=2', 2000],
+  ] as const)(
+    'a first host that accepts TCP and never answers costs %s, and new connections then pass it over',
+    async (_label, params, shareMs) => {
+      // Packets to a dead VM or across a partition go unanswered: a frozen proxy is such a host.
+      const silent = await FaultProxy.start({ host: '127.0.0.1', port: primary.port })
+      silent.freeze()
+      try {
+        await withPool(multiHostUrl([silent.port, primary.port], params), async (pool) => {
+          const startedAt = performance.now()
+          expect(await landedOn(pool)).toBe(primary.port)
+          const firstMs = performance.now() - startedAt
+          expect(firstMs).toBeGreaterThanOrEqual(shareMs - 100)
+          expect(firstMs).toBeLessThan(shareMs + 3000)
+          // Remembered for twice what it cost: three more new connections go straight to the primary.
+          const again = performance.now()
+          const held = await Promise.all([pool.connect(), pool.connect(), pool.connect()])
+          for (const client of held) client.release()
+          expect(performance.now() - again).toBeLessThan(shareMs / 2)
+        })
+      } finally {
+        await silent.close()
+      }
+    },
+  )
 
   it('prefer-standby falls back to the primary when no standby answers', async () => {
     await withPool(

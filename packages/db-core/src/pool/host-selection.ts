@@ -5,7 +5,8 @@ import type { RoleRequirement } from './server-role.js'
 
 // A refused host is passed over by new connections this long, then tried again in its turn: long
 // enough that a burst of new connections does not knock on a dead host each, short enough that a
-// preferred host that is back is used within a second.
+// preferred host that is back is used within a second. One that took long to refuse (a timeout) is
+// passed over for twice what it cost, so that it costs at most a third of the time.
 const REFUSAL_MEMORY_MS = 1000
 
 // SQLSTATE 08001, sqlclient_unable_to_establish_sqlconnection: a connection that never became one.
@@ -15,6 +16,8 @@ const UNABLE_TO_CONNECT = '08001'
 export interface HostAttempt {
   readonly host: DatabaseHost
   readonly requirement: RoleRequirement
+  /** When it began, in `performance.now()` time. */
+  readonly startedAt: number
   /** The connection string naming only this host, for node-postgres. */
   readonly connectionString: string
 }
@@ -48,7 +51,8 @@ interface Refusal {
   readonly reason: string
   /** Refused for what it is, not for failing to answer: prefer-standby's second pass takes it. */
   readonly forRole: boolean
-  readonly at: number
+  /** Until when new connections pass it over. */
+  readonly until: number
 }
 
 /**
@@ -91,7 +95,7 @@ export class HostSelection {
     const host = hosts.find((candidate) => !this.#refused.has(formatHost(candidate))) ?? hosts[0]!
     const attrs = this.#url.targetSessionAttrs
     const requirement = attrs === 'prefer-standby' ? (this.#fallback ? 'any' : 'standby') : attrs
-    return { host, requirement, connectionString: this.#url.forHost(host) }
+    return { host, requirement, startedAt: now, connectionString: this.#url.forHost(host) }
   }
 
   /**
@@ -106,7 +110,8 @@ export class HostSelection {
     now = performance.now(),
   ): Error {
     const key = formatHost(attempt.host)
-    this.#refused.set(key, { reason, forRole, at: now })
+    const memoryMs = Math.max(REFUSAL_MEMORY_MS, 2 * (now - attempt.startedAt))
+    this.#refused.set(key, { reason, forRole, until: now + memoryMs })
     if (this.#untried()) return new HostRefusedError(attempt.host, reason, { cause })
     if (this.#url.targetSessionAttrs === 'prefer-standby' && !this.#fallback) {
       this.#fallback = true
@@ -135,7 +140,7 @@ export class HostSelection {
 
   #forgetOld(now: number): void {
     for (const [host, refusal] of this.#refused) {
-      if (now - refusal.at >= REFUSAL_MEMORY_MS) this.#refused.delete(host)
+      if (now >= refusal.until) this.#refused.delete(host)
     }
     if (this.#refused.size === 0) this.#fallback = false
   }

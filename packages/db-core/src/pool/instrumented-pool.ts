@@ -86,6 +86,9 @@ const noop = () => undefined
 // The "error" a connection the server already closed is released with.
 const SERVER_CLOSED = new Error('connection closed by the server')
 
+// One host's share of a checkout when the URL names several and sets no connect_timeout.
+const MULTI_HOST_CONNECT_TIMEOUT_MS = 5000
+
 // pg-pool's words for a pool used after end(), kept for code that matches them.
 const ENDED_MESSAGE = 'Cannot use a pool after calling end on the pool'
 
@@ -182,7 +185,7 @@ export class InstrumentedPool extends pg.Pool {
       // PgBouncer in transaction mode hands each statement any server connection.
       statementCacheSize: config.pgbouncer ? 0 : config.session.statementCacheSize,
       hosts,
-      connectTimeoutMs: url.connectTimeoutMs,
+      connectTimeoutMs: hostConnectTimeoutMs(url),
       credentials: passwordSource(config, url),
     })
     super({ ...clientConfig, ...poolClientOptions(config), Client })
@@ -767,4 +770,15 @@ function leaveOnAbort(pending: Promise<pg.PoolClient>, signal: AbortSignal): Pro
       },
     )
   })
+}
+
+/**
+ * How long one host may take to accept a connection: libpq's `connect_timeout` when the URL gives
+ * one. Without it, a single host keeps the checkout's whole deadline, as before; with several, each
+ * gets {@link MULTI_HOST_CONNECT_TIMEOUT_MS}, so that a dead first host that drops packets (a crashed
+ * VM, a partition) costs seconds before the next is tried, not the whole acquire timeout.
+ */
+function hostConnectTimeoutMs(url: ConnectionUrl): number | undefined {
+  if (url.connectTimeoutMs !== undefined || url.hosts.length === 1) return url.connectTimeoutMs
+  return MULTI_HOST_CONNECT_TIMEOUT_MS
 }
