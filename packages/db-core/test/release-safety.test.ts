@@ -1,9 +1,10 @@
 import { createTestDatabase } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
+import { sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { InstrumentedPool } from '../src/index.js'
-import { configFor, openPool } from './support.js'
+import { configFor, openDb, openPool } from './support.js'
 
 let url: string
 let admin: pg.Client
@@ -84,6 +85,30 @@ describe('a connection released while its session is still busy', () => {
       expect(pool.stats().unsafeReleases).toBe(1)
     } finally {
       await pool.end()
+    }
+  })
+
+  it('from a Kysely db.connection() scope that began a transaction by hand and threw: destroyed too', async () => {
+    const { logger } = recordingLogger()
+    const { db, pool, close } = openDb(
+      configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }),
+      logger,
+    )
+    try {
+      await db
+        .connection()
+        .execute(async (connection) => {
+          await sql`begin`.execute(connection)
+          await sql`insert into writes (note) values ('scoped-abandoned')`.execute(connection)
+          throw new Error('an error path that forgot the ROLLBACK')
+        })
+        .catch(() => undefined)
+      await sql`insert into writes (note) values ('after-scope')`.execute(db)
+      expect(await committed('after-scope')).toBe(1)
+      expect(await committed('scoped-abandoned')).toBe(0)
+      expect(pool.stats().unsafeReleases).toBe(1)
+    } finally {
+      await close()
     }
   })
 
