@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 
-/** The pool as `/metrics` showed it at one moment. */
-export interface PoolSample {
+/** The api as `/metrics` showed it at one moment: its pool, its writes' recovery, its process. */
+export interface ApiSample {
   /** Milliseconds from the start of the load. */
   readonly at: number
   readonly total: number
@@ -15,9 +15,14 @@ export interface PoolSample {
   readonly checkoutsWaitedForDatabase: number
   readonly writeReruns: number
   readonly idempotentReplays: number
+  /** The api process's resident memory and used V8 heap, in bytes. */
+  readonly rssBytes: number
+  readonly heapUsedBytes: number
+  /** The event loop's delay, 99th percentile since the previous scrape, in seconds. */
+  readonly loopLagP99Seconds: number
 }
 
-const SERIES: Record<string, keyof Omit<PoolSample, 'at'>> = {
+const SERIES: Record<string, keyof Omit<ApiSample, 'at'>> = {
   db_pool_connections: 'total',
   db_pool_connections_idle: 'idle',
   db_pool_connections_active: 'active',
@@ -29,18 +34,22 @@ const SERIES: Record<string, keyof Omit<PoolSample, 'at'>> = {
   db_pool_checkouts_waited_for_database_total: 'checkoutsWaitedForDatabase',
   db_write_reruns_total: 'writeReruns',
   http_idempotent_replays_total: 'idempotentReplays',
+  // prom-client's default metrics; the loop-lag percentiles start afresh at every scrape.
+  process_resident_memory_bytes: 'rssBytes',
+  nodejs_heap_size_used_bytes: 'heapUsedBytes',
+  nodejs_eventloop_lag_p99_seconds: 'loopLagP99Seconds',
 }
 
-/** Reads the pool (and write-recovery) series out of a Prometheus text exposition. */
-export function parsePoolMetrics(text: string, at: number): PoolSample {
+/** Reads the pool, write-recovery and process series out of a Prometheus text exposition. */
+export function parseApiMetrics(text: string, at: number): ApiSample {
   const sample: Record<string, number> = { at }
   for (const line of text.split('\n')) {
-    const match = /^([a-z_]+) (\S+)$/.exec(line)
+    const match = /^([a-z_][a-z0-9_]*) (\S+)$/.exec(line)
     const field = match ? SERIES[match[1]!] : undefined
     if (field) sample[field] = Number(match![2])
   }
   for (const field of Object.values(SERIES)) sample[field] ??= Number.NaN
-  return sample as unknown as PoolSample
+  return sample as unknown as ApiSample
 }
 
 /**
@@ -55,13 +64,13 @@ export function startSampler(
   baseUrl: string,
   startedAt: number,
   intervalMs = 1000,
-): { stop(): PoolSample[]; latest(): PoolSample | undefined } {
-  const samples: PoolSample[] = []
+): { stop(): ApiSample[]; latest(): ApiSample | undefined } {
+  const samples: ApiSample[] = []
   const scrape = async () => {
     const at = performance.now() - startedAt
     try {
       const response = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(intervalMs) })
-      if (response.ok) samples.push(parsePoolMetrics(await response.text(), at))
+      if (response.ok) samples.push(parseApiMetrics(await response.text(), at))
     } catch {
       // The api is busy or restarting; the next scrape will tell.
     }

@@ -1,3 +1,4 @@
+import type { ApiSample } from './metrics-sampler.js'
 import { formatSummaryTable, type RunSummary } from './run-summary.js'
 
 interface Series {
@@ -11,6 +12,7 @@ interface Marker {
   readonly label: string
 }
 
+const MB = 1024 * 1024
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563']
 const WIDTH = 860
 const HEIGHT = 220
@@ -59,20 +61,15 @@ export function renderReport(summary: RunSummary): string {
       { name: 'p99', color: PALETTE[1]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p99Ms]) },
     ]),
     chart('Database pool', 'connections', seconds, markers, [
-      {
-        name: 'total connections',
-        color: PALETTE[2]!,
-        points: summary.poolSamples
-          .filter((s) => Number.isFinite(s.total))
-          .map((s) => [s.at / 1000, s.total]),
-      },
-      {
-        name: 'waiting requests',
-        color: PALETTE[3]!,
-        points: summary.poolSamples
-          .filter((s) => Number.isFinite(s.waiting))
-          .map((s) => [s.at / 1000, s.waiting]),
-      },
+      sampled(summary, 'total connections', PALETTE[2]!, (s) => s.total),
+      sampled(summary, 'waiting requests', PALETTE[3]!, (s) => s.waiting),
+    ]),
+    chart('The api process: memory', 'MB', seconds, markers, [
+      sampled(summary, 'RSS', PALETTE[4]!, (s) => s.rssBytes / MB),
+      sampled(summary, 'V8 heap used', PALETTE[5]!, (s) => s.heapUsedBytes / MB),
+    ]),
+    chart('The api process: event-loop lag, p99 of each second', 'ms', seconds, markers, [
+      sampled(summary, 'lag p99', PALETTE[6]!, (s) => s.loopLagP99Seconds * 1000),
     ]),
   ]
   const title = `${summary.scenario} load run, ${summary.startedAt}`
@@ -98,6 +95,22 @@ ${charts.join('\n')}
 </body>
 </html>
 `
+}
+
+/** One series of the api's once-a-second scrapes, seconds skipped where the scrape did not tell. */
+function sampled(
+  summary: RunSummary,
+  name: string,
+  color: string,
+  value: (sample: ApiSample) => number,
+): Series {
+  return {
+    name,
+    color,
+    points: summary.apiSamples
+      .map((sample) => [sample.at / 1000, value(sample)] as const)
+      .filter(([, y]) => Number.isFinite(y)),
+  }
 }
 
 function chart(

@@ -6,11 +6,11 @@ import type { ShutdownMode } from '@classroom/local-postgres'
 import { failoverPlan, restartPlan, type ScenarioPlan, steadyPlan } from '../shared/scenarios.js'
 import { runK6Engine } from './k6-engine.js'
 import { checkLedger } from './ledger.js'
-import { type PoolSample, startSampler } from './metrics-sampler.js'
+import { type ApiSample, startSampler } from './metrics-sampler.js'
 import { runNodeEngine } from './node-engine.js'
 import { renderReport } from './report-html.js'
 import { evaluateThresholds, percentile, type RequestRecord, summarise, timeline } from './results.js'
-import { type FailoverSummary, poolOverview, type RunSummary } from './run-summary.js'
+import { type FailoverSummary, poolOverview, processOverview, type RunSummary } from './run-summary.js'
 import { type FailoverTimes, type ReplicationOptions, type RestartTimes, startStack } from './stack.js'
 
 export interface LoadOptions {
@@ -116,7 +116,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
               promotedAtSeconds: (failoverTimes.promotedAt - loadStartedAt) / 1000,
             },
             pool: poolOverview(samples),
-            poolSamples: samples,
+            apiSamples: samples,
           },
           null,
           2,
@@ -198,8 +198,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
               toMs: failoverTimes.promotedAt - loadStartedAt,
             },
       ),
+      process: processOverview(samples),
       timeline: timeline(run.records, totalSeconds),
-      poolSamples: samples,
+      apiSamples: samples,
       passed: thresholds.every((t) => t.passed) && ledger.passed,
     }
     await writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
@@ -264,7 +265,7 @@ function progressLine(
   elapsedMs: number,
   lastSecond: readonly RequestRecord[],
   all: readonly RequestRecord[],
-  pool: PoolSample | undefined,
+  pool: ApiSample | undefined,
 ): string {
   const total = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
   const phase = lastSecond.at(-1)?.phase ?? plan.phases[0]!.name

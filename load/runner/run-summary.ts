@@ -1,6 +1,6 @@
 import type { PhaseName } from '../shared/scenarios.js'
 import type { LedgerCheck } from './ledger.js'
-import type { PoolSample } from './metrics-sampler.js'
+import type { ApiSample } from './metrics-sampler.js'
 import type { PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
 
 /** Everything a run measured: written as `summary.json`, rendered as the report and the terminal table. */
@@ -47,9 +47,65 @@ export interface RunSummary {
     readonly writeReruns: number
     readonly idempotentReplays: number
   }
+  /** The api process over the run: memory and event-loop lag, from a scrape every second. */
+  readonly process: ProcessOverview
   readonly timeline: readonly TimelinePoint[]
-  readonly poolSamples: readonly PoolSample[]
+  readonly apiSamples: readonly ApiSample[]
   readonly passed: boolean
+}
+
+/** The api process's memory and event loop over a run; `null` where no scrape told. */
+export interface ProcessOverview {
+  readonly rssStartMb: number | null
+  readonly rssEndMb: number | null
+  readonly rssPeakMb: number | null
+  /**
+   * The trend of RSS over the run (least-squares slope), in MB per 10 minutes: a soak that holds
+   * memory flat reads about 0; a leak reads its rate.
+   */
+  readonly rssSlopeMbPer10Min: number | null
+  readonly heapPeakMb: number | null
+  /** The worst second's event-loop delay, 99th percentile, in milliseconds. */
+  readonly loopLagP99MaxMs: number | null
+}
+
+const MB = 1024 * 1024
+const TEN_MINUTES_MS = 600_000
+
+/**
+ * Memory and event-loop lag of the api over the samples, with the RSS trend as a least-squares
+ * slope (so one GC swing at the end does not read as a leak).
+ *
+ * ```ts
+ * processOverview(samples).rssSlopeMbPer10Min
+ * ```
+ */
+export function processOverview(samples: readonly ApiSample[]): ProcessOverview {
+  const rss = samples.filter((s) => Number.isFinite(s.rssBytes)).map((s) => [s.at, s.rssBytes / MB] as const)
+  const heap = samples.map((s) => s.heapUsedBytes / MB).filter(Number.isFinite)
+  const lag = samples.map((s) => s.loopLagP99Seconds * 1000).filter(Number.isFinite)
+  return {
+    rssStartMb: rss[0]?.[1] ?? null,
+    rssEndMb: rss.at(-1)?.[1] ?? null,
+    rssPeakMb: rss.length ? Math.max(...rss.map(([, mb]) => mb)) : null,
+    rssSlopeMbPer10Min: rss.length >= 2 ? leastSquaresSlope(rss) * TEN_MINUTES_MS : null,
+    heapPeakMb: heap.length ? Math.max(...heap) : null,
+    loopLagP99MaxMs: lag.length ? Math.max(...lag) : null,
+  }
+}
+
+/** The slope of y over x that fits the points best, in y per unit of x. */
+function leastSquaresSlope(points: readonly (readonly [number, number])[]): number {
+  const n = points.length
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n
+  let covariance = 0
+  let variance = 0
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY)
+    variance += (x - meanX) ** 2
+  }
+  return variance === 0 ? 0 : covariance / variance
 }
 
 /** The failover drill's setup and moments. */
@@ -72,7 +128,7 @@ export interface FailoverSummary {
  * the connection attempts from the last sample before it to the first after it.
  */
 export function poolOverview(
-  samples: readonly PoolSample[],
+  samples: readonly ApiSample[],
   outage?: { readonly fromMs: number; readonly toMs: number },
 ): RunSummary['pool'] {
   const finite = (values: number[]) => values.filter(Number.isFinite)
@@ -155,6 +211,16 @@ export function formatSummaryTable(summary: RunSummary): string {
       `${p.checkoutsWaitedForDatabase} checkouts waited for the database; ` +
       `writes: ${p.writeReruns} run again, ${p.idempotentReplays} answered from their stored key`,
   )
+  const proc = summary.process
+  if (proc.rssPeakMb !== null) {
+    const mb = (value: number | null) => (value === null ? '?' : value.toFixed(0))
+    const slope = proc.rssSlopeMbPer10Min
+    lines.push(
+      `api process: RSS ${mb(proc.rssStartMb)} → ${mb(proc.rssEndMb)} MB (peak ${mb(proc.rssPeakMb)}, ` +
+        `trend ${slope === null ? '?' : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)}`} MB per 10 min), ` +
+        `heap peak ${mb(proc.heapPeakMb)} MB, event-loop lag p99 at worst ${proc.loopLagP99MaxMs?.toFixed(1) ?? '?'} ms`,
+    )
+  }
   if (summary.ledger) {
     const l = summary.ledger
     lines.push(

@@ -60,6 +60,11 @@ describe('load drills', () => {
     const report = await readFile(path.join(runDir, 'report.html'), 'utf8')
     expect(report).toContain('<svg')
     expect(report).toContain('>restart</text>')
+    // The api process, sampled every second: memory, its trend, and the event loop.
+    expect(summary!.process.rssPeakMb).toBeGreaterThan(20)
+    expect(Number.isFinite(summary!.process.rssSlopeMbPer10Min)).toBe(true)
+    expect(summary!.process.loopLagP99MaxMs).toBeGreaterThan(0)
+    expect(report).toContain('The api process: memory')
     expect(report).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/)
   })
 
