@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { type Bucket, parseBuckets } from './histogram.js'
 
 /** The api as `/metrics` showed it at one moment: its pool, its writes' recovery, its process. */
 export interface ApiSample {
@@ -20,6 +21,9 @@ export interface ApiSample {
   readonly heapUsedBytes: number
   /** The event loop's delay, 99th percentile since the previous scrape, in seconds. */
   readonly loopLagP99Seconds: number
+  /** The cumulative buckets of checkout waits and of connection holds, in seconds. */
+  readonly acquireBuckets: readonly Bucket[]
+  readonly holdBuckets: readonly Bucket[]
 }
 
 const SERIES: Record<string, keyof Omit<ApiSample, 'at'>> = {
@@ -49,7 +53,11 @@ export function parseApiMetrics(text: string, at: number): ApiSample {
     if (field) sample[field] = Number(match![2])
   }
   for (const field of Object.values(SERIES)) sample[field] ??= Number.NaN
-  return sample as unknown as ApiSample
+  return {
+    ...(sample as unknown as Omit<ApiSample, 'acquireBuckets' | 'holdBuckets'>),
+    acquireBuckets: parseBuckets(text, 'db_pool_acquire_seconds'),
+    holdBuckets: parseBuckets(text, 'db_client_connection_use_time_seconds'),
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { PhaseName } from '../shared/scenarios.js'
+import { type Bucket, quantileBetween } from './histogram.js'
 import type { LedgerCheck } from './ledger.js'
 import type { ApiSample } from './metrics-sampler.js'
 import type { PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
@@ -46,12 +47,30 @@ export interface RunSummary {
     /** Writes run again after a lost connection, and writes answered from their stored key. */
     readonly writeReruns: number
     readonly idempotentReplays: number
+    /** Checkout waits and connection holds over the run, in milliseconds; `null` when none was seen. */
+    readonly acquireMs: Percentiles | null
+    readonly holdMs: Percentiles | null
   }
   /** The api process over the run: memory and event-loop lag, from a scrape every second. */
   readonly process: ProcessOverview
   readonly timeline: readonly TimelinePoint[]
   readonly apiSamples: readonly ApiSample[]
   readonly passed: boolean
+}
+
+/** p50, p95 and p99 of a latency, in milliseconds. */
+export interface Percentiles {
+  readonly p50: number
+  readonly p95: number
+  readonly p99: number
+}
+
+/** The percentiles of a histogram's observations between two scrapes, in milliseconds. */
+function percentilesBetween(before: readonly Bucket[], after: readonly Bucket[]): Percentiles | null {
+  const at = (q: number) => quantileBetween(before, after, q)
+  const [p50, p95, p99] = [at(0.5), at(0.95), at(0.99)]
+  if (p50 === null || p95 === null || p99 === null) return null
+  return { p50: p50 * 1000, p95: p95 * 1000, p99: p99 * 1000 }
 }
 
 /** The api process's memory and event loop over a run; `null` where no scrape told. */
@@ -147,6 +166,8 @@ export function poolOverview(
     checkoutsWaitedForDatabase: last?.checkoutsWaitedForDatabase ?? 0,
     writeReruns: last?.writeReruns ?? 0,
     idempotentReplays: last?.idempotentReplays ?? 0,
+    acquireMs: first && last ? percentilesBetween(first.acquireBuckets, last.acquireBuckets) : null,
+    holdMs: first && last ? percentilesBetween(first.holdBuckets, last.holdBuckets) : null,
   }
 }
 
@@ -210,6 +231,7 @@ export function formatSummaryTable(summary: RunSummary): string {
       `${p.connectAttempts} connection attempts${p.connectAttemptsWhileDown === null ? '' : ` (${p.connectAttemptsWhileDown} while the database was down)`}, ` +
       `${p.checkoutsWaitedForDatabase} checkouts waited for the database; ` +
       `writes: ${p.writeReruns} run again, ${p.idempotentReplays} answered from their stored key`,
+    `pool times: checkout wait ${percentileText(p.acquireMs)}, connection hold ${percentileText(p.holdMs)} (p50 / p95 / p99)`,
   )
   const proc = summary.process
   if (proc.rssPeakMb !== null) {
@@ -231,6 +253,10 @@ export function formatSummaryTable(summary: RunSummary): string {
   }
   lines.push('', summary.passed ? 'PASSED' : 'FAILED')
   return lines.join('\n')
+}
+
+function percentileText(value: Percentiles | null): string {
+  return value === null ? 'not seen' : `${ms(value.p50)} / ${ms(value.p95)} / ${ms(value.p99)}`
 }
 
 function round(value: number): string {

@@ -65,6 +65,10 @@ describe('load drills', () => {
     expect(Number.isFinite(summary!.process.rssSlopeMbPer10Min)).toBe(true)
     expect(summary!.process.loopLagP99MaxMs).toBeGreaterThan(0)
     expect(report).toContain('The api process: memory')
+    // Checkout waits and connection holds over the run, from the api's histograms.
+    expect(summary!.pool.holdMs?.p99).toBeGreaterThan(0)
+    expect(summary!.pool.acquireMs?.p50).toBeGreaterThanOrEqual(0)
+    expect(report).toContain('connection hold')
     expect(report).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/)
   })
 

@@ -6,6 +6,10 @@ export interface ApiMetrics {
   readonly registry: Registry
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>
   readonly poolAcquireDuration: Histogram
+  /** How long each checkout held its connection (OpenTelemetry's `db.client.connection.use_time`). */
+  readonly connectionUseTime: Histogram
+  /** How long each new connection took to open (`db.client.connection.create_time`). */
+  readonly connectionCreateTime: Histogram
   readonly idempotentReplays: Counter
   readonly writeReruns: Counter
 }
@@ -126,6 +130,18 @@ export function createMetrics(): ApiMetrics {
     poolAcquireDuration: new Histogram({
       name: 'db_pool_acquire_seconds',
       help: 'Time to check out a database connection: queueing, connecting and pre-ping.',
+      buckets: ACQUIRE_BUCKETS,
+      registers: [registry],
+    }),
+    connectionUseTime: new Histogram({
+      name: 'db_client_connection_use_time_seconds',
+      help: 'Time between borrowing a database connection and returning it to the pool (hold time).',
+      buckets: HTTP_BUCKETS,
+      registers: [registry],
+    }),
+    connectionCreateTime: new Histogram({
+      name: 'db_client_connection_create_time_seconds',
+      help: 'Time to open a new database connection (and qualify it, with target_session_attrs).',
       buckets: ACQUIRE_BUCKETS,
       registers: [registry],
     }),

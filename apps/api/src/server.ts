@@ -53,6 +53,8 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
     ...dbConfig,
     logger,
     onAcquire: (ms) => metrics.poolAcquireDuration.observe(ms / 1000),
+    onRelease: (ms) => metrics.connectionUseTime.observe(ms / 1000),
+    onConnectionCreated: (ms) => metrics.connectionCreateTime.observe(ms / 1000),
     clientConfig: { application_name: 'classroom-api' },
   })
   const { pool } = dialect

@@ -384,7 +384,7 @@ describe('operations', () => {
     expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } })
   })
 
-  it('GET /metrics exposes pool gauges, pool counters, the acquire histogram and HTTP durations', async () => {
+  it('GET /metrics exposes pool gauges, pool counters, the acquire, hold and creation histograms and HTTP durations', async () => {
     await call('GET', '/classrooms')
     const { status, body, headers } = await call('GET', '/metrics')
     expect(status).toBe(200)
@@ -397,6 +397,8 @@ describe('operations', () => {
       'db_pool_connections_max 60',
       'db_pool_connections_min 20',
       'db_pool_acquire_seconds_bucket',
+      'db_client_connection_use_time_seconds_count',
+      'db_client_connection_create_time_seconds_count',
       'db_pool_acquire_timeouts_total 0',
       'db_pool_pre_pings_total',
       'db_pool_pre_ping_failures_total',
@@ -407,6 +409,9 @@ describe('operations', () => {
     ]) {
       expect(body).toContain(name)
     }
+    // The request above held a connection, opened for it or before: both histograms counted.
+    expect(body).toMatch(/\ndb_client_connection_use_time_seconds_count [1-9]/)
+    expect(body).toMatch(/\ndb_client_connection_create_time_seconds_count [1-9]/)
   })
 
   it('answers an unknown route with the uniform 404 body', async () => {

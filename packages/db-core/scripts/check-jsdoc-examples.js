@@ -32,6 +32,7 @@ import { systemClock } from '../src/pool/clock.js'
 import { parseConnectionUrl } from '../src/config/connection-url.js'
 import { HostSelection } from '../src/pool/host-selection.js'
 import { sendCancelRequest } from '../src/pool/cancel-request.js'
+import { PoolTelemetry } from '../src/pool/pool-telemetry.js'
 import pg from 'pg'
 import winston from 'winston'
 KYSELY_IMPORT

@@ -44,6 +44,8 @@ export interface ConnectionUrl {
   readonly user: string | undefined
   /** Whether the URL carries a password: `user:password@` (an empty one counts as none, as for node-postgres). */
   readonly hasPassword: boolean
+  /** The database the URL names (decoded); empty when it names none (the server then takes the user's). */
+  readonly database: string
   /** The same URL naming only `host`, for node-postgres (which knows one host per connection). */
   forHost(host: DatabaseHost): string
 }
@@ -104,6 +106,7 @@ export function parseConnectionUrl(url: string): ConnectionUrl | ConnectionUrlPr
     connectTimeoutMs,
     user: user === '' ? undefined : user,
     hasPassword: colon >= 0 && userInfo.length - colon > 2,
+    database: decodeLenient(path.slice(1)),
     forHost: (host) => `${scheme}://${userInfo}${formatHost(host)}${path}${rest}`,
   }
 }

@@ -13,6 +13,8 @@ export interface ConnectionState {
   validatedAt: number
   checkouts: number
   checkedOut: boolean
+  /** When the caller holding it now got it; `undefined` while it is in the pool. */
+  checkedOutAt: number | undefined
   removal: RemovalReason | undefined
 }
 
@@ -28,6 +30,7 @@ export function newConnectionState(
     validatedAt: now,
     checkouts: 0,
     checkedOut: false,
+    checkedOutAt: undefined,
     removal: undefined,
   }
 }

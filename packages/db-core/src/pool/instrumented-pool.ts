@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { MeterProvider } from '@opentelemetry/api'
 import pg from 'pg'
-import { type ConnectionUrl, parseConnectionUrl } from '../config/connection-url.js'
+import { type ConnectionUrl, formatHost, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
 import { isConnectionError } from '../connection-errors.js'
 import {
@@ -29,6 +30,7 @@ import { LeakDetector } from './leak-detector.js'
 import { LoopWatch } from './loop-watch.js'
 import { type MonitoredClient, monitoredClient } from './monitored-client.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
+import { PoolTelemetry } from './pool-telemetry.js'
 import { needsPing, ping } from './pre-ping.js'
 import { QueueMonitor } from './queue-monitor.js'
 import { socketClosed } from './socket-state.js'
@@ -53,6 +55,43 @@ export interface InstrumentedPoolOptions extends DbCoreOptions {
    * ```
    */
   readonly onAcquire?: (waitMs: number) => void
+  /**
+   * Called with how long each checkout held its connection, in milliseconds, when it comes back:
+   * feed it to a hold-time histogram (HikariCP's `usage`).
+   *
+   * ```ts
+   * new InstrumentedPool({ ...loadDbConfig(), onRelease: (ms) => console.log(`held ${ms} ms`) })
+   * ```
+   */
+  readonly onRelease?: (heldMs: number) => void
+  /**
+   * Called with how long each new connection took to open (and qualify, with `target_session_attrs`),
+   * in milliseconds: feed it to a creation-time histogram (HikariCP's `creation`).
+   *
+   * ```ts
+   * new InstrumentedPool({ ...loadDbConfig(), onConnectionCreated: (ms) => console.log(`opened in ${ms} ms`) })
+   * ```
+   */
+  readonly onConnectionCreated?: (ms: number) => void
+  /**
+   * The pool's `db.client.connection.pool.name` in its OpenTelemetry metrics. Default: the URL's
+   * hosts and database, `db1:5432,db2:5432/app`.
+   *
+   * ```ts
+   * new InstrumentedPool({ ...loadDbConfig(), name: 'classroom-api' })
+   * ```
+   */
+  readonly name?: string
+  /**
+   * Where the pool's OpenTelemetry metrics go (semantic-convention names, see `PoolTelemetry`).
+   * Default: the global meter provider, a no-op until an SDK registers one.
+   *
+   * ```ts
+   * import { metrics } from '@opentelemetry/api'
+   * new InstrumentedPool({ ...loadDbConfig(), meterProvider: metrics.getMeterProvider() })
+   * ```
+   */
+  readonly meterProvider?: MeterProvider
   /**
    * Extra node-postgres client settings (`application_name`, `types`, ...). Pool sizing, timeouts,
    * TLS and the password come from the settings above and cannot be overridden here.
@@ -136,6 +175,8 @@ export class InstrumentedPool extends pg.Pool {
   readonly #config: DbConfig
   readonly #logger: DbLogger
   readonly #onAcquire: ((waitMs: number) => void) | undefined
+  readonly #onReleaseHook: ((heldMs: number) => void) | undefined
+  readonly #telemetry: PoolTelemetry
   readonly #counters: PoolCounters
   readonly #connections = new WeakMap<pg.ClientBase, ConnectionState>()
   readonly #queueMonitor: QueueMonitor
@@ -163,7 +204,16 @@ export class InstrumentedPool extends pg.Pool {
   readonly #tokenClients = new WeakMap<object, pg.PoolClient>()
 
   constructor(options: InstrumentedPoolOptions) {
-    const { logger, onAcquire, clientConfig, ...settings } = options
+    const {
+      logger,
+      onAcquire,
+      onRelease,
+      onConnectionCreated,
+      name,
+      meterProvider,
+      clientConfig,
+      ...settings
+    } = options
     // A resolved DbConfig keeps its password function non-enumerable: the rest above leaves it behind.
     const config = resolveDbConfig(
       options.password === undefined ? settings : { ...settings, password: options.password },
@@ -174,10 +224,12 @@ export class InstrumentedPool extends pg.Pool {
     // Made before super(): the Client class pg-pool opens connections with reports into it.
     const counters = emptyCounters()
     let onWriteRefused: (client: MonitoredClient) => void = noop
+    let onCreated: (ms: number) => void = noop
     const Client = monitoredClient({
       hooks: {
         attempted: () => counters.connectAttempts++,
         failed: () => counters.connectFailures++,
+        created: (ms) => onCreated(ms),
         refusedForRole: () => counters.serverRoleRefusals++,
         statementRetried: () => counters.statementsPreparedAnew++,
         writeRefused: (client) => onWriteRefused(client),
@@ -196,6 +248,22 @@ export class InstrumentedPool extends pg.Pool {
     this.#hosts = hosts
     this.#logger = logger ?? createLogger({ defaultMeta: { component: 'db-core' } })
     this.#onAcquire = onAcquire
+    this.#onReleaseHook = onRelease
+    this.#telemetry = new PoolTelemetry({
+      ...(meterProvider && { meterProvider }),
+      poolName: name ?? `${url.hosts.map(formatHost).join(',')}/${url.database}`,
+      gauges: {
+        idle: () => this.idleCount,
+        used: () => this.#checkedOut.size,
+        pending: () => this.waitingCount,
+        idleMin: config.pool.size,
+        max: config.pool.size + config.pool.maxOverflow,
+      },
+    })
+    onCreated = (ms) => {
+      this.#telemetry.created(ms)
+      onConnectionCreated?.(ms)
+    }
     this.#availability = new DatabaseAvailability({
       settings: config.pool,
       logger: this.#logger,
@@ -346,6 +414,7 @@ export class InstrumentedPool extends pg.Pool {
       this.#availability.stop()
       await super.end()
       this.#leakDetector?.stop()
+      this.#telemetry.stop()
     })()
     if (!callback) return this.#ending
     this.#ending.then(
@@ -484,8 +553,10 @@ export class InstrumentedPool extends pg.Pool {
 
   /** Counts a checkout's final failure by its kind, and returns it to be thrown. */
   #failed(error: unknown): unknown {
-    if (error instanceof PoolTimeoutError) this.#counters.acquireTimeouts++
-    else if (
+    if (error instanceof PoolTimeoutError) {
+      this.#counters.acquireTimeouts++
+      this.#telemetry.timedOut()
+    } else if (
       error instanceof DatabaseUnavailableError ||
       error instanceof DatabaseTlsError ||
       error instanceof DatabaseAuthError
@@ -585,7 +656,10 @@ export class InstrumentedPool extends pg.Pool {
     this.#counters.acquisitions++
     this.#guardRelease(client)
     this.#leakDetector?.track(client, acquiredAt)
-    this.#onAcquire?.(performance.now() - startedAt)
+    const now = performance.now()
+    this.#stateOf(client).checkedOutAt = now
+    this.#telemetry.waited(now - startedAt)
+    this.#onAcquire?.(now - startedAt)
     return client
   }
 
@@ -698,9 +772,15 @@ export class InstrumentedPool extends pg.Pool {
 
   #onRelease(client: pg.PoolClient): void {
     const state = this.#stateOf(client)
-    this.#checkedOut.delete(client)
+    const now = performance.now()
+    // Checkouts the pool itself made (recycling, discarding) were never handed out: no use to time.
+    if (this.#checkedOut.delete(client) && state.checkedOutAt !== undefined) {
+      this.#telemetry.used(now - state.checkedOutAt)
+      this.#onReleaseHook?.(now - state.checkedOutAt)
+    }
+    state.checkedOutAt = undefined
     state.checkedOut = false
-    state.lastReleasedAt = performance.now()
+    state.lastReleasedAt = now
     this.#leakDetector?.release(client)
     this.#queueMonitor.check()
   }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
@@ -10,6 +11,8 @@ import { StatementCache } from './statement-cache.js'
 export interface ClientHooks {
   attempted(): void
   failed(): void
+  /** A connection opened (and qualified) in `ms` milliseconds. */
+  created(ms: number): void
   /** A connection reached a server of the wrong kind for `target_session_attrs` and was closed. */
   refusedForRole(): void
   /** A prepared statement the server had dropped or re-planned ran again, transparently. */
@@ -167,11 +170,12 @@ export function monitoredClient({
       try {
         await super.connect()
         connected = true
-        if (attempt.requirement === 'any') return
-        mismatch = roleMismatch(
-          attempt.requirement,
-          reportedRole(this.#parameters) ?? (await queryRole(this)),
-        )
+        if (attempt.requirement !== 'any') {
+          mismatch = roleMismatch(
+            attempt.requirement,
+            reportedRole(this.#parameters) ?? (await queryRole(this)),
+          )
+        }
       } catch (error) {
         hooks.failed()
         // libpq tries no other host after a refused login: neither do we.
@@ -183,7 +187,10 @@ export function monitoredClient({
         if (!isConnectionError(error)) throw error
         throw hosts.refused(attempt, unreachableReason(error), { forRole: false, cause: error })
       }
-      if (mismatch === undefined) return
+      if (mismatch === undefined) {
+        hooks.created(performance.now() - attempt.startedAt)
+        return
+      }
       hooks.failed()
       hooks.refusedForRole()
       await this.end().catch(noop)
