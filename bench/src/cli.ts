@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { LocalPostgres } from '@classroom/local-postgres'
 import { findFreePort, spawnApi, UsageError, wholeNumberOption } from '@classroom/test-kit'
-import { SQL_CONTENDERS } from './contenders.js'
+import { SQL_CONTENDERS, type SqlContender } from './contenders.js'
 import { createDataset } from './dataset.js'
 import { initPgbench, locatePgbench, runPgbenchSelectOnly } from './pgbench.js'
 import { type BenchRun, formatReport, type Measurement } from './report.js'
@@ -19,12 +19,17 @@ const execFileAsync = promisify(execFile)
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const DEFAULT_RESULTS_DIR = path.resolve(HERE, '..', 'results')
 
-const USAGE = `usage: pnpm bench [--rounds N] [--seconds N] [--warmup N] [--concurrency N] [--no-install-pgbench] [--cpu-prof]
+const USAGE = `usage: pnpm bench [--rounds N] [--seconds N] [--warmup N] [--concurrency N] [--workloads LIST] [--contenders LIST] [--no-install-pgbench] [--cpu-prof]
 
   --rounds N             rounds of every contender, interleaved (default 5, at least 1)
   --seconds N            measured seconds per contender and round (default 5)
   --warmup N             unmeasured seconds before each measurement (default 1)
   --concurrency N        concurrent callers (default 50)
+  --workloads LIST       comma-separated, of ${[...WORKLOADS, 'http'].join(', ')} (default all)
+  --contenders LIST      comma-separated SQL contenders (bench/src/contenders.ts; default all, the
+                         baseline pg-pool always runs); with DB_CORE_BASELINE (or DB_CORE_VARIANT) set
+                         to a copy of another packages/db-core/dist build, also db-core-defaults@baseline
+                         and kysely-db-core@baseline (@variant)
   --no-install-pgbench   skip the pgbench row when pgbench is missing instead of installing it
   --cpu-prof             write a V8 CPU profile of every worker and server to <results-dir>/profiles
   --results-dir DIR      where latest.md and latest.json go (default bench/results)`
@@ -39,6 +44,8 @@ interface BenchOptions {
   installPgbench: boolean
   cpuProf: boolean
   resultsDir: string
+  workloads: readonly string[]
+  contenders: readonly SqlContender[]
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -55,6 +62,8 @@ function parseOptions(argv: string[]): BenchOptions {
         'no-install-pgbench': { type: 'boolean' },
         'cpu-prof': { type: 'boolean' },
         'results-dir': { type: 'string' },
+        workloads: { type: 'string' },
+        contenders: { type: 'string' },
       },
     })
   } catch (error) {
@@ -63,7 +72,24 @@ function parseOptions(argv: string[]): BenchOptions {
   const values = parsed.values as Record<string, string | boolean | undefined>
   const whole = (name: string, fallback: number, min: number) =>
     wholeNumberOption(name, values[name], { fallback, min })
+  const list = (name: string, known: readonly string[]) => {
+    const value = values[name]
+    if (typeof value !== 'string') return known
+    const picked = value.split(',').filter(Boolean)
+    const unknown = picked.filter((p) => !known.includes(p))
+    if (unknown.length > 0 || picked.length === 0)
+      throw new UsageError(
+        `--${name}: unknown ${unknown.join(', ') || '(empty)'}; known: ${known.join(', ')}`,
+      )
+    return picked
+  }
+  const contenderNames = list(
+    'contenders',
+    SQL_CONTENDERS.map((c) => c.name),
+  )
   return {
+    workloads: list('workloads', [...WORKLOADS, 'http']),
+    contenders: SQL_CONTENDERS.filter((c) => c.name === 'pg-pool' || contenderNames.includes(c.name)),
     rounds: whole('rounds', 5, 1),
     seconds: whole('seconds', 5, 1),
     warmupSeconds: whole('warmup', 1, 0),
@@ -159,8 +185,8 @@ async function main(): Promise<void> {
       seconds: options.seconds,
     }
     for (let round = 1; round <= options.rounds; round++) {
-      for (const workload of WORKLOADS) {
-        for (const contender of rotate(SQL_CONTENDERS, round - 1)) {
+      for (const workload of WORKLOADS.filter((w) => options.workloads.includes(w))) {
+        for (const contender of rotate(options.contenders, round - 1)) {
           process.stderr.write(`round ${round}/${options.rounds}  ${workload}  ${contender.label}\n`)
           const result = await runWorker(
             { kind: 'sql', contender: contender.name, workload, databaseUrl, ...base },
@@ -175,7 +201,7 @@ async function main(): Promise<void> {
           })
         }
       }
-      if (pgbench.found && pgbenchUrl) {
+      if (pgbench.found && pgbenchUrl && options.workloads.includes('indexed-read')) {
         process.stderr.write(`round ${round}/${options.rounds}  pgbench -S\n`)
         const result = await runPgbenchSelectOnly(pgbench.path, pgbenchUrl, {
           clients: options.concurrency,
@@ -211,7 +237,7 @@ async function main(): Promise<void> {
           start: () => startApiServer(databaseUrl, profileArgs, { DB_POOL_LEAK_WARN_MS: '0' }),
         },
       ]
-      for (const server of rotate(servers, round - 1)) {
+      for (const server of rotate(options.workloads.includes('http') ? servers : [], round - 1)) {
         process.stderr.write(`round ${round}/${options.rounds}  http  ${server.label}\n`)
         const { url, child } = await server.start()
         try {

@@ -1,3 +1,5 @@
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import {
   createLogger,
   InstrumentedPool,
@@ -23,6 +25,8 @@ export type SqlContenderName =
   | 'kysely-pg-pool'
   | 'kysely-postgres-js'
   | 'postgres-js'
+  | `db-core-defaults@${string}`
+  | `kysely-db-core@${string}`
 
 export interface SqlContender {
   readonly name: SqlContenderName
@@ -35,6 +39,35 @@ const silent = createLogger({ silent: true })
 
 const dbCore = (connectionString: string, pool: Partial<PoolSettings>) =>
   new InstrumentedPool({ connectionString, pool, logger: silent })
+
+// Other builds of db-core, to measure a change side by side with what it changes: DB_CORE_BASELINE
+// (a copy of an older dist directory, inside packages/db-core so that its imports resolve) adds
+// `db-core-defaults@baseline` and `kysely-db-core@baseline`; DB_CORE_VARIANT another pair, `@variant`.
+const otherBuilds: [string, typeof import('@classroom/db-core')][] = []
+for (const [tag, dir] of [
+  ['baseline', process.env.DB_CORE_BASELINE],
+  ['variant', process.env.DB_CORE_VARIANT],
+] as const) {
+  if (dir) otherBuilds.push([tag, await import(pathToFileURL(path.resolve(dir, 'index.js')).href)])
+}
+
+const buildContenders = (tag: string, build: typeof import('@classroom/db-core')): SqlContender[] => [
+  {
+    name: `db-core-defaults@${tag}`,
+    label: `db-core, all defaults, build ${tag} (DB_CORE_${tag.toUpperCase()})`,
+    create: (url) => pgDriver(new build.InstrumentedPool({ connectionString: url, logger: silent })),
+  },
+  {
+    name: `kysely-db-core@${tag}`,
+    label: `Kysely over db-core, all defaults, build ${tag} (DB_CORE_${tag.toUpperCase()})`,
+    create: (url) => {
+      const db = new Kysely<BenchDatabase>({
+        dialect: new build.InstrumentedPostgresDialect({ connectionString: url, logger: silent }),
+      })
+      return kyselyDriver(db, () => db.destroy())
+    },
+  },
+]
 
 /** In report order; the first is the baseline every ratio is taken against. */
 export const SQL_CONTENDERS: readonly SqlContender[] = [
@@ -100,6 +133,7 @@ export const SQL_CONTENDERS: readonly SqlContender[] = [
     label: 'postgres.js (max 60)',
     create: (url) => postgresJsDriver(postgres(url, { max: MAX_CONNECTIONS, onnotice: () => undefined })),
   },
+  ...otherBuilds.flatMap(([tag, build]) => buildContenders(tag, build)),
 ]
 
 export function sqlContender(name: string): SqlContender {

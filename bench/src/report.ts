@@ -29,13 +29,31 @@ const BASELINE: Record<string, string> = { http: 'http-minimal' }
 const DEFAULT_BASELINE = 'pg-pool'
 
 /**
- * Targets from the issue: median throughput ratio to bare pg.Pool, per SQL workload, for db-core's
- * instrumentation (leak detection, a diagnostic whose stack capture per checkout is measured on
- * its own row, off).
+ * Issue 12's targets: median over rounds of a contender's throughput over a reference's, both
+ * measured in the same round.
  */
-const TARGETS: ReadonlyArray<{ contender: string; atLeast: number }> = [
-  { contender: 'db-core-no-ping', atLeast: 0.97 },
-  { contender: 'db-core-ping-idle', atLeast: 0.95 },
+const TARGETS: ReadonlyArray<{
+  contender: string
+  reference: string
+  groups: readonly string[]
+  atLeast: number
+}> = [
+  { contender: 'db-core-defaults', reference: 'pg-pool', groups: ['select-1', 'transaction'], atLeast: 0.97 },
+  { contender: 'db-core-defaults', reference: 'pg-pool', groups: ['indexed-read'], atLeast: 1.6 },
+  {
+    contender: 'kysely-db-core',
+    reference: 'kysely-pg-pool',
+    groups: ['select-1', 'indexed-read', 'transaction'],
+    atLeast: 0.97,
+  },
+  { contender: 'kysely-db-core', reference: 'kysely-pg-pool', groups: ['indexed-read'], atLeast: 1.5 },
+  {
+    contender: 'kysely-db-core',
+    reference: 'kysely-postgres-js',
+    groups: ['select-1', 'indexed-read', 'transaction'],
+    atLeast: 1,
+  },
+  { contender: 'http-api', reference: 'http-minimal', groups: ['http'], atLeast: 0.95 },
 ]
 
 const GROUP_TITLES: Record<string, string> = {
@@ -52,8 +70,12 @@ const median = (values: number[]) => {
 }
 
 /** Ratios of a contender to its group's baseline, paired round by round. */
-export function ratios(measurements: readonly Measurement[], group: string, contender: string): number[] {
-  const baseline = BASELINE[group] ?? DEFAULT_BASELINE
+export function ratios(
+  measurements: readonly Measurement[],
+  group: string,
+  contender: string,
+  baseline = BASELINE[group] ?? DEFAULT_BASELINE,
+): number[] {
   const out: number[] = []
   for (const m of measurements.filter((x) => x.group === group && x.contender === contender)) {
     const base = measurements.find(
@@ -115,14 +137,18 @@ export function formatReport(run: BenchRun): string {
         `(${(perStatement / 1024).toFixed(1)} KB a statement, pg_backend_memory_contexts).`,
     )
   }
-  lines.push('', '## Targets (median ratio to bare pg.Pool)', '')
-  for (const group of groups.filter((g) => g !== 'http')) {
-    for (const target of TARGETS) {
-      const r = ratios(run.measurements, group, target.contender)
+  lines.push(
+    '',
+    '## Targets (median over rounds of the ratio to the reference measured in the same round)',
+    '',
+  )
+  for (const target of TARGETS) {
+    for (const group of target.groups) {
+      const r = ratios(run.measurements, group, target.contender, target.reference)
       if (r.length === 0) continue
       const value = median(r)
       lines.push(
-        `- ${value >= target.atLeast ? '✓' : '✗'} ${target.contender}, ${group}: ${value.toFixed(3)} (target ≥ ${target.atLeast})`,
+        `- ${value >= target.atLeast ? '✓' : '✗'} ${target.contender} / ${target.reference}, ${group}: ${value.toFixed(3)} (rounds ${Math.min(...r).toFixed(3)}–${Math.max(...r).toFixed(3)}; target ≥ ${target.atLeast})`,
       )
     }
   }

@@ -169,15 +169,16 @@ class InstrumentedConnection implements DatabaseConnection {
     this.client = client
   }
 
-  async executeQuery<R>(query: CompiledQuery, options?: AbortOptions): Promise<QueryResult<R>> {
+  executeQuery<R>(query: CompiledQuery, options?: AbortOptions): Promise<QueryResult<R>> {
     const first = this.#statements++ === 0
-    try {
-      return await this.inner.executeQuery<R>(query, options)
-    } catch (error) {
-      const retriable = this.#driver.readRetry && first && !this.inTransaction && isReadOnlyQuery(query.query)
-      if (!retriable || !isConnectionError(error)) throw error
+    const result = this.inner.executeQuery<R>(query, options)
+    // Only a read, first on its checkout and outside a transaction, may run again: nothing to wrap otherwise.
+    if (!this.#driver.readRetry || !first || this.inTransaction || !isReadOnlyQuery(query.query))
+      return result
+    return result.catch((error: unknown) => {
+      if (!isConnectionError(error)) throw error
       return this.#driver.retryRead<R>(query)
-    }
+    })
   }
 
   streamQuery<R>(

@@ -118,8 +118,10 @@ const ACQUIRE_DEADLINE = Symbol('acquire deadline')
 // The "error" a retired connection is released with: pg-pool closes a client released with one.
 const RECYCLED = new Error('connection recycled')
 
-// The token of pg-pool's own query(): its checkout releases itself.
+// The token of pg-pool's own query(): its checkout releases itself. Called with a callback of the
+// caller's, or returning a promise.
 const POOL_QUERY = Object.freeze({})
+const POOL_QUERY_PROMISE = Object.freeze({})
 const noop = () => undefined
 
 // The "error" a connection the server already closed is released with.
@@ -142,6 +144,12 @@ const READ_ONLY_SERVER = new Error('the server no longer accepts writes')
 
 // A reconnect probe gives up on a server that accepts TCP but does not answer after this long.
 const PROBE_TIMEOUT_MS = 2000
+
+/** What pg-pool answered to a checkout's first request, when that request was made outside {@link InstrumentedPool.#checkout}. */
+type FirstAttempt = { readonly startedAt: number } & (
+  | { readonly client: pg.PoolClient; readonly error?: undefined }
+  | { readonly client?: undefined; readonly error: unknown }
+)
 
 type ConnectCallback = (
   err: Error | undefined,
@@ -292,7 +300,7 @@ export class InstrumentedPool extends pg.Pool {
     // pg-pool's query() checks out through connect() and releases what it took: no leak stack for it.
     const poolQuery = super.query.bind(this) as (...args: unknown[]) => unknown
     this.query = ((...args: unknown[]) => {
-      this.#selfReleasing = POOL_QUERY
+      this.#selfReleasing = typeof args.at(-1) === 'function' ? POOL_QUERY : POOL_QUERY_PROMISE
       try {
         return poolQuery(...args)
       } finally {
@@ -348,22 +356,93 @@ export class InstrumentedPool extends pg.Pool {
       process.nextTick(callback, error, undefined, noop)
       return undefined
     }
-    const checkout = this.#checkout(
-      token ? undefined : this.#leakDetector?.captureCaller(this.connect),
-      false,
-      this.#config.pool.unavailableWaitMs,
-      signal,
-    )
-    // The driver finds its client again: to name a transaction's code, and to cancel its statement.
-    if (token && token !== POOL_QUERY)
-      void checkout.then((client) => this.#tokenClients.set(token, client), noop)
-    if (!callback) return checkout
-    // As pg-pool: called once, outside any promise chain, so a throw in it is an uncaught exception.
-    checkout.then(
-      (client) => process.nextTick(callback, undefined, client, client.release),
-      (error: Error) => process.nextTick(callback, error, undefined, noop),
-    )
+    const acquiredAt = token ? undefined : this.#leakDetector?.captureCaller(this.connect)
+    if (!callback) {
+      return new Promise((resolve, reject) =>
+        this.#checkoutFirst(acquiredAt, signal, token, (error, client) => {
+          if (client) resolve(client)
+          else reject(error)
+        }),
+      )
+    }
+    this.#checkoutFirst(acquiredAt, signal, token, (error, client) => {
+      // pg-pool's own query() without a callback: its callback settles a promise and cannot throw, and
+      // pg-pool calls it straight from its queue, as here. Any other callback, as pg-pool: called once,
+      // outside any promise chain, so a throw in it is an uncaught exception.
+      if (client && token === POOL_QUERY_PROMISE) callback(undefined, client, client.release)
+      else if (client) process.nextTick(callback, undefined, client, client.release)
+      else process.nextTick(callback, error, undefined, noop)
+    })
     return undefined
+  }
+
+  /**
+   * A checkout's first step without a promise of its own: pg-pool is asked with a callback, and a
+   * connection that needs nothing more (not closed by the server, not to be retired or discarded,
+   * no pre-ping due, a loop that was not held up, a database not known down) is handed out in that
+   * callback. Anything else continues in {@link #checkout}, from the connection or error pg-pool gave.
+   */
+  #checkoutFirst(
+    acquiredAt: Error | undefined,
+    signal: AbortSignal | undefined,
+    token: object | undefined,
+    done: (error: unknown, client?: pg.PoolClient) => void,
+  ): void {
+    const settle = (client: pg.PoolClient) => {
+      // The driver finds its client again: to name a transaction's code, and to cancel its statement.
+      if (token && token !== POOL_QUERY && token !== POOL_QUERY_PROMISE) this.#tokenClients.set(token, client)
+      done(undefined, client)
+    }
+    const slow = (first?: FirstAttempt) => {
+      this.#checkout(acquiredAt, false, this.#config.pool.unavailableWaitMs, signal, first).then(settle, done)
+    }
+    const startedAt = performance.now()
+    if (
+      signal?.aborted ||
+      (this.#loopWatch.stalled(startedAt) && this.idleCount > 0) ||
+      (this.#availability.down && this.idleCount === 0)
+    ) {
+      slow()
+      return
+    }
+    let left = false
+    const onAbort = () => {
+      left = true
+      slow({ startedAt, error: signal?.reason })
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      super.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
+        signal?.removeEventListener('abort', onAbort)
+        if (left) {
+          // The caller left the queue: the connection it would have had goes straight back.
+          client?.release()
+          return
+        }
+        if (error || !client) slow({ startedAt, error })
+        else if (this.#readyAsIs(client)) settle(this.#handOut(client, startedAt, acquiredAt))
+        else slow({ startedAt, client })
+      })
+    } catch (error) {
+      // As in the state machine: thrown before pg-pool queued anything, passed on as it is.
+      signal?.removeEventListener('abort', onAbort)
+      done(this.#failed(error))
+      return
+    }
+    this.#queueMonitor.check()
+  }
+
+  /** Whether a connection pg-pool just gave can be handed out with no further step. */
+  #readyAsIs(client: pg.PoolClient): boolean {
+    if ((client as unknown as MonitoredClient).refusalPending) return false
+    const state = this.#stateOf(client)
+    const now = performance.now()
+    return (
+      !(state.checkouts > 1 && socketClosed(client)) &&
+      state.removal !== 'read-only' &&
+      now < state.retireAt &&
+      !needsPing(state, this.#config.pool, now, false, this.#suspectBefore)
+    )
   }
 
   /**
@@ -469,22 +548,28 @@ export class InstrumentedPool extends pg.Pool {
     return this.#checkout(this.#leakDetector?.captureCaller(this.connectVerified), true, unavailableWaitMs)
   }
 
+  /**
+   * The checkout's state machine. `first`: what pg-pool already answered to a first request made by
+   * {@link #checkoutFirst} (its loop and availability checks passed), continued from there.
+   */
   async #checkout(
     acquiredAt: Error | undefined,
     alwaysPing = false,
     unavailableWaitMs = this.#config.pool.unavailableWaitMs,
     signal?: AbortSignal,
+    first?: FirstAttempt,
   ): Promise<pg.PoolClient> {
-    signal?.throwIfAborted()
-    const startedAt = performance.now()
+    if (!first) signal?.throwIfAborted()
+    const startedAt = first ? first.startedAt : performance.now()
     const { acquireTimeoutMs, prePingTimeoutMs } = this.#config.pool
     const deadline = startedAt + acquireTimeoutMs
     const waitUntil = Math.min(deadline, startedAt + unavailableWaitMs)
     // After the loop was held up, read what the sockets hold before trusting an idle connection.
-    if (this.#loopWatch.stalled(startedAt) && this.idleCount > 0) await this.#loopWatch.settle()
+    if (!first && this.#loopWatch.stalled(startedAt) && this.idleCount > 0) await this.#loopWatch.settle()
     let waited = false
+    let answered = first
     for (let attempt = 0; ; attempt++) {
-      if (this.#availability.down && this.idleCount === 0) {
+      if (!answered && this.#availability.down && this.idleCount === 0) {
         // Wait for the reconnect loop instead of adding a connection attempt of our own.
         if (!waited) this.#counters.checkoutsWaitedForDatabase++
         waited = true
@@ -494,8 +579,15 @@ export class InstrumentedPool extends pg.Pool {
       }
       let client: pg.PoolClient
       try {
-        // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
-        client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited, signal)
+        if (answered) {
+          const { client: given, error } = answered
+          answered = undefined
+          if (!given) throw this.#translateAcquireError(error, startedAt)
+          client = given
+        } else {
+          // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
+          client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited, signal)
+        }
       } catch (error) {
         // One host of several refused: the next is tried at once, as libpq does.
         if (error instanceof DatabaseUnavailableError && error.cause instanceof HostRefusedError) continue

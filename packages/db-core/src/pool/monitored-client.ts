@@ -202,14 +202,17 @@ export function monitoredClient({
       const cache = this.#statements
       if (!cache || config == null || typeof config.submit === 'function')
         return super.query(config, values, callback)
+      // Named already, or no parameters (simple protocol: it may hold several statements): passed on
+      // as given (pg copies a config object property by property, a string it does not).
+      const object = typeof config === 'string' ? undefined : config
+      const params = typeof values === 'function' || values === undefined ? object?.values : values
+      if (object?.name !== undefined || !params?.length) return super.query(config, values, callback)
       if (typeof values === 'function') {
         callback = values
         values = undefined
       }
       const query: pg.QueryConfig = typeof config === 'string' ? { text: config } : { ...config }
       if (values !== undefined) query.values = values
-      // Named already, or no parameters (simple protocol: it may hold several statements).
-      if (query.name !== undefined || !query.values?.length) return super.query(query, callback)
       if (this.#stale.size > 0) this.#flushStale()
       const { name, evicted } = cache.use(query.text)
       for (const old of evicted) this.#deallocate(old)
