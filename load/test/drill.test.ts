@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runLoad } from '../runner/run-load.js'
+import { type LoadOptions, runLoad } from '../runner/run-load.js'
 
 // The short drills CI runs: the full pipeline (embedded PostgreSQL, the built api as a process,
 // 50 users, a real restart, the ledger check, the report) in about half a minute.
@@ -19,18 +19,25 @@ afterAll(async () => {
   await rm(resultsDir, { recursive: true, force: true })
 })
 
+/** A short drill on the embedded database, with the built-in engine, into this file's results dir. */
+function drill(options: Pick<LoadOptions, 'scenario' | 'phases' | 'mode'> & Partial<LoadOptions>) {
+  return runLoad({
+    engine: 'node',
+    durationSeconds: 0,
+    downSeconds: 0,
+    resultsDir,
+    databaseUrl: undefined,
+    restartCommand: undefined,
+    ...options,
+  })
+}
+
 describe('load drills', () => {
   it('restart drill (fast shutdown): zero failures before, during and after the restart, no lost write', async () => {
-    const { passed, summary, runDir } = await runLoad({
+    const { passed, summary, runDir } = await drill({
       scenario: 'restart',
-      engine: 'node',
-      durationSeconds: 0,
       phases: { before: 5, window: 8, after: 7 },
       mode: 'fast',
-      downSeconds: 0,
-      resultsDir,
-      databaseUrl: undefined,
-      restartCommand: undefined,
     })
     expect(summary).toBeDefined()
     const failedThresholds = summary!.thresholds.filter((t) => !t.passed)
@@ -78,18 +85,12 @@ describe('load drills', () => {
   ] as const)(
     'failover drill (%s standby, api on %s): no failure before or after, no 500 and no hang, writes back soon after the promotion, the ledger counted',
     async (_replication, _via, replication) => {
-      const { passed, summary, runDir } = await runLoad({
+      const { passed, summary, runDir } = await drill({
         scenario: 'failover',
-        engine: 'node',
-        durationSeconds: 0,
         phases: { before: 4, window: 7, after: 4 },
         mode: 'immediate',
-        downSeconds: 0,
         promoteAfterSeconds: 1,
         replication,
-        resultsDir,
-        databaseUrl: undefined,
-        restartCommand: undefined,
       })
       expect(summary!.thresholds.filter((t) => !t.passed)).toEqual([])
       const [before, window, after] = summary!.perPhase

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseConnectionUrl } from '../src/config/connection-url.js'
 import { loadDbConfig, resolveDbConfig } from '../src/index.js'
+import { configError } from './support.js'
 
 function parsed(url: string) {
   const result = parseConnectionUrl(url)
@@ -76,14 +77,7 @@ describe('libpq connection URLs', () => {
 
   it('is what DATABASE_URL and the typed connectionString are checked with, the password never shown', () => {
     const url = 'postgres://app:hunter2@db1,,db2/app?target_session_attrs=leader'
-    const fromEnv = (() => {
-      try {
-        loadDbConfig({ DATABASE_URL: url })
-      } catch (error) {
-        return error as { issues: { name: string; expected: string }[]; message: string }
-      }
-      throw new Error('expected a ConfigError')
-    })()
+    const fromEnv = configError(() => loadDbConfig({ DATABASE_URL: url }))
     expect(fromEnv.issues).toEqual([
       {
         name: 'DATABASE_URL',
