@@ -1,12 +1,7 @@
-import { type DbLogger, InstrumentedPool } from '@classroom/db-core'
+import { createLogger, InstrumentedPool } from '@classroom/db-core'
 
 // The runner's own checks speak through the api's pool settings, not its logs.
-const QUIET: DbLogger = {
-  error: () => undefined,
-  warn: () => undefined,
-  info: () => undefined,
-  debug: () => undefined,
-}
+const QUIET = createLogger({ silent: true })
 
 /**
  * A one-connection pool for the runner's own look at the database (the ledger check, "accepting

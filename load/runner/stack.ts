@@ -25,7 +25,7 @@ export interface FailoverTimes {
 /** The system under load: a database and the built api in a process of its own. */
 export interface Stack {
   readonly apiUrl: string
-  /** Where the database is now (after a failover, the promoted node), for the ledger check. */
+  /** The database's URL, as the api has it, for the ledger check (db-core finds the primary by it). */
   readonly databaseUrl: string
   readonly databaseDescription: string
   /** Restarts PostgreSQL while the api keeps running. */
@@ -93,15 +93,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   return {
     apiUrl: api.url,
-    get databaseUrl() {
-      return database.ledgerUrl()
-    },
+    // Read through db-core, which finds the promoted primary by the same URL the api has.
+    databaseUrl: database.apiUrl,
     databaseDescription: database.description,
     async restartDatabase(mode, downSeconds) {
       const stoppedAt = performance.now()
       await database.restart(mode, downSeconds)
       // Whatever restarted it, "accepting" is when a fresh connection succeeds.
-      const probe = openProbePool(database.ledgerUrl())
+      const probe = openProbePool(database.apiUrl)
       try {
         while (!(await checkDatabase(probe, { timeoutMs: 1000 })).ok) await sleep(ACCEPT_POLL_MS)
       } finally {
@@ -128,8 +127,6 @@ interface DrillDatabase {
   /** The URL the api is given. */
   readonly apiUrl: string
   readonly description: string
-  /** A single-host URL of the current primary, for the ledger and the "accepting" poll. */
-  ledgerUrl(): string
   restart(mode: ShutdownMode, downSeconds: number): Promise<void>
   /** Kills the primary and returns once a standby is promoted `promoteAfterSeconds` after `killedAt`. */
   failOver(mode: ShutdownMode, promoteAfterSeconds: number, killedAt: number): Promise<void>
@@ -142,7 +139,6 @@ async function singleDatabase(): Promise<DrillDatabase> {
   return {
     apiUrl: url,
     description: `embedded PostgreSQL ${cluster.version}`,
-    ledgerUrl: () => url,
     restart: (mode, downSeconds) => cluster.restart(mode, { downMs: downSeconds * 1000 }),
     failOver: () =>
       Promise.reject(new Error('a failover needs a standby: start the stack with `replication`')),
@@ -164,8 +160,6 @@ async function replicatedDatabase({ synchronous, via }: ReplicationOptions): Pro
     const primaryUrl = await primary.createDatabase('classroom')
     standby = await primary.startStandby({ synchronous })
     const promoted = standby
-    const standbyUrl = promoted.connectionString('classroom')
-    let current = primaryUrl
     let apiUrl: string
     if (via === 'proxy') {
       proxy = await FaultProxy.start({ host: '127.0.0.1', port: primary.port })
@@ -180,14 +174,12 @@ async function replicatedDatabase({ synchronous, via }: ReplicationOptions): Pro
     return {
       apiUrl,
       description: `embedded PostgreSQL ${primary.version}, primary and ${synchronous ? 'synchronous' : 'asynchronous'} standby, reached by ${via === 'proxy' ? 'one re-pointed address' : 'a multi-host URL'}`,
-      ledgerUrl: () => current,
       restart: (mode, downSeconds) => primary.restart(mode, { downMs: downSeconds * 1000 }),
       async failOver(mode, promoteAfterSeconds, killedAt) {
         await primary.stop(mode)
         await sleep(Math.max(0, killedAt + promoteAfterSeconds * 1000 - performance.now()))
         await promoted.promote()
         movedProxy?.retarget({ host: '127.0.0.1', port: promoted.port })
-        current = standbyUrl
       },
       destroy,
     }
@@ -209,7 +201,6 @@ function externalDatabase(options: StackOptions): DrillDatabase {
   return {
     apiUrl: url,
     description: 'DATABASE_URL',
-    ledgerUrl: () => url,
     restart: (mode, downSeconds) =>
       run(options.restartCommand, 'DB_RESTART_COMMAND', {
         DB_RESTART_MODE: mode,

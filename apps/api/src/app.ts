@@ -5,7 +5,7 @@ import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Kysely } from 'kysely'
 import { ApiError } from './api-error.js'
-import { BODY_LIMIT_BYTES, clientErrorResponse, toErrorResponse } from './error-response.js'
+import { BODY_LIMIT_BYTES, clientErrorResponse, MAX_PARAM_LENGTH, toErrorResponse } from './error-response.js'
 import type { ApiMetrics } from './metrics.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
@@ -36,6 +36,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    maxParamLength: MAX_PARAM_LENGTH,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // A path fastify cannot decode (`/classrooms/%zz`) or a path segment past its length limit is

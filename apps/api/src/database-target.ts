@@ -89,24 +89,26 @@ async function provisionEmbeddedRoles(
   )
   const [db, own, serve] = [database, owner, app].map((name) => pg.escapeIdentifier(name))
   if (!current) await cluster.query(`create database ${db} owner ${own}`)
-  else if (current.owner !== owner) await cluster.query(`alter database ${db} owner to ${own}`)
-  // A data directory from before the roles: its tables belong to the superuser. The migrator's stay ungranted.
-  await cluster.query(
-    `do $$
-    declare t regclass;
-    begin
-      for t in select c.oid::regclass from pg_class c join pg_namespace n on n.oid = c.relnamespace
-               where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relowner <> ${pg.escapeLiteral(owner)}::regrole
-      loop
-        execute format('alter table %s owner to ${own}', t);
-        if t::text not in (${[DEFAULT_MIGRATION_TABLE, DEFAULT_MIGRATION_LOCK_TABLE].map((name) => pg.escapeLiteral(name)).join(', ')}) then
-          execute format('grant select, insert, update, delete on %s to ${serve}', t);
-        end if;
-      end loop;
-    end $$`,
-    [],
-    database,
-  )
+  else if (current.owner !== owner) {
+    // A data directory from before the roles: its tables belong to the superuser. The migrator's stay ungranted.
+    await cluster.query(`alter database ${db} owner to ${own}`)
+    await cluster.query(
+      `do $$
+      declare t regclass;
+      begin
+        for t in select c.oid::regclass from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                 where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relowner <> ${pg.escapeLiteral(owner)}::regrole
+        loop
+          execute format('alter table %s owner to ${own}', t);
+          if t::text not in (${[DEFAULT_MIGRATION_TABLE, DEFAULT_MIGRATION_LOCK_TABLE].map((name) => pg.escapeLiteral(name)).join(', ')}) then
+            execute format('grant select, insert, update, delete on %s to ${serve}', t);
+          end if;
+        end loop;
+      end $$`,
+      [],
+      database,
+    )
+  }
   await cluster.query(servingRoleGrants(EMBEDDED_ROLES).join(';\n'), [], database)
   return { connectionString: urls[app] as string, migrationConnectionString: urls[owner] as string }
 }

@@ -11,8 +11,8 @@ import { ApiError, type ErrorBody } from './api-error.js'
 
 // Requests here are small JSON documents; anything bigger is a mistake or an attack.
 export const BODY_LIMIT_BYTES = 16 * 1024
-// fastify's default: no id comes near it.
-const MAX_PARAM_LENGTH = 100
+// Fastify's limit on one path parameter, set where the app is built and named in the 414's message.
+export const MAX_PARAM_LENGTH = 100
 
 /** What the error handler sends: status, the uniform body, and extra headers. */
 export interface ErrorResponse {

@@ -1,6 +1,7 @@
 import { MigrationError, migrateToLatest } from '@classroom/classroom-db'
 import { type DbLogger, InstrumentedPostgresDialect } from '@classroom/db-core'
 import { Kysely, sql } from 'kysely'
+import { closeDatabase } from './close-database.js'
 import type { ApiConfig } from './config.js'
 
 // PostgreSQL's insufficient_privilege.
@@ -42,9 +43,7 @@ export async function runMigrations(
       { cause: error },
     )
   } finally {
-    // Kysely ends the pool only once it ran a query; a connection that failed leaves it to us.
-    await db.destroy()
-    await dialect.pool.end()
+    await closeDatabase(db, dialect.pool)
   }
 }
 

@@ -9,6 +9,7 @@ import {
 import type { FastifyInstance } from 'fastify'
 import { Kysely } from 'kysely'
 import { buildApp } from './app.js'
+import { closeDatabase } from './close-database.js'
 import type { ApiConfig } from './config.js'
 import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
 import { startIdempotencyPurge } from './idempotency-purge.js'
@@ -129,13 +130,4 @@ async function closeApi(
   await closeDatabase(db, pool)
   await target.stop()
   return inTime && databaseInTime
-}
-
-/**
- * Kysely ends the pool on `destroy()` once it has run a query; a start that failed before any
- * query (or one that only used the pool directly) leaves the pool to end here. Both are idempotent.
- */
-async function closeDatabase(db: Kysely<Database>, pool: InstrumentedPool): Promise<void> {
-  await db.destroy()
-  await pool.end()
 }

@@ -35,7 +35,20 @@ const CONNECTION_MESSAGES = [
   'timeout expired',
 ]
 
-const READ_ONLY_SQL_TRANSACTION = '25006'
+/** SQLSTATE read_only_sql_transaction: a write refused by a read-only server or transaction. */
+export const READ_ONLY_SQL_TRANSACTION = '25006'
+
+/**
+ * The first error down `error`'s `.cause` chain (itself included, five deep at most: wrappers of
+ * wrappers) that `matches`; `undefined` when none does.
+ */
+export function findInCauses(error: unknown, matches: (current: Error) => boolean): Error | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if (matches(current)) return current
+    current = current.cause
+  }
+  return undefined
+}
 
 /**
  * Whether the server refused a write because it is read-only (SQLSTATE 25006): a standby, during
@@ -47,11 +60,7 @@ const READ_ONLY_SQL_TRANSACTION = '25006'
  * ```
  */
 export function isReadOnlyError(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    if ((current as { code?: unknown }).code === READ_ONLY_SQL_TRANSACTION) return true
-    current = current.cause
-  }
-  return false
+  return findInCauses(error, (current) => codeOf(current) === READ_ONLY_SQL_TRANSACTION) !== undefined
 }
 
 /**
@@ -64,12 +73,16 @@ export function isReadOnlyError(error: unknown): boolean {
  * ```
  */
 export function isConnectionError(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === 'string' && (CONNECTION_SQLSTATES.has(code) || SOCKET_CODES.has(code))) return true
-    if (CONNECTION_MESSAGES.some((text) => current instanceof Error && current.message.includes(text)))
-      return true
-    current = current.cause
-  }
-  return false
+  const lost = findInCauses(error, (current) => {
+    const code = codeOf(current)
+    if (code !== undefined && (CONNECTION_SQLSTATES.has(code) || SOCKET_CODES.has(code))) return true
+    return CONNECTION_MESSAGES.some((text) => current.message.includes(text))
+  })
+  return lost !== undefined
+}
+
+/** An error's `code` (a SQLSTATE, a socket code), when it has a textual one. */
+export function codeOf(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' ? code : undefined
 }

@@ -1,4 +1,5 @@
 import type { ConnectionBudget } from './connection-budget.js'
+import { codeOf, findInCauses } from './connection-errors.js'
 
 /**
  * The codes of every error db-core throws, for callers that switch on them.
@@ -29,12 +30,8 @@ export abstract class DbCoreError extends Error {
    * ```
    */
   get causeCode(): string | undefined {
-    for (let current = this.cause, depth = 0; current instanceof Error && depth < 5; depth++) {
-      const code = (current as { code?: unknown }).code
-      if (typeof code === 'string') return code
-      current = current.cause
-    }
-    return undefined
+    const coded = findInCauses(this.cause, (current) => codeOf(current) !== undefined)
+    return coded && codeOf(coded)
   }
 }
 

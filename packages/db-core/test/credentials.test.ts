@@ -265,6 +265,29 @@ describe('the password function', () => {
     })
   })
 
+  it.each([
+    ['an empty string', ''],
+    ['a null', null],
+  ])(
+    'a function that returns %s fails the checkout with DatabaseAuthError saying so',
+    async (what, returned) => {
+      const pool = functionPool(() => returned as unknown as string)
+      const error = await failureOf(pool.query('select 1'))
+      expect(error).toBeInstanceOf(DatabaseAuthError)
+      expect(error).toMatchObject({ message: `the password function returned ${what}, not a password` })
+    },
+  )
+
+  it('a file emptied after the start fails the connections that need it with DatabaseAuthError saying so', async () => {
+    const pool = filePool()
+    await writePasswordFile('\n')
+    const error = await failureOf(pool.query('select 1'))
+    expect(error).toBeInstanceOf(DatabaseAuthError)
+    expect(error).toMatchObject({
+      message: `the database password file is empty (DB_PASSWORD_FILE=${passwordFile})`,
+    })
+  })
+
   it('a wrong password from it is a DatabaseAuthError naming the function, not the password', async () => {
     const pool = functionPool(() => 'expired-token')
     const error = await failureOf(pool.query('select 1'))

@@ -12,7 +12,6 @@ export interface ConnectionState {
   /** When it last proved alive: opened, or a successful pre-ping. */
   validatedAt: number
   checkouts: number
-  checkedOut: boolean
   /** When the caller holding it now got it; `undefined` while it is in the pool. */
   checkedOutAt: number | undefined
   removal: RemovalReason | undefined
@@ -29,7 +28,6 @@ export function newConnectionState(
     lastReleasedAt: now,
     validatedAt: now,
     checkouts: 0,
-    checkedOut: false,
     checkedOutAt: undefined,
     removal: undefined,
   }

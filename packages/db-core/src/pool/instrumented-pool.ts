@@ -4,7 +4,7 @@ import type { MeterProvider } from '@opentelemetry/api'
 import pg from 'pg'
 import { type ConnectionUrl, formatHost, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
-import { isConnectionError } from '../connection-errors.js'
+import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
 import {
   DatabaseAuthError,
   DatabaseTlsError,
@@ -738,8 +738,8 @@ export class InstrumentedPool extends pg.Pool {
     this.#logger.warn(
       'the server refused a write as read-only: discarding the connection, re-checking older ones',
       {
-        checkedOut: state.checkedOut,
-        code: '25006',
+        checkedOut: this.#checkedOut.has(client as unknown as pg.PoolClient),
+        code: READ_ONLY_SQL_TRANSACTION,
       },
     )
   }
@@ -851,13 +851,12 @@ export class InstrumentedPool extends pg.Pool {
     // Kysely attaches no listener to a checked-out client (node-postgres #2635, #3083): this one
     // stays for the connection's whole life so a death mid-checkout cannot crash the process.
     client.on('error', (error) => {
-      if (this.#stateOf(client).checkedOut) this.#onConnectionError(client, error)
+      if (this.#checkedOut.has(client)) this.#onConnectionError(client, error)
     })
   }
 
   #onCheckout(client: pg.PoolClient): void {
     const state = this.#stateOf(client)
-    state.checkedOut = true
     state.checkouts++
     this.#checkedOut.add(client)
   }
@@ -871,7 +870,6 @@ export class InstrumentedPool extends pg.Pool {
       this.#onReleaseHook?.(now - state.checkedOutAt)
     }
     state.checkedOutAt = undefined
-    state.checkedOut = false
     state.lastReleasedAt = now
     this.#leakDetector?.release(client)
     this.#queueMonitor.check()
@@ -894,7 +892,7 @@ export class InstrumentedPool extends pg.Pool {
     this.#suspectBefore = performance.now()
     this.#counters.connectionErrors++
     this.#logger.warn('database connection lost', {
-      checkedOut: state.checkedOut,
+      checkedOut: this.#checkedOut.has(client as pg.PoolClient),
       error: redactSecrets(error.message),
       code: (error as { code?: unknown }).code,
     })
@@ -913,8 +911,8 @@ export class InstrumentedPool extends pg.Pool {
 
 /** What still holds a session a caller released, or `undefined` when it is idle and safe to reuse. */
 function sessionInUse(client: pg.PoolClient): string | undefined {
-  // node-postgres 8.21+: the status of the last ReadyForQuery.
-  const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.()
+  // The status of the last ReadyForQuery (node-postgres 8.21+).
+  const status = client.getTransactionStatus()
   if (status === 'T') return 'inside an open transaction'
   if (status === 'E') return 'inside a failed transaction'
   const internals = client as unknown as { _getActiveQuery(): unknown; _queryQueue: unknown[] }

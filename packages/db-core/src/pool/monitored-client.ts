@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
-import { isConnectionError } from '../connection-errors.js'
+import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
@@ -49,7 +49,6 @@ export interface MonitoredClient extends pg.Client {
 // 0A000 with this message: a schema change altered the result of a statement prepared before it.
 const PLAN_CHANGED = 'cached plan must not change result type'
 const NO_SUCH_STATEMENT = '26000'
-const READ_ONLY_SQL_TRANSACTION = '25006'
 const noop = () => undefined
 
 type Callback = (error: Error, result: pg.QueryResult) => void
