@@ -36,7 +36,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // A path fastify cannot decode (`/classrooms/%zz`) or a path segment past its length limit is
