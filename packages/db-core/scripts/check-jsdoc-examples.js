@@ -33,6 +33,7 @@ import { parseConnectionUrl } from '../src/config/connection-url.js'
 import { HostSelection } from '../src/pool/host-selection.js'
 import { sendCancelRequest } from '../src/pool/cancel-request.js'
 import { PoolTelemetry } from '../src/pool/pool-telemetry.js'
+import { PoolTracing } from '../src/pool/pool-tracing.js'
 import pg from 'pg'
 import winston from 'winston'
 KYSELY_IMPORT

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
-import pg from 'pg'
+import type pg from 'pg'
 import { redactSecrets } from './logging/redact.js'
 import type { InstrumentedPool } from './pool/instrumented-pool.js'
+import { Client as PgClient } from './pool/pg-module.js'
 
 /** The outcome of {@link checkDatabase}. */
 export type DatabaseHealth = { ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: string }
@@ -43,7 +44,7 @@ export async function checkDatabase(
 }
 
 async function connectPlain(connectionString: string, timeoutMs: number): Promise<pg.Client> {
-  const client = new pg.Client({
+  const client = new PgClient({
     connectionString,
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,

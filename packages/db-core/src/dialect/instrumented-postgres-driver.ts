@@ -132,8 +132,11 @@ export class InstrumentedPostgresDriver implements Driver {
    * been dropped by the server too), waiting out a restart through the pool's reconnect loop for at
    * most `readRetryWaitMs`: a database that stays down must still be answered fast.
    */
-  async retryRead<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    this.#pool.countReadRetry()
+  retryRead<R>(query: CompiledQuery, cause: unknown): Promise<QueryResult<R>> {
+    return this.#pool.readRetry(cause, () => this.#runAgain<R>(query))
+  }
+
+  async #runAgain<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const client = await this.#pool.connectVerified(this.#pool.settings.readRetryWaitMs)
     let lost: Error | undefined
     try {
@@ -177,7 +180,7 @@ class InstrumentedConnection implements DatabaseConnection {
       return result
     return result.catch((error: unknown) => {
       if (!isConnectionError(error)) throw error
-      return this.#driver.retryRead<R>(query)
+      return this.#driver.retryRead<R>(query, error)
     })
   }
 

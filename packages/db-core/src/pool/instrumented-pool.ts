@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { MeterProvider } from '@opentelemetry/api'
-import pg from 'pg'
+import { context, type MeterProvider, type TracerProvider } from '@opentelemetry/api'
+import type pg from 'pg'
 import { type ConnectionUrl, formatHost, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type DbCoreOptions, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
 import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
@@ -29,8 +29,10 @@ import { HostRefusedError, HostSelection } from './host-selection.js'
 import { LeakDetector } from './leak-detector.js'
 import { LoopWatch } from './loop-watch.js'
 import { type MonitoredClient, monitoredClient } from './monitored-client.js'
+import { Pool as PgPool } from './pg-module.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { PoolTelemetry } from './pool-telemetry.js'
+import { CheckoutSpan, PoolTracing, untraced } from './pool-tracing.js'
 import { needsPing, ping } from './pre-ping.js'
 import { QueueMonitor } from './queue-monitor.js'
 import { socketClosed } from './socket-state.js'
@@ -92,6 +94,18 @@ export interface InstrumentedPoolOptions extends DbCoreOptions {
    * ```
    */
   readonly meterProvider?: MeterProvider
+  /**
+   * Where the pool's OpenTelemetry spans go: one `pg-pool.connect` per checkout, however many
+   * connections it tried and pre-pinged (those steps and the pool's own probes make no spans, not
+   * even instrumentation-pg's), and `db-core.read-retry` around a read run a second time. Default:
+   * the global tracer provider, a no-op until an SDK registers one.
+   *
+   * ```ts
+   * import { trace } from '@opentelemetry/api'
+   * new InstrumentedPool({ ...loadDbConfig(), tracerProvider: trace.getTracerProvider() })
+   * ```
+   */
+  readonly tracerProvider?: TracerProvider
   /**
    * Extra node-postgres client settings (`application_name`, `types`, ...). Pool sizing, timeouts,
    * TLS and the password come from the settings above and cannot be overridden here.
@@ -179,12 +193,13 @@ type ConnectCallback = (
  * await pool.end()
  * ```
  */
-export class InstrumentedPool extends pg.Pool {
+export class InstrumentedPool extends PgPool {
   readonly #config: DbConfig
   readonly #logger: DbLogger
   readonly #onAcquire: ((waitMs: number) => void) | undefined
   readonly #onReleaseHook: ((heldMs: number) => void) | undefined
   readonly #telemetry: PoolTelemetry
+  readonly #tracing: PoolTracing
   readonly #counters: PoolCounters
   readonly #connections = new WeakMap<pg.ClientBase, ConnectionState>()
   readonly #queueMonitor: QueueMonitor
@@ -219,6 +234,7 @@ export class InstrumentedPool extends pg.Pool {
       onConnectionCreated,
       name,
       meterProvider,
+      tracerProvider,
       clientConfig,
       ...settings
     } = options
@@ -257,9 +273,15 @@ export class InstrumentedPool extends pg.Pool {
     this.#logger = logger ?? createLogger({ defaultMeta: { component: 'db-core' } })
     this.#onAcquire = onAcquire
     this.#onReleaseHook = onRelease
+    const poolName = name ?? `${url.hosts.map(formatHost).join(',')}/${url.database}`
+    this.#tracing = new PoolTracing({
+      ...(tracerProvider && { tracerProvider }),
+      poolName,
+      database: url.database,
+    })
     this.#telemetry = new PoolTelemetry({
       ...(meterProvider && { meterProvider }),
-      poolName: name ?? `${url.hosts.map(formatHost).join(',')}/${url.database}`,
+      poolName,
       gauges: {
         idle: () => this.idleCount,
         used: () => this.#checkedOut.size,
@@ -359,13 +381,13 @@ export class InstrumentedPool extends pg.Pool {
     const acquiredAt = token ? undefined : this.#leakDetector?.captureCaller(this.connect)
     if (!callback) {
       return new Promise((resolve, reject) =>
-        this.#checkoutFirst(acquiredAt, signal, token, (error, client) => {
+        this.#startCheckout(acquiredAt, signal, token, (error, client) => {
           if (client) resolve(client)
           else reject(error)
         }),
       )
     }
-    this.#checkoutFirst(acquiredAt, signal, token, (error, client) => {
+    this.#startCheckout(acquiredAt, signal, token, (error, client) => {
       // pg-pool's own query() without a callback: its callback settles a promise and cannot throw, and
       // pg-pool calls it straight from its queue, as here. Any other callback, as pg-pool: called once,
       // outside any promise chain, so a throw in it is an uncaught exception.
@@ -374,6 +396,29 @@ export class InstrumentedPool extends pg.Pool {
       else process.nextTick(callback, error, undefined, noop)
     })
     return undefined
+  }
+
+  /**
+   * {@link #checkoutFirst}, under a checkout span when traces are recorded: its steps run with
+   * tracing suppressed, and `done` back in the caller's context (pg-pool may call back from the
+   * context of whoever released the connection).
+   */
+  #startCheckout(
+    acquiredAt: Error | undefined,
+    signal: AbortSignal | undefined,
+    token: object | undefined,
+    done: (error: unknown, client?: pg.PoolClient) => void,
+  ): void {
+    const span = this.#tracing.startCheckout()
+    if (!span) {
+      this.#checkoutFirst(acquiredAt, signal, token, done)
+      return
+    }
+    const finish = context.bind(context.active(), (error: unknown, client?: pg.PoolClient) => {
+      span.end(client ? undefined : error, client)
+      done(error, client)
+    })
+    context.with(span.internal, () => this.#checkoutFirst(acquiredAt, signal, token, finish, span))
   }
 
   /**
@@ -387,6 +432,7 @@ export class InstrumentedPool extends pg.Pool {
     signal: AbortSignal | undefined,
     token: object | undefined,
     done: (error: unknown, client?: pg.PoolClient) => void,
+    span?: CheckoutSpan,
   ): void {
     const settle = (client: pg.PoolClient) => {
       // The driver finds its client again: to name a transaction's code, and to cancel its statement.
@@ -411,18 +457,20 @@ export class InstrumentedPool extends pg.Pool {
       slow({ startedAt, error: signal?.reason })
     }
     signal?.addEventListener('abort', onAbort, { once: true })
+    const given = (error: Error | undefined, client: pg.PoolClient | undefined) => {
+      signal?.removeEventListener('abort', onAbort)
+      if (left) {
+        // The caller left the queue: the connection it would have had goes straight back.
+        client?.release()
+        return
+      }
+      if (error || !client) slow({ startedAt, error })
+      else if (this.#readyAsIs(client)) settle(this.#handOut(client, startedAt, acquiredAt))
+      else slow({ startedAt, client })
+    }
     try {
-      super.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
-        signal?.removeEventListener('abort', onAbort)
-        if (left) {
-          // The caller left the queue: the connection it would have had goes straight back.
-          client?.release()
-          return
-        }
-        if (error || !client) slow({ startedAt, error })
-        else if (this.#readyAsIs(client)) settle(this.#handOut(client, startedAt, acquiredAt))
-        else slow({ startedAt, client })
-      })
+      // Traced, the rest of the checkout stays in its own context, whoever's release answers it.
+      super.connect(span ? context.bind(span.internal, given) : given)
     } catch (error) {
       // As in the state machine: thrown before pg-pool queued anything, passed on as it is.
       signal?.removeEventListener('abort', onAbort)
@@ -470,9 +518,13 @@ export class InstrumentedPool extends pg.Pool {
     return this.#leakDetector?.captureCaller(entry)
   }
 
-  /** Counts a read that db-core's Kysely driver ran again after its connection was lost. */
-  countReadRetry(): void {
+  /**
+   * Runs `retry`, the second run of a read db-core's Kysely driver lost to `cause`: counted, and
+   * traced under a `db-core.read-retry` span, so its checkout and query show as the retry's.
+   */
+  readRetry<T>(cause: unknown, retry: () => Promise<T>): Promise<T> {
     this.#counters.readRetries++
+    return this.#tracing.traceReadRetry(cause, retry)
   }
 
   /**
@@ -545,7 +597,8 @@ export class InstrumentedPool extends pg.Pool {
    * dropped by the server a moment ago without pg having noticed yet.
    */
   connectVerified(unavailableWaitMs = this.#config.pool.unavailableWaitMs): Promise<pg.PoolClient> {
-    return this.#checkout(this.#leakDetector?.captureCaller(this.connectVerified), true, unavailableWaitMs)
+    const acquiredAt = this.#leakDetector?.captureCaller(this.connectVerified)
+    return this.#tracing.traceCheckout(() => this.#checkout(acquiredAt, true, unavailableWaitMs))
   }
 
   /**
@@ -568,6 +621,7 @@ export class InstrumentedPool extends pg.Pool {
     if (!first && this.#loopWatch.stalled(startedAt) && this.idleCount > 0) await this.#loopWatch.settle()
     let waited = false
     let answered = first
+    const span = CheckoutSpan.current()
     for (let attempt = 0; ; attempt++) {
       if (!answered && this.#availability.down && this.idleCount === 0) {
         // Wait for the reconnect loop instead of adding a connection attempt of our own.
@@ -605,10 +659,12 @@ export class InstrumentedPool extends pg.Pool {
       if (state.checkouts > 1 && socketClosed(client)) {
         // The server's close already arrived: never hand this one out.
         this.#onConnectionError(client, new Error('the server closed the connection while it was idle'))
+        span?.discarded('closed by the server')
         client.release(SERVER_CLOSED)
         continue
       }
       if (state.removal === 'read-only') {
+        span?.discarded('read-only')
         client.release(READ_ONLY_SERVER)
         continue
       }
@@ -616,6 +672,7 @@ export class InstrumentedPool extends pg.Pool {
         // Past its (jittered) lifetime: retire it between uses, never mid-query, and take another.
         state.removal = 'recycle'
         this.#counters.connectionsRecycled++
+        span?.discarded('recycle')
         client.release(RECYCLED)
         continue
       }
@@ -623,6 +680,7 @@ export class InstrumentedPool extends pg.Pool {
         return this.#handOut(client, startedAt, acquiredAt)
       }
       this.#counters.prePings++
+      span?.prePinged()
       const failure = await ping(
         client,
         Math.min(prePingTimeoutMs, deadline - now),
@@ -633,6 +691,7 @@ export class InstrumentedPool extends pg.Pool {
         return this.#handOut(client, startedAt, acquiredAt)
       }
       this.#counters.prePingFailures++
+      span?.discarded('pre-ping')
       state.removal = 'pre-ping'
       this.#suspectBefore = performance.now()
       this.#logger.debug('discarded a connection that failed its pre-ping', {
@@ -699,8 +758,9 @@ export class InstrumentedPool extends pg.Pool {
   /** One connection for the reconnect loop, closed at once. */
   async #probe(): Promise<void> {
     try {
-      const client = await this.connectDetached(
-        Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS),
+      // The reconnect loop works for no caller in particular: no trace of anyone's gets its probes.
+      const client = await untraced(() =>
+        this.connectDetached(Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS)),
       )
       await client.end().catch(noop)
     } catch (error) {

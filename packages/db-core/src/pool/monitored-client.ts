@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import pg from 'pg'
+import type pg from 'pg'
 import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
+import { escapeIdentifier, Client as PgClient } from './pg-module.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
 import { StatementCache } from './statement-cache.js'
 
@@ -84,7 +85,7 @@ export function monitoredClient({
 }: MonitoredClientOptions): new (
   config?: pg.ClientConfig,
 ) => MonitoredClient {
-  return class MonitoredClientImpl extends pg.Client implements MonitoredClient {
+  return class MonitoredClientImpl extends PgClient implements MonitoredClient {
     readonly #statements = statementCacheSize > 0 ? new StatementCache(statementCacheSize) : undefined
     /** Names the server may still hold under an old plan: deallocated once outside a transaction. */
     readonly #stale = new Set<string>()
@@ -254,7 +255,7 @@ export function monitoredClient({
     /** Queued before the caller's statement, in order; a failure leaves the name for a later try. */
     #deallocate(name: string): void {
       this.#forget(name)
-      super.query(`deallocate ${pg.escapeIdentifier(name)}`).then(
+      super.query(`deallocate ${escapeIdentifier(name)}`).then(
         () => this.#stale.delete(name),
         () => this.#stale.add(name),
       )
