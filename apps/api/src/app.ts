@@ -12,6 +12,7 @@ import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
 import { addApiKeywords } from './routes/schemas.js'
 import { studentRoutes } from './routes/students.js'
+import { nameSpanByRoute } from './tracing.js'
 
 /** What the routes need from the outside world. */
 export interface AppDependencies {
@@ -22,6 +23,8 @@ export interface AppDependencies {
   readonly writeRetryWithinMs: number
   /** Pings the database for `/readyz`. */
   readonly checkDatabase: () => Promise<DatabaseHealth>
+  /** A tracer provider is registered: name each request's span by its route. */
+  readonly traceRoutes?: boolean
 }
 
 /**
@@ -67,6 +70,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema),
   )
+
+  if (deps.traceRoutes) app.addHook('onRequest', nameSpanByRoute)
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)

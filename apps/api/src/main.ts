@@ -1,54 +1,7 @@
-import { ConfigError, createLogger } from '@classroom/db-core'
-import { loadApiConfig } from './config.js'
-import { startApi } from './server.js'
+import { startTracing } from './tracing.js'
 
-// `pnpm start`: validate everything, start, and shut down cleanly on SIGTERM/SIGINT.
-let config: ReturnType<typeof loadApiConfig>
-try {
-  config = loadApiConfig(process.env)
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  process.stderr.write(`${error.message}\n`)
-  process.exit(1)
-}
-
-const logger = createLogger({
-  level: config.log.level,
-  format: config.log.format,
-  defaultMeta: { service: 'classroom-api' },
-})
-
-process.on('unhandledRejection', (reason) => {
-  logger.error('unhandled promise rejection; exiting', {
-    error: reason instanceof Error ? reason.stack : String(reason),
-  })
-  process.exit(1)
-})
-
-try {
-  const api = await startApi(config, logger)
-  let stopping = false
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn('second signal: exiting at once', { signal })
-      process.exit(1)
-    }
-    stopping = true
-    logger.info('shutting down: finishing in-flight requests', { signal })
-    api.close().then(
-      (inTime) => {
-        logger.info('shut down', { inTime })
-        process.exitCode = inTime ? 0 : 1
-      },
-      (error: unknown) => {
-        logger.error('shutdown failed', { error: error instanceof Error ? error.stack : String(error) })
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-} catch (error) {
-  logger.error('api failed to start', { error: error instanceof Error ? error.stack : String(error) })
-  process.exitCode = 1
-}
+// `pnpm start`. Tracing first, when OTEL_* variables ask for it: the api's modules load http and
+// pg, which OpenTelemetry instruments as they are loaded, so they are imported only after it.
+const tracing = await startTracing(process.env)
+const { runApi } = await import('./run-api.js')
+await runApi(tracing)

@@ -15,6 +15,7 @@ import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
 import { startIdempotencyPurge } from './idempotency-purge.js'
 import { createMetrics, registerPoolMetrics } from './metrics.js'
 import { runMigrations } from './migrate.js'
+import { tracerProviderRegistered } from './tracing.js'
 
 const IDLE_SWEEP_MS = 50
 
@@ -75,6 +76,7 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
       logger,
       metrics,
       checkDatabase: () => checkDatabase(pool, { timeoutMs: config.readyzTimeoutMs }),
+      traceRoutes: tracerProviderRegistered(),
     })
     const url = await app.listen({ host: config.host, port: config.port })
     logger.info('api listening', {
