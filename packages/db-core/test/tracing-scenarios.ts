@@ -250,6 +250,36 @@ export function describePoolTracing(instrumentation: string): void {
       }
     })
 
+    it('while the database is down, the reconnect loop’s probes make no spans in the waiting caller’s trace', async () => {
+      const pool = openPool(
+        configFor(cluster.connectionString(), {
+          DB_POOL_UNAVAILABLE_WAIT_MS: '1500',
+          DB_POOL_RECONNECT_MIN_MS: '100',
+          DB_POOL_RECONNECT_MAX_MS: '200',
+        }),
+      )
+      try {
+        await pool.query('select 1')
+        await cluster.stop('fast')
+        let failure: unknown
+        const { spans } = await traced(async () => {
+          // The first loses its connection and starts the reconnect loop; the second waits on it.
+          await pool.query('select 1').catch(() => undefined)
+          failure = await pool.query('select 2').then(
+            () => undefined,
+            (error: unknown) => error,
+          )
+        })
+        expect((failure as { code?: string }).code).toBe('DATABASE_UNAVAILABLE')
+        expect(pool.stats().connectAttempts).toBeGreaterThan(2)
+        expect(spans.filter((span) => span.name === 'pg.connect')).toEqual([])
+        expect(checkouts(spans).every((span) => span.instrumentationScope.name === DB_CORE_SCOPE)).toBe(true)
+      } finally {
+        await pool.end()
+        await cluster.start()
+      }
+    })
+
     it('a checkout that fails records its error on its span', async () => {
       const pool = openPool(
         configFor(cluster.connectionString(), {

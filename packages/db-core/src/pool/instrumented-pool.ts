@@ -32,7 +32,7 @@ import { type MonitoredClient, monitoredClient } from './monitored-client.js'
 import { Pool as PgPool } from './pg-module.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { PoolTelemetry } from './pool-telemetry.js'
-import { CheckoutSpan, PoolTracing, untraced } from './pool-tracing.js'
+import { CheckoutSpan, PoolTracing } from './pool-tracing.js'
 import { needsPing, ping } from './pre-ping.js'
 import { QueueMonitor } from './queue-monitor.js'
 import { socketClosed } from './socket-state.js'
@@ -758,9 +758,8 @@ export class InstrumentedPool extends PgPool {
   /** One connection for the reconnect loop, closed at once. */
   async #probe(): Promise<void> {
     try {
-      // The reconnect loop works for no caller in particular: no trace of anyone's gets its probes.
-      const client = await untraced(() =>
-        this.connectDetached(Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS)),
+      const client = await this.connectDetached(
+        Math.min(this.#config.pool.acquireTimeoutMs, PROBE_TIMEOUT_MS),
       )
       await client.end().catch(noop)
     } catch (error) {

@@ -4,7 +4,6 @@ import {
   context,
   createContextKey,
   INVALID_SPAN_CONTEXT,
-  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -74,7 +73,8 @@ export class CheckoutSpan {
 /**
  * The pool's OpenTelemetry traces: one `pg-pool.connect` span per checkout, a
  * `db-core.read-retry` span around the second run of a read, and nothing at all for the pool's
- * own work (pre-pings, reconnect probes). Without an SDK the API's tracer is a no-op: each
+ * own work (pre-pings, new connections; the reconnect loop, started by a checkout, inherits its
+ * suppressed context). Without an SDK the API's tracer is a no-op: each
  * checkout then costs one span object the no-op tracer hands back, and nothing more.
  *
  * ```ts
@@ -159,9 +159,4 @@ export class PoolTracing {
       span.end()
     }
   }
-}
-
-/** Runs `work` of the pool's own (a reconnect probe) outside any caller's trace, untraced. */
-export function untraced<T>(work: () => T): T {
-  return context.with(suppressTracing(ROOT_CONTEXT), work)
 }
