@@ -9,6 +9,7 @@ import { LocalPostgres } from '@classroom/local-postgres'
 import { findFreePort, spawnApi, UsageError, wholeNumberOption } from '@classroom/test-kit'
 import { SQL_CONTENDERS, type SqlContender } from './contenders.js'
 import { createDataset } from './dataset.js'
+import { startOtlpSink } from './otlp-sink.js'
 import { initPgbench, locatePgbench, runPgbenchSelectOnly } from './pgbench.js'
 import { type BenchRun, formatReport, type Measurement } from './report.js'
 import { measureStatementCache } from './statement-cache-memory.js'
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.resultsDir, 'profiles')}`]
     : []
   const cluster = await LocalPostgres.temporary()
+  const otlpSink = await startOtlpSink()
   try {
     const databaseUrl = await cluster.createDatabase('bench')
     process.stderr.write('creating the dataset...\n')
@@ -236,6 +238,18 @@ async function main(): Promise<void> {
           label: 'the api, DB_POOL_LEAK_WARN_MS=0',
           start: () => startApiServer(databaseUrl, profileArgs, { DB_POOL_LEAK_WARN_MS: '0' }),
         },
+        {
+          contender: 'http-api-traced',
+          label: 'the api, traced: every request sampled, spans sent by OTLP/HTTP (protobuf) to a local sink',
+          start: () =>
+            startApiServer(databaseUrl, profileArgs, {
+              OTEL_EXPORTER_OTLP_ENDPOINT: otlpSink.endpoint,
+              OTEL_TRACES_SAMPLER: 'always_on',
+              // The cost of tracing alone: the pool's metrics stay on /metrics, as in the other rows.
+              OTEL_METRICS_EXPORTER: 'none',
+              OTEL_LOGS_EXPORTER: 'none',
+            }),
+        },
       ]
       for (const server of rotate(options.workloads.includes('http') ? servers : [], round - 1)) {
         process.stderr.write(`round ${round}/${options.rounds}  http  ${server.label}\n`)
@@ -275,6 +289,7 @@ async function main(): Promise<void> {
     await writeFile(path.join(options.resultsDir, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`)
     process.stderr.write(`written to ${path.join(options.resultsDir, 'latest.md')}\n`)
   } finally {
+    await otlpSink.close()
     await cluster.destroy()
   }
 }

@@ -116,6 +116,8 @@ describe('tracing through OpenTelemetry', () => {
       expect(checkouts[0]).toMatchObject({ kind: CLIENT, scope: '@classroom/db-core' })
       expect(queries).toHaveLength(1)
       expect(queries[0]!.attributes['db.query.text']).toMatch(/^select .* from "classrooms"/)
+      // Named by its operation, not by the hash db-core prepares it under.
+      expect(queries[0]!.name).toBe(`pg.query:SELECT ${new URL(databaseUrl).pathname.slice(1)}`)
       // Nothing else: no pre-ping, no connection opening, no second checkout.
       expect(all).toHaveLength(3)
     } finally {
