@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
@@ -6,9 +6,10 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort, spawnApi, UsageError, wholeNumberOption } from '@classroom/test-kit'
+import { UsageError, wholeNumberOption } from '@classroom/test-kit'
 import { SQL_CONTENDERS, type SqlContender } from './contenders.js'
 import { createDataset } from './dataset.js'
+import { HTTP_CONTENDERS, startHttpServer } from './http-servers.js'
 import { startOtlpSink } from './otlp-sink.js'
 import { initPgbench, locatePgbench, runPgbenchSelectOnly } from './pgbench.js'
 import { type BenchRun, formatReport, type Measurement } from './report.js'
@@ -130,31 +131,6 @@ async function peakRssOf(pid: number | undefined): Promise<number | null> {
   return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : null
 }
 
-async function startMinimalServer(databaseUrl: string, nodeArgs: string[]) {
-  const port = await findFreePort()
-  const child = spawn(process.execPath, [...nodeArgs, path.join(HERE, 'minimal-server.js')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      if (chunk.includes('listening')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`the minimal server exited with ${code}`)))
-  })
-  return { url: `http://127.0.0.1:${port}`, child }
-}
-
-/** The built api as a process of its own, request logging off (the minimal handler logs nothing either). */
-async function startApiServer(databaseUrl: string, nodeArgs: string[], env: Record<string, string>) {
-  const api = await spawnApi({
-    entry: fileURLToPath(import.meta.resolve('@classroom/api/main')),
-    env: { ...env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', DB_MIGRATE_ON_START: 'false' },
-    nodeArgs,
-  })
-  return { url: api.url, child: api.child }
-}
-
 // Distinct statements one connection prepares for the statement cache's memory row.
 const STATEMENT_CACHE_PROBE = 200
 
@@ -222,44 +198,15 @@ async function main(): Promise<void> {
           errors: 0,
         })
       }
-      const servers = [
-        {
-          contender: 'http-minimal',
-          label: 'fastify + bare pg.Pool, same query',
-          start: () => startMinimalServer(databaseUrl, profileArgs),
-        },
-        {
-          contender: 'http-api',
-          label: 'the api, all defaults (db-core, validation, metrics; LOG_LEVEL=warn)',
-          start: () => startApiServer(databaseUrl, profileArgs, {}),
-        },
-        {
-          contender: 'http-api-no-leak-detection',
-          label: 'the api, DB_POOL_LEAK_WARN_MS=0',
-          start: () => startApiServer(databaseUrl, profileArgs, { DB_POOL_LEAK_WARN_MS: '0' }),
-        },
-        {
-          contender: 'http-api-traced',
-          label: 'the api, traced: every request sampled, spans sent by OTLP/HTTP (protobuf) to a local sink',
-          start: () =>
-            startApiServer(databaseUrl, profileArgs, {
-              OTEL_EXPORTER_OTLP_ENDPOINT: otlpSink.endpoint,
-              OTEL_TRACES_SAMPLER: 'always_on',
-              // The cost of tracing alone: the pool's metrics stay on /metrics, as in the other rows.
-              OTEL_METRICS_EXPORTER: 'none',
-              OTEL_LOGS_EXPORTER: 'none',
-            }),
-        },
-      ]
-      for (const server of rotate(options.workloads.includes('http') ? servers : [], round - 1)) {
+      for (const server of rotate(options.workloads.includes('http') ? HTTP_CONTENDERS : [], round - 1)) {
         process.stderr.write(`round ${round}/${options.rounds}  http  ${server.label}\n`)
-        const { url, child } = await server.start()
+        const { url, child } = await startHttpServer(server, databaseUrl, profileArgs, otlpSink.endpoint)
         try {
           const result = await runWorker({ kind: 'http', baseUrl: url, ...base }, options)
           measurements.push({
             round,
             group: 'http',
-            contender: server.contender,
+            contender: server.name,
             label: server.label,
             ...result,
             // The server is the contender here: its memory, not the load client's.

@@ -1,5 +1,5 @@
 // Purpose: where a pool's CPU goes: N operations with 50 concurrent callers per contender (one process each, under `node --cpu-prof`), CPU µs per operation and a profile broken down by package and function.
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -7,11 +7,12 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort, spawnApi } from '@classroom/test-kit'
 import { Pool } from 'undici'
 import { SQL_CONTENDERS, sqlContender } from './contenders.js'
 import { analyzeProfile, formatBreakdown } from './cpu-profile.js'
 import { createDataset } from './dataset.js'
+import { HTTP_CONTENDERS, startHttpServer } from './http-servers.js'
+import { startOtlpSink } from './otlp-sink.js'
 import { CLASSROOM_ROWS, type WorkloadName } from './workloads.js'
 
 const execFileAsync = promisify(execFile)
@@ -24,7 +25,7 @@ const USAGE = `usage: node bench/dist/profile.js [options]
   --contenders A,B    SQL contenders (bench/src/contenders.ts names; with DB_CORE_BASELINE or
                       DB_CORE_VARIANT, also db-core-defaults@baseline, kysely-db-core@baseline,
                       ...@variant), or for http: http-minimal,
-                      http-api, http-api-no-leak-detection (default pg-pool,db-core-defaults,kysely-pg-pool,kysely-db-core)
+                      ${HTTP_CONTENDERS.map((c) => c.name).join(', ')} (default pg-pool,db-core-defaults,kysely-pg-pool,kysely-db-core)
   --ops N             measured operations per contender and repeat (default 100000)
   --warmup N          operations before the measurement (default 20000)
   --concurrency N     concurrent callers (default 50)
@@ -125,34 +126,13 @@ async function cpuOf(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
-async function startServer(name: string, databaseUrl: string, nodeArgs: string[]) {
-  if (name === 'http-minimal') {
-    const port = await findFreePort()
-    const server = spawn(process.execPath, [...nodeArgs, path.join(HERE, 'minimal-server.js')], {
-      env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    await new Promise<void>((resolve, reject) => {
-      server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        if (chunk.includes('listening')) resolve()
-      })
-      server.once('exit', (code) => reject(new Error(`the minimal server exited with ${code}`)))
-    })
-    return { url: `http://127.0.0.1:${port}`, child: server }
-  }
-  const extra: Record<string, string> =
-    name === 'http-api-no-leak-detection' ? { DB_POOL_LEAK_WARN_MS: '0' } : {}
-  const api = await spawnApi({
-    entry: fileURLToPath(import.meta.resolve('@classroom/api/main')),
-    env: { ...extra, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', DB_MIGRATE_ON_START: 'false' },
-    nodeArgs,
-  })
-  return { url: api.url, child: api.child }
-}
-
 /** Load from this process, the server profiled in its own: CPU of the server per request. */
 async function measureHttp(name: string, databaseUrl: string, nodeArgs: string[], o: Options) {
-  const { url, child: server } = await startServer(name, databaseUrl, nodeArgs)
+  const contender = HTTP_CONTENDERS.find((c) => c.name === name)
+  if (!contender)
+    throw new Error(`unknown HTTP contender ${name}: one of ${HTTP_CONTENDERS.map((c) => c.name)}`)
+  const sink = await startOtlpSink()
+  const { url, child: server } = await startHttpServer(contender, databaseUrl, nodeArgs, sink.endpoint)
   const client = new Pool(url, { connections: o.concurrency })
   let serverCpu = 0
   try {
@@ -175,6 +155,7 @@ async function measureHttp(name: string, databaseUrl: string, nodeArgs: string[]
     await client.close()
     server.kill('SIGTERM')
     await once(server, 'exit')
+    await sink.close()
   }
 }
 
