@@ -59,6 +59,43 @@ describe('a streaming standby of a running primary', () => {
     expect(rows).toEqual([{ v: 42 }])
   })
 
+  it('waitForReplay() gives up after timeoutMs while replay is held up, saying how far it got', async () => {
+    const [startup] = await standby.query<{ pid: number }>(
+      "select pid from pg_stat_activity where backend_type = 'startup'",
+    )
+    // The startup process replays WAL: stopped, the standby receives but applies nothing.
+    process.kill(startup!.pid, 'SIGSTOP')
+    try {
+      await primary.query('insert into items values (43)')
+      await expect(standby.waitForReplay({ timeoutMs: 300 })).rejects.toThrow(
+        /^Standby "standby1" replayed WAL up to \S+ within 300 ms; the primary was at \S+\.$/,
+      )
+    } finally {
+      process.kill(startup!.pid, 'SIGCONT')
+    }
+    await standby.waitForReplay()
+  })
+
+  it('waitForReplay() on a primary, or while the primary is stopped, says why there is nothing to wait for', async () => {
+    await expect(primary.waitForReplay()).rejects.toThrow(/is for a standby made by startStandby\(\)/)
+    await primary.stop('fast')
+    try {
+      await expect(standby.waitForReplay()).rejects.toThrow(/The primary of standby "standby1" is stopped/)
+    } finally {
+      await primary.start()
+    }
+  })
+
+  it('waitForReplay() on a standby promoted while its primary runs says it was promoted', async () => {
+    const early = await primary.startStandby({ name: 'promoted_early' })
+    try {
+      await early.promote()
+      await expect(early.waitForReplay()).rejects.toThrow(/"promoted_early" was promoted/)
+    } finally {
+      await early.destroy()
+    }
+  })
+
   it('refuses writes with SQLSTATE 25006 before promotion', async () => {
     await expect(standby.query('insert into items values (1)')).rejects.toMatchObject({ code: '25006' })
   })
