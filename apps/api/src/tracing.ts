@@ -57,24 +57,21 @@ export function tracerProviderRegistered(): boolean {
  */
 export async function startTracing(env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
   if (!tracingRequested(env) || tracerProviderRegistered()) return undefined
-  const [{ NodeSDK }, { HttpInstrumentation }, { PgInstrumentation }] = await Promise.all([
-    import('@opentelemetry/sdk-node'),
-    import('@opentelemetry/instrumentation-http'),
-    import('@opentelemetry/instrumentation-pg'),
-  ])
+  const [{ NodeSDK }, { HttpInstrumentation }, { PgInstrumentation }, { dbCoreQuerySpanHook }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-node'),
+      import('@opentelemetry/instrumentation-http'),
+      import('@opentelemetry/instrumentation-pg'),
+      // db-core's tracing subpath loads no pg: instrumentation must see pg load later.
+      import('@classroom/db-core/tracing'),
+    ])
   const sdk = new NodeSDK({
     // OTEL_SERVICE_NAME, when set, names the service; the sdk would otherwise say unknown_service.
     ...((env.OTEL_SERVICE_NAME ?? '').trim() === '' && { serviceName: 'classroom-api' }),
     instrumentations: [
       new HttpInstrumentation(),
-      new PgInstrumentation({
-        // instrumentation-pg names a span by its statement's name, and db-core names each statement
-        // by a hash of its text (prepared once per connection): name it by its operation instead.
-        requestHook: (span, { connection, query }) => {
-          if (query.name)
-            span.updateName(`pg.query:${operationOf(query.text)} ${connection.database ?? ''}`.trim())
-        },
-      }),
+      // Query spans named by operation, not by db-core's statement names; a read run again marked.
+      new PgInstrumentation({ requestHook: dbCoreQuerySpanHook }),
     ],
   })
   sdk.start()
@@ -92,9 +89,4 @@ export async function nameSpanByRoute(request: FastifyRequest): Promise<void> {
   if (!span || route === undefined) return
   span.setAttribute('http.route', route)
   span.updateName(`${request.method} ${route}`)
-}
-
-/** A statement's command, as instrumentation-pg names an unnamed one: `SELECT`, `INSERT`... */
-function operationOf(text: string): string {
-  return text.trimStart().split(/\s/, 1)[0]?.replace(/;$/, '').toUpperCase() ?? ''
 }

@@ -34,6 +34,7 @@ import { HostSelection } from '../src/pool/host-selection.js'
 import { sendCancelRequest } from '../src/pool/cancel-request.js'
 import { PoolTelemetry } from '../src/pool/pool-telemetry.js'
 import { PoolTracing } from '../src/pool/pool-tracing.js'
+import { dbCoreQuerySpanHook } from '../src/pool/query-span-hook.js'
 import pg from 'pg'
 import winston from 'winston'
 KYSELY_IMPORT

@@ -95,6 +95,8 @@ export function describePoolTracing(instrumentation: string): void {
           'server.port': Number(url.port),
         })
         expect(queries(spans).map(textOf)).toEqual(['select "note" from "notes" where "id" = $1'])
+        // Prepared under a name derived from its text, it is still named by its operation.
+        expect(queries(spans)[0]!.name).toBe(`pg.query:SELECT ${url.pathname.slice(1)}`)
         expect(
           childrenOf(request, spans)
             .map((span) => span.name)
@@ -240,6 +242,8 @@ export function describePoolTracing(instrumentation: string): void {
         expect(retry?.attributes).toMatchObject({ 'db_core.retry.attempt': 2 })
         expect(parentOf(retry!)).toBe(request.spanContext().spanId)
         expect(parentOf(second!)).toBe(retry!.spanContext().spanId)
+        expect(second!.attributes['db_core.retry.attempt']).toBe(2)
+        expect(first!.attributes['db_core.retry.attempt']).toBeUndefined()
         expect(second!.status.code).not.toBe(SpanStatusCode.ERROR)
         // Each attempt had its checkout: the first under the request, the retry's under the retry.
         expect(checkouts(spans).map(parentOf).sort()).toEqual(

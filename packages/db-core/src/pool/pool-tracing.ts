@@ -18,6 +18,8 @@ const TRACER_NAME = '@classroom/db-core'
 const CHECKOUT_SPAN = 'pg-pool.connect'
 const READ_RETRY_SPAN = 'db-core.read-retry'
 const CHECKOUT = createContextKey('db-core checkout span')
+/** Set in the context of a read's second run: which attempt it is (2). */
+export const READ_RETRY_ATTEMPT = createContextKey('db-core read retry attempt')
 
 /**
  * The span of one checkout. Its inner steps (pg-pool's connect, each new connection, pre-pings,
@@ -148,7 +150,7 @@ export class PoolTracing {
     })
     if (span.spanContext() === INVALID_SPAN_CONTEXT) return retry()
     try {
-      return await context.with(trace.setSpan(context.active(), span), retry)
+      return await context.with(trace.setSpan(context.active(), span).setValue(READ_RETRY_ATTEMPT, 2), retry)
     } catch (error) {
       span.setStatus({
         code: SpanStatusCode.ERROR,

@@ -5,12 +5,15 @@ import { createHash } from 'node:crypto'
 const NAMES_KEPT = 10_000
 const names = new Map<string, string>()
 
+/** What every statement name db-core makes starts with. */
+export const STATEMENT_NAME_PREFIX = 'dbc_'
+
 /** The stable name of a statement's text: the same on every connection and in every process. */
 export function statementName(text: string): string {
   let name = names.get(text)
   if (name === undefined) {
     if (names.size >= NAMES_KEPT) names.clear()
-    name = `dbc_${createHash('sha1').update(text).digest('base64url')}`
+    name = `${STATEMENT_NAME_PREFIX}${createHash('sha1').update(text).digest('base64url')}`
     names.set(text, name)
   }
   return name
