@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { findFreePort } from '@classroom/test-kit'
+import { findClosedPort } from '@classroom/test-kit'
 import { describe, expect, it } from 'vitest'
 import { sendCancelRequest } from '../src/pool/cancel-request.js'
 import { startSilentServer } from './support.js'
@@ -24,7 +24,9 @@ describe('sendCancelRequest: best effort, never a failure of its own', () => {
 
   it('resolves at once where nothing listens', async () => {
     const startedAt = performance.now()
-    await expect(sendCancelRequest({ ...target, port: await findFreePort() }, 5000)).resolves.toBeUndefined()
+    await expect(
+      sendCancelRequest({ ...target, port: await findClosedPort() }, 5000),
+    ).resolves.toBeUndefined()
     expect(performance.now() - startedAt).toBeLessThan(1000)
   })
 })

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { inspect } from 'node:util'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort, recordingLogger } from '@classroom/test-kit'
+import { findClosedPort, recordingLogger } from '@classroom/test-kit'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
@@ -157,7 +157,7 @@ describe('DB_PASSWORD_FILE', () => {
   })
 
   it('reaches every host of a multi-host URL that carries no password', async () => {
-    const ports = [await findFreePort(), cluster.port]
+    const ports = [await findClosedPort(), cluster.port]
     const pool = track(openPool(configFor(appUrl(ports), { DB_PASSWORD_FILE: passwordFile })))
     const { rows } = await pool.query<{ port: number }>("select current_setting('port')::int as port")
     expect(rows).toEqual([{ port: cluster.port }])

@@ -1,4 +1,4 @@
-import { findFreePort } from '@classroom/test-kit'
+import { findClosedPort } from '@classroom/test-kit'
 import { describe, expect, inject, it } from 'vitest'
 import { checkDatabase } from '../src/index.js'
 import { startSilentServer } from './support.js'
@@ -11,7 +11,7 @@ describe('checkDatabase', () => {
   })
 
   it('reports a refused connection fast, without the password', async () => {
-    const port = await findFreePort()
+    const port = await findClosedPort()
     const health = await checkDatabase(`postgres://app:hunter2@127.0.0.1:${port}/app`, { timeoutMs: 1000 })
     expect(health).toMatchObject({ ok: false, error: expect.stringContaining('ECONNREFUSED') })
     expect(JSON.stringify(health)).not.toContain('hunter2')

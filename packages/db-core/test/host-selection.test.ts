@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort, recordingLogger } from '@classroom/test-kit'
+import { findClosedPort, recordingLogger } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkDatabase, DatabaseUnavailableError, type InstrumentedPool } from '../src/index.js'
 import { configFor, openPool } from './support.js'
@@ -14,7 +14,7 @@ let deadPort: number
 beforeAll(async () => {
   primary = await LocalPostgres.temporary()
   standby = await primary.startStandby()
-  deadPort = await findFreePort()
+  deadPort = await findClosedPort()
 })
 
 afterAll(async () => {

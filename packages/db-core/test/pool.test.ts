@@ -1,4 +1,4 @@
-import { findFreePort, recordingLogger } from '@classroom/test-kit'
+import { findClosedPort, recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterEach, describe, expect, inject, it } from 'vitest'
@@ -226,7 +226,7 @@ describe('lifetime jitter', () => {
 
 describe('checkout failures', () => {
   it('waits DB_POOL_UNAVAILABLE_WAIT_MS for a database nobody listens for, then fails with DatabaseUnavailableError, then fails at once', async () => {
-    const port = await findFreePort()
+    const port = await findClosedPort()
     const p = pool({
       DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/app`,
       DB_POOL_UNAVAILABLE_WAIT_MS: '300',
@@ -251,7 +251,7 @@ describe('checkout failures', () => {
   })
 
   it('fails at once on an unreachable database with DB_POOL_UNAVAILABLE_WAIT_MS=0', async () => {
-    const port = await findFreePort()
+    const port = await findClosedPort()
     const p = pool({
       DATABASE_URL: `postgres://app:x@127.0.0.1:${port}/app`,
       DB_POOL_UNAVAILABLE_WAIT_MS: '0',

@@ -1,6 +1,6 @@
 import { Socket } from 'node:net'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort, recordingLogger } from '@classroom/test-kit'
+import { findClosedPort, recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DatabaseUnavailableError, InstrumentedPool } from '../src/index.js'
@@ -115,7 +115,7 @@ describe('riding through an outage', () => {
   it('drops a socket that connected to itself at once and counts it as a failed attempt', async () => {
     // Nothing listens on the port, and every socket binds that very port as its source: TCP
     // simultaneous open connects it to itself, as a reconnect loop in the ephemeral range can.
-    const port = await findFreePort()
+    const port = await findClosedPort()
     const selfConnecting = () => {
       const socket = new Socket()
       const connect = socket.connect.bind(socket) as (options: object) => Socket

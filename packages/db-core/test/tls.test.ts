@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { findFreePort, makeCertificates, recordingLogger, type TestCertificates } from '@classroom/test-kit'
+import { findClosedPort, makeCertificates, recordingLogger, type TestCertificates } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, DatabaseTlsError, loadDbConfig } from '../src/index.js'
 import { configFor, openPool } from './support.js'
@@ -67,7 +67,7 @@ describe('DB_SSL_MODE', () => {
   })
 
   it('verify-full with several hosts verifies the one each connection lands on', async () => {
-    const url = tlsCluster.connectionString('postgres', { ports: [await findFreePort(), tlsCluster.port] })
+    const url = tlsCluster.connectionString('postgres', { ports: [await findClosedPort(), tlsCluster.port] })
     const right = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: certificates.caFile }
     expect(await connectWith(url, right)).toBe(true)
     const wrong = { DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: certificates.otherCaFile }

@@ -24,6 +24,26 @@ export async function findFreePort(): Promise<number> {
   return listenable(0) as Promise<number>
 }
 
+// Closed ports come from below the free ports' range: no test server is ever started there.
+const LOWEST_CLOSED_PORT = 10_000
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on, for a test that needs connections refused: taken
+ * below {@link findFreePort}'s range, where no test starts a server, so a server that another test
+ * file starts meanwhile cannot take it and answer (a free port could be handed to both).
+ *
+ * ```ts
+ * const url = `postgres://app:x@127.0.0.1:${await findClosedPort()}/app` // ECONNREFUSED
+ * ```
+ */
+export async function findClosedPort(): Promise<number> {
+  for (let i = 0; i < TRIES; i++) {
+    const port = LOWEST_CLOSED_PORT + Math.floor(Math.random() * (LOWEST_PORT - LOWEST_CLOSED_PORT))
+    if (await listenable(port)) return port
+  }
+  throw new Error(`no closed port found in ${LOWEST_CLOSED_PORT}–${LOWEST_PORT - 1} after ${TRIES} tries`)
+}
+
 function ephemeralRange(): [number, number] {
   try {
     const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')

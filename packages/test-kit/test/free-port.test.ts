@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { findFreePort } from '../src/index.js'
+import { findClosedPort, findFreePort } from '../src/index.js'
 
 describe('findFreePort', () => {
   it('picks ports below the ephemeral range that a server can listen on', async () => {
@@ -17,6 +17,25 @@ describe('findFreePort', () => {
         server.once('error', reject).listen(port, '127.0.0.1', resolve),
       )
       await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
+describe('findClosedPort', () => {
+  it('picks ports below every free port, where a connection is refused', async () => {
+    for (let i = 0; i < 20; i++) {
+      const closed = await findClosedPort()
+      expect(closed).toBeLessThan(20_000)
+      const refused = await new Promise<string | undefined>((resolve) => {
+        const socket = connect(closed, '127.0.0.1')
+        socket.once('connect', () => {
+          socket.destroy()
+          resolve(undefined)
+        })
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code))
+      })
+      expect(refused).toBe('ECONNREFUSED')
+      expect(await findFreePort()).toBeGreaterThanOrEqual(20_000)
     }
   })
 })

@@ -1,5 +1,5 @@
 // pg-pool's error contract (packages/pg-pool/test/error-handling.js), on db-core's pool.
-import { findFreePort } from '@classroom/test-kit'
+import { findClosedPort } from '@classroom/test-kit'
 import { describe, expect, inject, it } from 'vitest'
 import { DatabaseUnavailableError } from '../../src/index.js'
 import { configFor, openPool } from '../support.js'
@@ -57,7 +57,7 @@ describe('errors, as pg-pool reports them', () => {
   })
 
   it("a connection failure keeps the driver's code reachable: causeCode, and the original error as cause", async () => {
-    const port = await findFreePort()
+    const port = await findClosedPort()
     const pool = openPool(
       configFor(`postgres://app:x@127.0.0.1:${port}/app`, { DB_POOL_UNAVAILABLE_WAIT_MS: '0' }),
     )
