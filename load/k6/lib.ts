@@ -24,6 +24,11 @@ import {
 
 export const BASE_URL = __ENV.BASE_URL ?? 'http://127.0.0.1:3000'
 
+/** VUs per phase: USERS (50), or fewer with `-e VUS=N` for a smoke run. */
+export function users(): number {
+  return Number(__ENV.VUS ?? USERS)
+}
+
 // Custom metrics, named as the shared thresholds name them.
 const poolLimitErrors = new Counter('pool_limit_errors')
 const unexpectedResponses = new Counter('unexpected_responses')
@@ -32,8 +37,9 @@ const serverErrors = new Counter('server_errors')
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES))
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
-const params = (name: string) => ({
-  headers: JSON_HEADERS,
+// A body-less request names no content type: the api refuses an empty body declared as JSON.
+const params = (name: string, hasBody = true) => ({
+  headers: hasBody ? JSON_HEADERS : {},
   tags: { name },
   timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
 })
@@ -71,7 +77,7 @@ export function userIteration(seed: SeedData): void {
   const planned = planRequest(state, seed, Math.random)
   const url = `${BASE_URL}${planned.path}`
   const body = planned.body ? JSON.stringify(planned.body) : null
-  const response = http.request(planned.method, url, body, params(planned.name))
+  const response = http.request(planned.method, url, body, params(planned.name, body !== null))
   let parsed: unknown = null
   if (typeof response.body === 'string' && response.body.length > 0) {
     try {

@@ -68,10 +68,10 @@ export interface ScenarioPlan {
  * steadyPlan(60)
  * ```
  */
-export function steadyPlan(durationSeconds = 60): ScenarioPlan {
+export function steadyPlan(durationSeconds = 60, users = USERS): ScenarioPlan {
   return {
     name: 'steady',
-    users: USERS,
+    users,
     phases: [{ name: 'steady', startSeconds: 0, durationSeconds }],
     thresholds: [
       { metric: 'server_errors', stat: 'count', op: '==', value: 0 },
@@ -83,8 +83,9 @@ export function steadyPlan(durationSeconds = 60): ScenarioPlan {
   }
 }
 
-/** The phase lengths of a drill, in seconds. */
+/** The phase lengths of a drill, in seconds, and its users ({@link USERS} unless a smoke run asks for fewer). */
 export interface DrillPhases {
+  readonly users?: number
   readonly beforeSeconds?: number
   readonly windowSeconds?: number
   readonly afterSeconds?: number
@@ -129,7 +130,7 @@ export function failoverPlan(phases: DrillPhases = {}): ScenarioPlan {
 /** Before, window and after, with the fault struck early in the window, and what every drill asks of them. */
 function drillPlan(
   name: 'restart' | 'failover',
-  { beforeSeconds = 20, windowSeconds = 20, afterSeconds = 20 }: DrillPhases,
+  { users = USERS, beforeSeconds = 20, windowSeconds = 20, afterSeconds = 20 }: DrillPhases,
 ): ScenarioPlan {
   if (windowSeconds <= FAULT_OFFSET_SECONDS) {
     throw new Error(
@@ -138,7 +139,7 @@ function drillPlan(
   }
   return {
     name,
-    users: USERS,
+    users,
     phases: [
       { name: 'before', startSeconds: 0, durationSeconds: beforeSeconds },
       { name: 'window', startSeconds: beforeSeconds, durationSeconds: windowSeconds },
