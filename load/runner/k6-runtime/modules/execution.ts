@@ -1,0 +1,71 @@
+// `k6/execution` inside a VU of the built-in engine.
+import { TestAborted, vu } from '../vu-context.js'
+
+const vuInfo = {
+  get idInTest() {
+    return vu().vuId
+  },
+  get idInInstance() {
+    return vu().vuId
+  },
+  get iterationInInstance() {
+    return vu().iterationInInstance
+  },
+  get iterationInScenario() {
+    return vu().iterationInScenario
+  },
+  /** Tags of this VU, added to its samples from now on; assigning one retags the VU. */
+  tags: new Proxy({} as Record<string, string>, {
+    get: (_, key: string) => vu().vuTags[key],
+    set: (_, key: string, value: unknown) => {
+      vu().vuTags[key] = String(value)
+      vu().retag()
+      return true
+    },
+    deleteProperty: (_, key: string) => {
+      delete vu().vuTags[key]
+      vu().retag()
+      return true
+    },
+    ownKeys: () => Reflect.ownKeys(vu().vuTags),
+    getOwnPropertyDescriptor: (_, key: string) => Reflect.getOwnPropertyDescriptor(vu().vuTags, key),
+  }),
+}
+
+const scenario = {
+  get name() {
+    return vu().scenario?.name ?? ''
+  },
+  get executor() {
+    return vu().scenario?.executor ?? ''
+  },
+  get startTime() {
+    return vu().scenario?.startedAt ?? 0
+  },
+  get iterationInInstance() {
+    return vu().iterationInTest
+  },
+  get iterationInTest() {
+    return vu().iterationInTest
+  },
+}
+
+const instance = {
+  get iterationsCompleted() {
+    return vu().iterationInInstance
+  },
+}
+
+const test = {
+  /** Stops the whole test (k6 exits 108). */
+  abort(reason = 'test aborted'): never {
+    vu().post({ t: 'abort', reason })
+    throw new TestAborted(reason)
+  },
+  get options() {
+    return vu().options
+  },
+}
+
+export { instance, scenario, test, vuInfo as vu }
+export default { vu: vuInfo, scenario, instance, test }
