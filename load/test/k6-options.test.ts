@@ -1,9 +1,15 @@
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { FAULT_OFFSET_SECONDS, REQUEST_MIX, USERS } from '../shared/scenarios.js'
+import { inspectScript } from '../runner/k6-runtime/run-script.js'
+import { FAULT_OFFSET_SECONDS, REQUEST_MIX, restartPlan, USERS } from '../shared/scenarios.js'
+
+// The scripts' init code, run in a VU of the built-in engine as k6 runs it: what options it exports.
+const script = (name: string) => fileURLToPath(new URL(`../k6/${name}`, import.meta.url))
 
 describe('k6 scripts: exported options', () => {
   it('steady: 50 constant VUs for the duration, with every steady threshold', async () => {
-    const { options } = await import('../k6/steady.ts')
+    const { options, metrics } = await inspectScript(script('steady.ts'), {})
+    expect(metrics.map((m) => m.name)).toEqual(['pool_limit_errors', 'unexpected_responses', 'server_errors'])
     expect(options.scenarios).toEqual({
       steady: {
         executor: 'constant-vus',
@@ -23,7 +29,7 @@ describe('k6 scripts: exported options', () => {
   })
 
   it('restart drill: three 50-VU phases back to back, tagged, with per-phase thresholds', async () => {
-    const { options, plan } = await import('../k6/restart-drill.ts')
+    const { options } = await inspectScript(script('restart-drill.ts'), {})
     const scenarios = options.scenarios as Record<
       string,
       { vus: number; duration: string; startTime: string; tags: object }
@@ -42,7 +48,24 @@ describe('k6 scripts: exported options', () => {
       'unexpected_responses{phase:window}': ['count==0'],
       'http_req_duration{phase:window}': ['p(99)<2000', 'max<10000'],
     })
-    expect(plan.faultAtSeconds).toBe(20 + FAULT_OFFSET_SECONDS)
+    expect(restartPlan().faultAtSeconds).toBe(20 + FAULT_OFFSET_SECONDS)
+  })
+
+  it('reads __ENV as `-e` gives it: phase lengths, and fewer VUs for a smoke run', async () => {
+    const { options } = await inspectScript(script('failover-drill.ts'), {
+      BEFORE: '3',
+      WINDOW: '4',
+      VUS: '2',
+    })
+    const scenarios = options.scenarios as Record<
+      string,
+      { vus: number; duration: string; startTime: string }
+    >
+    expect(Object.values(scenarios).map((s) => [s.vus, s.startTime, s.duration])).toEqual([
+      [2, '0s', '3s'],
+      [2, '3s', '4s'],
+      [2, '7s', '20s'],
+    ])
   })
 
   it('the mix covers reads, listing, enrollments and drops, weighted to 100', () => {
