@@ -10,9 +10,11 @@ import {
   errorCodeOf,
   LOAD_START_MARKER,
   newUserState,
+  phaseAt,
   planRequest,
   REQUEST_TIMEOUT_SECONDS,
   rememberResponse,
+  type ScenarioPlan,
   SEED_RETRY,
   type SeedData,
   seedKey,
@@ -68,12 +70,13 @@ export function createSeed(): SeedData {
   return { runId, classroomIds, studentIds: assignStudents(studentIds) }
 }
 
-// Module state is per VU in k6; VU ids run on across scenarios, so the user is taken modulo USERS.
+// Module state is per VU in k6: one VU is one user, through every phase of the plan's one scenario.
 let state: UserState | undefined
 
-/** The default function's body: one request from the mix, checked and counted. */
-export function userIteration(seed: SeedData): void {
+/** The default function's body: one request from the mix, tagged with its phase, checked and counted. */
+export function userIteration(seed: SeedData, plan: ScenarioPlan): void {
   state ??= newUserState((exec.vu.idInTest - 1) % USERS)
+  exec.vu.metrics.tags.phase = phaseAt(plan, Date.now() - exec.scenario.startTime)
   const planned = planRequest(state, seed, Math.random)
   const url = `${BASE_URL}${planned.path}`
   const body = planned.body ? JSON.stringify(planned.body) : null

@@ -19,7 +19,7 @@ export function setup(): SeedData {
 }
 
 export default function (seed: SeedData): void {
-  userIteration(seed)
+  userIteration(seed, plan)
 }
 
 export const handleSummary = writeSummary

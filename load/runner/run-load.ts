@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import type { ShutdownMode } from '@classroom/local-postgres'
 import {
   failoverPlan,
+  planSeconds,
   restartPlan,
   type ScenarioPlan,
   type SeedData,
@@ -172,7 +173,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     // Asynchronous replication may lose what the old primary acknowledged last: measured, not a failure.
     const lossExpected = failover && !options.databaseUrl && !replication.synchronous
     const ledger = await checkLedger(stack.databaseUrl, run.setupData as SeedData, writes, { lossExpected })
-    const totalSeconds = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
+    const totalSeconds = planSeconds(plan)
     const thresholds: ThresholdResult[] = run.thresholds.map(({ threshold, actual, ok }) => ({
       threshold: `${threshold.key}: ${threshold.expression}`,
       actual,
@@ -293,7 +294,7 @@ function progressLine(
   all: readonly RequestRecord[],
   pool: ApiSample | undefined,
 ): string {
-  const total = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
+  const total = planSeconds(plan)
   const phase = lastSecond.at(-1)?.phase ?? plan.phases[0]!.name
   const p99 = percentile(
     lastSecond.map((r) => r.durationMs).sort((a, b) => a - b),

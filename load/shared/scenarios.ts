@@ -171,26 +171,37 @@ export function k6ThresholdExpression(threshold: Threshold): string {
   return `${threshold.stat}${threshold.op}${threshold.value}`
 }
 
-/** A scenario plan as k6 `options`: constant-vus scenarios with `startTime`, tagged by phase. */
+/** Seconds from the start of the load to the end of its last phase. */
+export function planSeconds(plan: ScenarioPlan): number {
+  return plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
+}
+
+/** The phase a moment of the load (milliseconds from its start) falls in; past the end, the last. */
+export function phaseAt(plan: ScenarioPlan, elapsedMs: number): PhaseName {
+  const phase = plan.phases.find((p) => elapsedMs < (p.startSeconds + p.durationSeconds) * 1000)
+  return (phase ?? plan.phases[plan.phases.length - 1]!).name
+}
+
+/**
+ * A scenario plan as k6 `options`: one constant-vus scenario through every phase, so the same
+ * users (each a VU with what it enrolled) carry on from one phase to the next; the scripts tag
+ * each request with the phase it starts in ({@link phaseAt}), and thresholds select phases by that tag.
+ */
 export function k6Options(plan: ScenarioPlan) {
-  const scenarios: Record<string, object> = {}
-  for (const phase of plan.phases) {
-    scenarios[phase.name] = {
-      executor: 'constant-vus',
-      vus: plan.users,
-      duration: `${phase.durationSeconds}s`,
-      startTime: `${phase.startSeconds}s`,
-      gracefulStop: '5s',
-      tags: { phase: phase.name },
-    }
-  }
   const thresholds: Record<string, string[]> = {}
   for (const threshold of plan.thresholds) {
     const key = k6ThresholdKey(threshold)
     thresholds[key] = [...(thresholds[key] ?? []), k6ThresholdExpression(threshold)]
   }
   return {
-    scenarios,
+    scenarios: {
+      [plan.name]: {
+        executor: 'constant-vus',
+        vus: plan.users,
+        duration: `${planSeconds(plan)}s`,
+        gracefulStop: '5s',
+      },
+    },
     thresholds,
     setupTimeout: '120s',
     summaryTrendStats: ['avg', 'p(50)', 'p(95)', 'p(99)', 'max'],

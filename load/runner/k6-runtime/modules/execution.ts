@@ -1,6 +1,26 @@
 // `k6/execution` inside a VU of the built-in engine.
 import { TestAborted, vu } from '../vu-context.js'
 
+/** Tags of this VU, added to its samples from now on; assigning one retags the VU. */
+const vuTags = new Proxy({} as Record<string, string>, {
+  get: (_, key: string) => vu().vuTags[key],
+  set: (_, key: string, value: unknown) => {
+    const context = vu()
+    if (context.vuTags[key] !== String(value)) {
+      context.vuTags[key] = String(value)
+      context.retag()
+    }
+    return true
+  },
+  deleteProperty: (_, key: string) => {
+    delete vu().vuTags[key]
+    vu().retag()
+    return true
+  },
+  ownKeys: () => Reflect.ownKeys(vu().vuTags),
+  getOwnPropertyDescriptor: (_, key: string) => Reflect.getOwnPropertyDescriptor(vu().vuTags, key),
+})
+
 const vuInfo = {
   get idInTest() {
     return vu().vuId
@@ -14,22 +34,9 @@ const vuInfo = {
   get iterationInScenario() {
     return vu().iterationInScenario
   },
-  /** Tags of this VU, added to its samples from now on; assigning one retags the VU. */
-  tags: new Proxy({} as Record<string, string>, {
-    get: (_, key: string) => vu().vuTags[key],
-    set: (_, key: string, value: unknown) => {
-      vu().vuTags[key] = String(value)
-      vu().retag()
-      return true
-    },
-    deleteProperty: (_, key: string) => {
-      delete vu().vuTags[key]
-      vu().retag()
-      return true
-    },
-    ownKeys: () => Reflect.ownKeys(vu().vuTags),
-    getOwnPropertyDescriptor: (_, key: string) => Reflect.getOwnPropertyDescriptor(vu().vuTags, key),
-  }),
+  /** k6's older name for `metrics.tags`. */
+  tags: vuTags,
+  metrics: { tags: vuTags },
 }
 
 const scenario = {
