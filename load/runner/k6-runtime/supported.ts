@@ -17,7 +17,7 @@ export const SUPPORTED_API: Readonly<Record<string, readonly string[]>> = {
     'setResponseCallback',
   ],
   'k6/metrics': ['Counter', 'Gauge', 'Rate', 'Trend'],
-  'k6/execution': ['vu', 'scenario', 'instance', 'test'],
+  'k6/execution': ['vu', 'scenario', 'test'],
 }
 
 /** The file (beside this one, under `modules/`) that implements each supported module. */

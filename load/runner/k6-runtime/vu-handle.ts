@@ -87,12 +87,13 @@ export class VuHandle {
   private receive(report: Report): void {
     switch (report.t) {
       case 'http':
-        if (report.samples.length > 0) this.hooks.onSamples(report.samples)
+        // The request leaves first; the samples that came with it are counted while it is out.
         void this.hooks.bridge.send(report.call, this.id).then((answer) => {
           this.port.postMessage(answer)
           Atomics.store(this.cells, CELL.answered, 1)
           Atomics.notify(this.cells, CELL.answered)
         })
+        if (report.samples.length > 0) this.hooks.onSamples(report.samples)
         return
       case 'samples':
         this.hooks.onSamples(report.samples)

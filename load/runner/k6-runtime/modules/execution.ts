@@ -57,12 +57,6 @@ const scenario = {
   },
 }
 
-const instance = {
-  get iterationsCompleted() {
-    return vu().iterationInInstance
-  },
-}
-
 const test = {
   /** Stops the whole test (k6 exits 108). */
   abort(reason = 'test aborted'): never {
@@ -74,5 +68,5 @@ const test = {
   },
 }
 
-export { instance, scenario, test, vuInfo as vu }
-export default { vu: vuInfo, scenario, instance, test }
+export { scenario, test, vuInfo as vu }
+export default { vu: vuInfo, scenario, test }

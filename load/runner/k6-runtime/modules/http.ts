@@ -18,6 +18,18 @@ export interface Params {
 
 const KNOWN_PARAMS = new Set(['headers', 'tags', 'timeout', 'responseCallback'])
 const DEFAULT_TIMEOUT_MS = 60_000
+// Scripts pass the same few timeouts on every call: parsed once each.
+const timeouts = new Map<string | number, number>()
+
+function timeoutMs(timeout: string | number | undefined): number {
+  if (timeout === undefined) return DEFAULT_TIMEOUT_MS
+  let ms = timeouts.get(timeout)
+  if (ms === undefined) {
+    ms = parseDuration(timeout, 'params.timeout')
+    timeouts.set(timeout, ms)
+  }
+  return ms
+}
 
 type Body = string | Record<string, unknown> | null | undefined
 
@@ -25,7 +37,6 @@ type Body = string | Record<string, unknown> | null | undefined
 export class Response {
   readonly status: number
   readonly body: string
-  readonly headers: Record<string, string>
   readonly timings: { readonly duration: number }
   readonly error: string
   readonly error_code: number
@@ -35,12 +46,21 @@ export class Response {
   constructor(method: string, url: string, answer: HttpAnswer) {
     this.status = answer.status
     this.body = answer.body
-    this.headers = canonicalHeaders(answer.headers)
+    this.rawHeaders = answer.headers
     this.timings = { duration: answer.durationMs }
     this.error = answer.error
     this.error_code = answer.errorCode
     this.url = url
     this.request = { method, url }
+  }
+
+  private readonly rawHeaders: Record<string, string>
+  private canonical: Record<string, string> | undefined
+
+  /** Response headers, named as k6 names them; built when first read (most scripts never do). */
+  get headers(): Record<string, string> {
+    this.canonical ??= canonicalHeaders(this.rawHeaders)
+    return this.canonical
   }
 
   /** The body parsed as JSON; with a selector (`a.b.0`), the value there. */
