@@ -56,9 +56,17 @@ export class HttpBridge {
       answer = failure(error, call, performance.now() - startedAt)
     }
     this.record(call, answer)
-    this.observe?.({ call, answer, startedAt, vuId })
+    try {
+      this.observe?.({ call, answer, startedAt, vuId })
+    } catch (error) {
+      // The VU still gets its answer (it would block for ever); the run fails at its end.
+      this.observerError ??= error as Error
+    }
     return answer
   }
+
+  /** The first error the observer threw, if any: what watched the exchanges cannot be trusted. */
+  observerError: Error | undefined
 
   private record(call: HttpCall, answer: HttpAnswer): void {
     const expected =

@@ -97,6 +97,7 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
     options.onStart?.(startedAt)
     await playScenarios(runOptions, vus.slice(1), setupJson, registry, thresholds, startedAt, test)
     const testRunDurationMs = performance.now() - startedAt
+    if (bridge.observerError) throw bridge.observerError
 
     if (ready.exports.includes('teardown'))
       await withTimeout(
