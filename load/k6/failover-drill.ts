@@ -3,9 +3,10 @@
 // start of the window (BEFORE + 1 seconds in) and promote the standby a moment later: k6 cannot do
 // it; `pnpm load failover --engine k6` does, or an operator (or DB_FAILOVER_COMMAND) at that time.
 import { failoverPlan, k6Options, type SeedData } from '../shared/scenarios.ts'
-import { createSeed, userIteration, writeSummary } from './lib.ts'
+import { createSeed, userIteration, users, writeSummary } from './lib.ts'
 
 export const plan = failoverPlan({
+  users: users(),
   beforeSeconds: Number(__ENV.BEFORE ?? 20),
   windowSeconds: Number(__ENV.WINDOW ?? 20),
   afterSeconds: Number(__ENV.AFTER ?? 20),
@@ -18,7 +19,7 @@ export function setup(): SeedData {
 }
 
 export default function (seed: SeedData): void {
-  userIteration(seed)
+  userIteration(seed, plan)
 }
 
 export const handleSummary = writeSummary

@@ -10,9 +10,11 @@ import {
   errorCodeOf,
   LOAD_START_MARKER,
   newUserState,
+  phaseAt,
   planRequest,
   REQUEST_TIMEOUT_SECONDS,
   rememberResponse,
+  type ScenarioPlan,
   SEED_RETRY,
   type SeedData,
   seedKey,
@@ -24,6 +26,11 @@ import {
 
 export const BASE_URL = __ENV.BASE_URL ?? 'http://127.0.0.1:3000'
 
+/** VUs per phase: USERS (50), or fewer with `-e VUS=N` for a smoke run. */
+export function users(): number {
+  return Number(__ENV.VUS ?? USERS)
+}
+
 // Custom metrics, named as the shared thresholds name them.
 const poolLimitErrors = new Counter('pool_limit_errors')
 const unexpectedResponses = new Counter('unexpected_responses')
@@ -32,8 +39,9 @@ const serverErrors = new Counter('server_errors')
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES))
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
-const params = (name: string) => ({
-  headers: JSON_HEADERS,
+// A body-less request names no content type: the api refuses an empty body declared as JSON.
+const params = (name: string, hasBody = true) => ({
+  headers: hasBody ? JSON_HEADERS : {},
   tags: { name },
   timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
 })
@@ -62,16 +70,17 @@ export function createSeed(): SeedData {
   return { runId, classroomIds, studentIds: assignStudents(studentIds) }
 }
 
-// Module state is per VU in k6; VU ids run on across scenarios, so the user is taken modulo USERS.
+// Module state is per VU in k6: one VU is one user, through every phase of the plan's one scenario.
 let state: UserState | undefined
 
-/** The default function's body: one request from the mix, checked and counted. */
-export function userIteration(seed: SeedData): void {
+/** The default function's body: one request from the mix, tagged with its phase, checked and counted. */
+export function userIteration(seed: SeedData, plan: ScenarioPlan): void {
   state ??= newUserState((exec.vu.idInTest - 1) % USERS)
+  exec.vu.metrics.tags.phase = phaseAt(plan, Date.now() - exec.scenario.startTime)
   const planned = planRequest(state, seed, Math.random)
   const url = `${BASE_URL}${planned.path}`
   const body = planned.body ? JSON.stringify(planned.body) : null
-  const response = http.request(planned.method, url, body, params(planned.name))
+  const response = http.request(planned.method, url, body, params(planned.name, body !== null))
   let parsed: unknown = null
   if (typeof response.body === 'string' && response.body.length > 0) {
     try {

@@ -2,9 +2,10 @@
 // 50 users in three phases. Restart PostgreSQL at the start of the window (BEFORE seconds in):
 // k6 cannot do it; `pnpm load restart --engine k6` does, or an operator at the announced time.
 import { k6Options, restartPlan, type SeedData } from '../shared/scenarios.ts'
-import { createSeed, userIteration, writeSummary } from './lib.ts'
+import { createSeed, userIteration, users, writeSummary } from './lib.ts'
 
 export const plan = restartPlan({
+  users: users(),
   beforeSeconds: Number(__ENV.BEFORE ?? 20),
   windowSeconds: Number(__ENV.WINDOW ?? 20),
   afterSeconds: Number(__ENV.AFTER ?? 20),
@@ -18,7 +19,7 @@ export function setup(): SeedData {
 }
 
 export default function (seed: SeedData): void {
-  userIteration(seed)
+  userIteration(seed, plan)
 }
 
 export const handleSummary = writeSummary

@@ -1,9 +1,9 @@
 // k6 run -e BASE_URL=http://127.0.0.1:3000 -e DURATION=60 load/k6/steady.ts
-// 50 users for DURATION seconds: no 5xx, no POOL_TIMEOUT, under 0.1 % failed, bounded p95/p99.
+// 50 users (VUS) for DURATION seconds: no 5xx, no POOL_TIMEOUT, under 0.1 % failed, bounded p95/p99.
 import { k6Options, type SeedData, steadyPlan } from '../shared/scenarios.ts'
-import { createSeed, userIteration, writeSummary } from './lib.ts'
+import { createSeed, userIteration, users, writeSummary } from './lib.ts'
 
-export const plan = steadyPlan(Number(__ENV.DURATION ?? 60))
+export const plan = steadyPlan(Number(__ENV.DURATION ?? 60), users())
 export const options = k6Options(plan)
 
 export function setup(): SeedData {
@@ -11,7 +11,7 @@ export function setup(): SeedData {
 }
 
 export default function (seed: SeedData): void {
-  userIteration(seed)
+  userIteration(seed, plan)
 }
 
 export const handleSummary = writeSummary

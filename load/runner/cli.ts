@@ -1,17 +1,22 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { UsageError, wholeNumberOption } from '@classroom/test-kit'
-import { k6Available } from './k6-engine.js'
+import { k6Available, runWithK6 } from './k6-engine.js'
+import { EXIT_CODES, K6ScriptError } from './k6-runtime/errors.js'
+import { runScript } from './k6-runtime/run-script.js'
 import { DEFAULT_RESULTS_DIR } from './package-paths.js'
 import { type LoadOptions, runLoad } from './run-load.js'
 import { formatSummaryTable } from './run-summary.js'
 
 const USAGE = `usage: pnpm load <steady|restart|failover> [options]
+       pnpm load run <script.ts|script.js> [-e KEY=VALUE ...] [--engine node|k6]
 
   steady                   50 users for --duration seconds
   restart                  50 users through --before, --window, --after; PostgreSQL restarts 1 s into the window
   failover                 the same phases on a primary and a standby; the primary is killed 1 s into
                            the window and the standby promoted --promote-after seconds later
+  run SCRIPT               a k6 script of your own, as \`k6 run\` runs it, against the api you point it at
+                           (-e BASE_URL=...); exits with k6's code (99: a threshold breached)
 
   --engine node|k6         k6 when it is on PATH, or the built-in engine (default: node)
   --duration N             steady: seconds of load (default 60)
@@ -35,6 +40,13 @@ const USAGE = `usage: pnpm load <steady|restart|failover> [options]
   DB_POOL_* and friends    reach the api unchanged, e.g. DB_POOL_PRE_PING_IDLE_MS=0`
 
 export { UsageError }
+
+/** `pnpm load run`: the script, its `__ENV` and the engine. */
+export interface RunCommand {
+  readonly script: string
+  readonly env: Readonly<Record<string, string>>
+  readonly engine: 'node' | 'k6'
+}
 
 const wholeSeconds = (name: string, raw: string | undefined, fallback: number, min: number) =>
   wholeNumberOption(name, raw, { fallback, min, unit: 'seconds' })
@@ -132,10 +144,60 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
   }
 }
 
+/**
+ * Reads `run <script> [-e KEY=VALUE]... [--engine node|k6]` (the arguments after `run`), as
+ * `k6 run` takes them.
+ *
+ * ```ts
+ * parseRunCommand(['load/k6/steady.ts', '-e', 'DURATION=5'], process.env)
+ * ```
+ */
+export function parseRunCommand(argv: string[], env: NodeJS.ProcessEnv): RunCommand {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { env: { type: 'string', short: 'e', multiple: true }, engine: { type: 'string' } },
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values, positionals } = parsed
+  if (positionals.length !== 1) throw new UsageError(`run takes one script (got ${positionals.length})`)
+  const engine = choice('engine', values.engine as string | undefined, ['node', 'k6'] as const, 'node')
+  if (engine === 'k6' && !k6Available(env))
+    throw new UsageError(
+      '--engine k6 needs the k6 binary on PATH; without it, leave --engine out to use the built-in engine',
+    )
+  const scriptEnv: Record<string, string> = {}
+  for (const pair of (values.env as string[] | undefined) ?? []) {
+    const equals = pair.indexOf('=')
+    if (equals <= 0) throw new UsageError(`-e takes KEY=VALUE, not "${pair}"`)
+    scriptEnv[pair.slice(0, equals)] = pair.slice(equals + 1)
+  }
+  return { script: positionals[0]!, env: scriptEnv, engine }
+}
+
+/** `pnpm load run`: the script's own output, and k6's exit code (107 when it cannot run here). */
+async function runCommand(command: RunCommand): Promise<number> {
+  if (command.engine === 'k6') return runWithK6(command.script, command.env)
+  try {
+    return (await runScript({ script: command.script, env: command.env })).exitCode
+  } catch (error) {
+    if (!(error instanceof K6ScriptError)) throw error
+    process.stderr.write(`${error.message}\n`)
+    return EXIT_CODES.scriptError
+  }
+}
+
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2)
   let options: LoadOptions
   try {
-    options = parseCommandLine(process.argv.slice(2), process.env)
+    if (argv[0] === 'run') return await runCommand(parseRunCommand(argv.slice(1), process.env))
+    options = parseCommandLine(argv, process.env)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     process.stderr.write(`${error.message}\n\n${USAGE}\n`)
@@ -157,10 +219,10 @@ async function main(): Promise<number> {
   if (tty) process.stdout.write('\n')
   if (result.summary) process.stdout.write(`\n${formatSummaryTable(result.summary)}\n`)
   process.stdout.write(`\nresults: ${result.runDir}\n`)
-  return result.passed ? 0 : 1
+  return result.exitCode
 }
 
-// Runs as the CLI; imported (by tests) it only exposes parseCommandLine.
+// Runs as the CLI; imported (by tests) it only exposes the command-line parsers.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().then(
     (code) => {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { LOAD_START_MARKER, type ScenarioPlan } from '../shared/scenarios.js'
@@ -24,6 +24,46 @@ const K6_SCRIPTS: Record<ScenarioPlan['name'], string> = {
   failover: 'failover-drill.ts',
 }
 
+/** The path of the plan's k6 script: what both engines run. */
+export function scriptOf(plan: ScenarioPlan): string {
+  return path.join(K6_SCRIPTS_DIR, K6_SCRIPTS[plan.name])
+}
+
+/**
+ * The `__ENV` the plan's script reads: the api's address, where handleSummary writes, the phase
+ * lengths (DURATION, or BEFORE/WINDOW/AFTER) and the restart's downtime.
+ */
+export function scriptEnv(
+  plan: ScenarioPlan,
+  { baseUrl, summaryPath, downSeconds }: { baseUrl: string; summaryPath: string; downSeconds: number },
+): Record<string, string> {
+  return {
+    BASE_URL: baseUrl,
+    SUMMARY_JSON: summaryPath,
+    ...Object.fromEntries(
+      plan.phases.map((phase) => [phaseVariable(phase.name), String(phase.durationSeconds)]),
+    ),
+    ...(plan.name === 'restart' && { DOWN_SECONDS: String(downSeconds) }),
+  }
+}
+
+/** `-e KEY=VALUE` arguments for k6. */
+function envArguments(env: Readonly<Record<string, string>>): string[] {
+  return Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`])
+}
+
+/**
+ * `k6 run` of any script with `-e` variables, output on this terminal; resolves with k6's exit code.
+ *
+ * ```ts
+ * process.exitCode = await runWithK6('my-test.ts', { BASE_URL: 'http://127.0.0.1:3000' })
+ * ```
+ */
+export function runWithK6(script: string, env: Readonly<Record<string, string>>): Promise<number> {
+  const child = spawn('k6', ['run', ...envArguments(env), script], { stdio: 'inherit' })
+  return exitCodeOf(child)
+}
+
 /**
  * Runs the plan's k6 script against `baseUrl`, with k6's own summary JSON and HTML dashboard
  * export written into `runDir`. Resolves with k6's exit code (99 when a threshold failed).
@@ -31,35 +71,23 @@ const K6_SCRIPTS: Record<ScenarioPlan['name'], string> = {
 export function runK6Engine(options: {
   baseUrl: string
   plan: ScenarioPlan
+  downSeconds: number
   runDir: string
   onLoadStart: (startedAt: number) => void
 }): Promise<number> {
-  const { plan } = options
-  const script = path.join(K6_SCRIPTS_DIR, K6_SCRIPTS[plan.name])
-  const phaseEnv = plan.phases.flatMap((phase) => [
-    '-e',
-    `${phaseVariable(phase.name)}=${phase.durationSeconds}`,
-  ])
-  const child = spawn(
-    'k6',
-    [
-      'run',
-      '-e',
-      `BASE_URL=${options.baseUrl}`,
-      '-e',
-      `SUMMARY_JSON=${path.join(options.runDir, 'k6-summary.json')}`,
-      ...phaseEnv,
-      script,
-    ],
-    {
-      env: {
-        ...process.env,
-        K6_WEB_DASHBOARD: 'true',
-        K6_WEB_DASHBOARD_EXPORT: path.join(options.runDir, 'k6-report.html'),
-      },
-      stdio: ['ignore', 'inherit', 'pipe'],
+  const env = scriptEnv(options.plan, {
+    baseUrl: options.baseUrl,
+    summaryPath: path.join(options.runDir, 'k6-summary.json'),
+    downSeconds: options.downSeconds,
+  })
+  const child = spawn('k6', ['run', ...envArguments(env), scriptOf(options.plan)], {
+    env: {
+      ...process.env,
+      K6_WEB_DASHBOARD: 'true',
+      K6_WEB_DASHBOARD_EXPORT: path.join(options.runDir, 'k6-report.html'),
     },
-  )
+    stdio: ['ignore', 'inherit', 'pipe'],
+  })
   let started = false
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     process.stderr.write(chunk)
@@ -68,6 +96,10 @@ export function runK6Engine(options: {
       options.onLoadStart(performance.now())
     }
   })
+  return exitCodeOf(child)
+}
+
+function exitCodeOf(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     child.once('error', reject)
     child.once('exit', (code) => resolve(code ?? 1))

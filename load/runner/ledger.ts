@@ -1,6 +1,18 @@
 import type { SeedData } from '../shared/scenarios.js'
 import { openProbePool } from './database-probe.js'
-import type { LedgerEntry } from './node-engine.js'
+
+/** A write the load sent, for the ledger check: which pair, and how the api answered. */
+export interface LedgerEntry {
+  /** Milliseconds from the start of the load to the request's start. */
+  readonly at: number
+  /** The VU that sent it. */
+  readonly user: number
+  readonly kind: 'enroll' | 'unenroll'
+  readonly classroomId: number
+  readonly studentId: number
+  readonly status: number
+  readonly errorCode: string | undefined
+}
 
 /** What the database holds compared with what the api told the engine. */
 export interface LedgerCheck {

@@ -18,3 +18,9 @@ export const K6_SCRIPTS_DIR = path.join(packageRoot(), 'k6')
 
 /** `load/results/`: where runs are written by default (ignored by git). */
 export const DEFAULT_RESULTS_DIR = path.join(packageRoot(), 'results')
+
+/**
+ * The built k6 runtime (`dist/runner/k6-runtime/`): VU workers and the k6 modules scripts import
+ * run as JavaScript, from the build, whether the runner itself runs from `dist/` or from sources (tests).
+ */
+export const K6_RUNTIME_DIR = path.join(packageRoot(), 'dist', 'runner', 'k6-runtime')

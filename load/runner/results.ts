@@ -1,13 +1,4 @@
-import {
-  k6ThresholdExpression,
-  k6ThresholdKey,
-  type MetricName,
-  type Outcome,
-  type PhaseName,
-  type RequestName,
-  type ScenarioPlan,
-  type Threshold,
-} from '../shared/scenarios.js'
+import type { Outcome, PhaseName, RequestName } from '../shared/scenarios.js'
 
 /** One answered (or failed) request. `status` 0 is a network error or a hang. */
 export interface RequestRecord {
@@ -98,44 +89,6 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0
   const rank = Math.ceil((p / 100) * sorted.length)
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!
-}
-
-/** Evaluates the plan's thresholds on the records, as k6 would on its metrics. */
-export function evaluateThresholds(plan: ScenarioPlan, records: readonly RequestRecord[]): ThresholdResult[] {
-  return plan.thresholds.map((threshold) => {
-    const scoped = threshold.phase ? records.filter((r) => r.phase === threshold.phase) : records
-    const actual = measure(threshold, scoped)
-    const passed = threshold.op === '<' ? actual < threshold.value : actual === threshold.value
-    return { threshold: `${k6ThresholdKey(threshold)}: ${k6ThresholdExpression(threshold)}`, actual, passed }
-  })
-}
-
-const COUNTED: Record<
-  Exclude<MetricName, 'http_req_duration' | 'http_req_failed'>,
-  (r: RequestRecord) => boolean
-> = {
-  pool_limit_errors: (r) => r.outcome === 'pool-limit',
-  unexpected_responses: (r) => r.outcome === 'unexpected',
-  server_errors: (r) => r.status >= 500 || r.status === 0,
-}
-
-function measure(threshold: Threshold, records: readonly RequestRecord[]): number {
-  if (threshold.metric === 'http_req_duration') {
-    const durations = records.map((r) => r.durationMs).sort((a, b) => a - b)
-    if (threshold.stat === 'max') return durations.at(-1) ?? 0
-    const p = /^p\((\d+)\)$/.exec(threshold.stat)
-    if (!p) throw new Error(`a duration threshold needs max or p(N), not ${threshold.stat}`)
-    return percentile(durations, Number(p[1]))
-  }
-  if (threshold.metric === 'http_req_failed') {
-    if (threshold.stat !== 'rate')
-      throw new Error(`http_req_failed thresholds are rates, not ${threshold.stat}`)
-    return records.length === 0 ? 0 : records.filter((r) => r.outcome !== 'ok').length / records.length
-  }
-  const count = records.filter(COUNTED[threshold.metric]).length
-  if (threshold.stat === 'count') return count
-  if (threshold.stat === 'rate') return records.length === 0 ? 0 : count / records.length
-  throw new Error(`${threshold.metric} thresholds are counts or rates, not ${threshold.stat}`)
 }
 
 /** One second of the run, for the report's charts. */

@@ -3,13 +3,22 @@ import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ShutdownMode } from '@classroom/local-postgres'
-import { failoverPlan, restartPlan, type ScenarioPlan, steadyPlan } from '../shared/scenarios.js'
-import { runK6Engine } from './k6-engine.js'
-import { checkLedger } from './ledger.js'
+import {
+  failoverPlan,
+  planSeconds,
+  restartPlan,
+  type ScenarioPlan,
+  type SeedData,
+  steadyPlan,
+} from '../shared/scenarios.js'
+import { fromExchange } from './exchange-records.js'
+import { runK6Engine, scriptEnv, scriptOf } from './k6-engine.js'
+import { EXIT_CODES } from './k6-runtime/errors.js'
+import { runScript } from './k6-runtime/run-script.js'
+import { checkLedger, type LedgerEntry } from './ledger.js'
 import { type ApiSample, startSampler } from './metrics-sampler.js'
-import { runNodeEngine } from './node-engine.js'
 import { renderReport } from './report-html.js'
-import { evaluateThresholds, percentile, type RequestRecord, summarise, timeline } from './results.js'
+import { percentile, type RequestRecord, summarise, type ThresholdResult, timeline } from './results.js'
 import { type FailoverSummary, poolOverview, processOverview, type RunSummary } from './run-summary.js'
 import { type FailoverTimes, type ReplicationOptions, type RestartTimes, startStack } from './stack.js'
 
@@ -40,6 +49,8 @@ export interface LoadOptions {
 export interface LoadResult {
   readonly runDir: string
   readonly passed: boolean
+  /** k6's: 99 when a threshold was breached; 1 when only the ledger check failed; 0 when all passed. */
+  readonly exitCode: number
   /** The full measurements (built-in engine); k6 writes its own summary into `runDir`. */
   readonly summary: RunSummary | undefined
 }
@@ -100,6 +111,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const exitCode = await runK6Engine({
         baseUrl: stack.apiUrl,
         plan,
+        downSeconds: options.downSeconds,
         runDir,
         onLoadStart: scheduleFault,
       })
@@ -122,14 +134,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           2,
         )}\n`,
       )
-      return { runDir, passed: exitCode === 0, summary: undefined }
+      return { runDir, passed: exitCode === 0, exitCode, summary: undefined }
     }
 
+    // The built-in engine runs the same script; the runner reads each exchange from the main thread.
     const records: RequestRecord[] = []
+    const writes: LedgerEntry[] = []
     let lastTick = 0
-    const run = await runNodeEngine({
-      baseUrl: stack.apiUrl,
-      plan,
+    const run = await runScript({
+      script: scriptOf(plan),
+      env: scriptEnv(plan, {
+        baseUrl: stack.apiUrl,
+        summaryPath: path.join(runDir, 'k6-summary.json'),
+        downSeconds: options.downSeconds,
+      }),
       onStart: (startedAt) => {
         scheduleFault(startedAt)
         progressTimer = setInterval(() => {
@@ -139,17 +157,28 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           options.onProgress?.(progressLine(plan, now, recent, records, sampler?.latest()))
         }, 1000)
       },
-      onRecord: (record) => records.push(record),
+      onExchange: (exchange) => {
+        const seen = fromExchange(exchange, plan, loadStartedAt)
+        if (!seen) return
+        records.push(seen.record)
+        if (seen.write) writes.push(seen.write)
+      },
     })
     clearInterval(progressTimer)
+    if (run.exitCode !== EXIT_CODES.ok && run.exitCode !== EXIT_CODES.thresholdsFailed)
+      throw new Error(`the ${plan.name} script stopped early (k6 exit code ${run.exitCode})`)
     const samples = sampler?.stop() ?? []
     const restartTimes = restart ? await restart : undefined
     const failoverTimes = failedOver ? await failedOver : undefined
     // Asynchronous replication may lose what the old primary acknowledged last: measured, not a failure.
     const lossExpected = failover && !options.databaseUrl && !replication.synchronous
-    const ledger = await checkLedger(stack.databaseUrl, run.seed, run.ledger, { lossExpected })
-    const totalSeconds = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
-    const thresholds = evaluateThresholds(plan, run.records)
+    const ledger = await checkLedger(stack.databaseUrl, run.setupData as SeedData, writes, { lossExpected })
+    const totalSeconds = planSeconds(plan)
+    const thresholds: ThresholdResult[] = run.thresholds.map(({ threshold, actual, ok }) => ({
+      threshold: `${threshold.key}: ${threshold.expression}`,
+      actual,
+      passed: ok,
+    }))
     const summary: RunSummary = {
       scenario: plan.name,
       engine: 'node',
@@ -163,26 +192,23 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       phases: plan.phases,
       perPhase: plan.phases.map((phase) =>
         summarise(
-          run.records.filter((r) => r.phase === phase.name),
+          records.filter((r) => r.phase === phase.name),
           phase.name,
           phase.durationSeconds,
         ),
       ),
-      overall: summarise(run.records, 'all', totalSeconds),
+      overall: summarise(records, 'all', totalSeconds),
       thresholds,
       ...(restartTimes && {
         restart: {
           mode: options.mode,
           downSeconds: options.downSeconds,
           ...relative(restartTimes, loadStartedAt),
-          firstSuccessAfterAcceptingMs: firstSuccessAfter(
-            run.records,
-            restartTimes.acceptingAt - loadStartedAt,
-          ),
+          firstSuccessAfterAcceptingMs: firstSuccessAfter(records, restartTimes.acceptingAt - loadStartedAt),
         },
       }),
       ...(failoverTimes && {
-        failover: failoverFigures(run.records, failoverTimes, loadStartedAt, {
+        failover: failoverFigures(records, failoverTimes, loadStartedAt, {
           mode: options.mode,
           promoteAfterSeconds,
           ...(options.databaseUrl ? { synchronous: null, via: 'external' } : replication),
@@ -199,13 +225,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             },
       ),
       process: processOverview(samples),
-      timeline: timeline(run.records, totalSeconds),
+      timeline: timeline(records, totalSeconds),
       apiSamples: samples,
       passed: thresholds.every((t) => t.passed) && ledger.passed,
     }
     await writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
     await writeFile(path.join(runDir, 'report.html'), renderReport(summary))
-    return { runDir, passed: summary.passed, summary }
+    const exitCode = run.exitCode !== EXIT_CODES.ok ? run.exitCode : ledger.passed ? 0 : 1
+    return { runDir, passed: summary.passed, exitCode, summary }
   } finally {
     clearInterval(progressTimer)
     sampler?.stop()
@@ -267,7 +294,7 @@ function progressLine(
   all: readonly RequestRecord[],
   pool: ApiSample | undefined,
 ): string {
-  const total = plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
+  const total = planSeconds(plan)
   const phase = lastSecond.at(-1)?.phase ?? plan.phases[0]!.name
   const p99 = percentile(
     lastSecond.map((r) => r.durationMs).sort((a, b) => a - b),

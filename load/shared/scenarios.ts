@@ -68,10 +68,10 @@ export interface ScenarioPlan {
  * steadyPlan(60)
  * ```
  */
-export function steadyPlan(durationSeconds = 60): ScenarioPlan {
+export function steadyPlan(durationSeconds = 60, users = USERS): ScenarioPlan {
   return {
     name: 'steady',
-    users: USERS,
+    users,
     phases: [{ name: 'steady', startSeconds: 0, durationSeconds }],
     thresholds: [
       { metric: 'server_errors', stat: 'count', op: '==', value: 0 },
@@ -83,8 +83,9 @@ export function steadyPlan(durationSeconds = 60): ScenarioPlan {
   }
 }
 
-/** The phase lengths of a drill, in seconds. */
+/** The phase lengths of a drill, in seconds, and its users ({@link USERS} unless a smoke run asks for fewer). */
 export interface DrillPhases {
+  readonly users?: number
   readonly beforeSeconds?: number
   readonly windowSeconds?: number
   readonly afterSeconds?: number
@@ -129,7 +130,7 @@ export function failoverPlan(phases: DrillPhases = {}): ScenarioPlan {
 /** Before, window and after, with the fault struck early in the window, and what every drill asks of them. */
 function drillPlan(
   name: 'restart' | 'failover',
-  { beforeSeconds = 20, windowSeconds = 20, afterSeconds = 20 }: DrillPhases,
+  { users = USERS, beforeSeconds = 20, windowSeconds = 20, afterSeconds = 20 }: DrillPhases,
 ): ScenarioPlan {
   if (windowSeconds <= FAULT_OFFSET_SECONDS) {
     throw new Error(
@@ -138,7 +139,7 @@ function drillPlan(
   }
   return {
     name,
-    users: USERS,
+    users,
     phases: [
       { name: 'before', startSeconds: 0, durationSeconds: beforeSeconds },
       { name: 'window', startSeconds: beforeSeconds, durationSeconds: windowSeconds },
@@ -170,26 +171,37 @@ export function k6ThresholdExpression(threshold: Threshold): string {
   return `${threshold.stat}${threshold.op}${threshold.value}`
 }
 
-/** A scenario plan as k6 `options`: constant-vus scenarios with `startTime`, tagged by phase. */
+/** Seconds from the start of the load to the end of its last phase. */
+export function planSeconds(plan: ScenarioPlan): number {
+  return plan.phases.reduce((end, p) => Math.max(end, p.startSeconds + p.durationSeconds), 0)
+}
+
+/** The phase a moment of the load (milliseconds from its start) falls in; past the end, the last. */
+export function phaseAt(plan: ScenarioPlan, elapsedMs: number): PhaseName {
+  const phase = plan.phases.find((p) => elapsedMs < (p.startSeconds + p.durationSeconds) * 1000)
+  return (phase ?? plan.phases[plan.phases.length - 1]!).name
+}
+
+/**
+ * A scenario plan as k6 `options`: one constant-vus scenario through every phase, so the same
+ * users (each a VU with what it enrolled) carry on from one phase to the next; the scripts tag
+ * each request with the phase it starts in ({@link phaseAt}), and thresholds select phases by that tag.
+ */
 export function k6Options(plan: ScenarioPlan) {
-  const scenarios: Record<string, object> = {}
-  for (const phase of plan.phases) {
-    scenarios[phase.name] = {
-      executor: 'constant-vus',
-      vus: plan.users,
-      duration: `${phase.durationSeconds}s`,
-      startTime: `${phase.startSeconds}s`,
-      gracefulStop: '5s',
-      tags: { phase: phase.name },
-    }
-  }
   const thresholds: Record<string, string[]> = {}
   for (const threshold of plan.thresholds) {
     const key = k6ThresholdKey(threshold)
     thresholds[key] = [...(thresholds[key] ?? []), k6ThresholdExpression(threshold)]
   }
   return {
-    scenarios,
+    scenarios: {
+      [plan.name]: {
+        executor: 'constant-vus',
+        vus: plan.users,
+        duration: `${planSeconds(plan)}s`,
+        gracefulStop: '5s',
+      },
+    },
     thresholds,
     setupTimeout: '120s',
     summaryTrendStats: ['avg', 'p(50)', 'p(95)', 'p(99)', 'max'],

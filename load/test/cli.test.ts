@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { parseCommandLine, UsageError } from '../runner/cli.js'
+import { parseCommandLine, parseRunCommand, UsageError } from '../runner/cli.js'
 import { k6Available } from '../runner/k6-engine.js'
 
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
@@ -102,6 +102,26 @@ describe('pnpm load: the command line', () => {
     expect(() => parseCommandLine(['failover', '--async'], withCommand)).toThrow(
       '--async sets up the embedded servers; with DATABASE_URL, DB_FAILOVER_COMMAND does',
     )
+  })
+})
+
+describe('pnpm load run: the command line', () => {
+  it('reads a script and its -e variables as k6 run does', () => {
+    expect(
+      parseRunCommand(['my-test.ts', '-e', 'BASE_URL=http://127.0.0.1:3000', '-e', 'QUERY=a=b'], {}),
+    ).toEqual({
+      script: 'my-test.ts',
+      env: { BASE_URL: 'http://127.0.0.1:3000', QUERY: 'a=b' },
+      engine: 'node',
+    })
+  })
+
+  it.each([
+    [[], 'run takes one script (got 0)'],
+    [['a.ts', '-e', 'NOVALUE'], '-e takes KEY=VALUE, not "NOVALUE"'],
+    [['a.ts', '--engine', 'k6'], '--engine k6 needs the k6 binary on PATH'],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(() => parseRunCommand(argv, { PATH: '/nonexistent' })).toThrow(message)
   })
 })
 

@@ -1,18 +1,17 @@
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { FAULT_OFFSET_SECONDS, REQUEST_MIX, USERS } from '../shared/scenarios.js'
+import { inspectScript } from '../runner/k6-runtime/run-script.js'
+import { FAULT_OFFSET_SECONDS, phaseAt, REQUEST_MIX, restartPlan, USERS } from '../shared/scenarios.js'
+
+// The scripts' init code, run in a VU of the built-in engine as k6 runs it: what options it exports.
+const script = (name: string) => fileURLToPath(new URL(`../k6/${name}`, import.meta.url))
 
 describe('k6 scripts: exported options', () => {
   it('steady: 50 constant VUs for the duration, with every steady threshold', async () => {
-    const { options } = await import('../k6/steady.ts')
+    const { options, metrics } = await inspectScript(script('steady.ts'), {})
+    expect(metrics.map((m) => m.name)).toEqual(['pool_limit_errors', 'unexpected_responses', 'server_errors'])
     expect(options.scenarios).toEqual({
-      steady: {
-        executor: 'constant-vus',
-        vus: 50,
-        duration: '60s',
-        startTime: '0s',
-        gracefulStop: '5s',
-        tags: { phase: 'steady' },
-      },
+      steady: { executor: 'constant-vus', vus: 50, duration: '60s', gracefulStop: '5s' },
     })
     expect(options.thresholds).toEqual({
       server_errors: ['count==0'],
@@ -22,19 +21,11 @@ describe('k6 scripts: exported options', () => {
     })
   })
 
-  it('restart drill: three 50-VU phases back to back, tagged, with per-phase thresholds', async () => {
-    const { options, plan } = await import('../k6/restart-drill.ts')
-    const scenarios = options.scenarios as Record<
-      string,
-      { vus: number; duration: string; startTime: string; tags: object }
-    >
-    expect(Object.keys(scenarios)).toEqual(['before', 'window', 'after'])
-    expect(Object.values(scenarios).map((s) => [s.vus, s.startTime, s.duration])).toEqual([
-      [50, '0s', '20s'],
-      [50, '20s', '20s'],
-      [50, '40s', '20s'],
-    ])
-    expect(scenarios.window?.tags).toEqual({ phase: 'window' })
+  it('restart drill: the same 50 VUs through the three phases, with per-phase thresholds', async () => {
+    const { options } = await inspectScript(script('restart-drill.ts'), {})
+    expect(options.scenarios).toEqual({
+      restart: { executor: 'constant-vus', vus: 50, duration: '60s', gracefulStop: '5s' },
+    })
     expect(options.thresholds).toEqual({
       'http_req_failed{phase:before}': ['rate==0'],
       'http_req_failed{phase:after}': ['rate==0'],
@@ -42,7 +33,31 @@ describe('k6 scripts: exported options', () => {
       'unexpected_responses{phase:window}': ['count==0'],
       'http_req_duration{phase:window}': ['p(99)<2000', 'max<10000'],
     })
-    expect(plan.faultAtSeconds).toBe(20 + FAULT_OFFSET_SECONDS)
+    expect(restartPlan().faultAtSeconds).toBe(20 + FAULT_OFFSET_SECONDS)
+  })
+
+  it('reads __ENV as `-e` gives it: phase lengths, and fewer VUs for a smoke run', async () => {
+    const { options } = await inspectScript(script('failover-drill.ts'), {
+      BEFORE: '3',
+      WINDOW: '4',
+      VUS: '2',
+    })
+    expect(options.scenarios).toEqual({
+      failover: { executor: 'constant-vus', vus: 2, duration: '27s', gracefulStop: '5s' },
+    })
+  })
+
+  it('tags each moment of a drill with its phase; past the end, the last', () => {
+    const plan = restartPlan({ beforeSeconds: 5, windowSeconds: 8, afterSeconds: 7 })
+    expect([0, 4999, 5000, 12_999, 13_000, 19_999, 25_000].map((ms) => phaseAt(plan, ms))).toEqual([
+      'before',
+      'before',
+      'window',
+      'window',
+      'after',
+      'after',
+      'after',
+    ])
   })
 
   it('the mix covers reads, listing, enrollments and drops, weighted to 100', () => {

@@ -6,8 +6,8 @@ import { recordingLogger } from '@classroom/test-kit'
 import { Kysely } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
+import type { LedgerEntry } from '../runner/ledger.js'
 import { checkLedger } from '../runner/ledger.js'
-import type { LedgerEntry } from '../runner/node-engine.js'
 import type { SeedData } from '../shared/scenarios.js'
 
 let url: string

@@ -1,0 +1,74 @@
+import {
+  classify,
+  errorCodeOf,
+  type PhaseName,
+  type RequestName,
+  type ScenarioPlan,
+} from '../shared/scenarios.js'
+import type { Exchange } from './k6-runtime/http-bridge.js'
+import type { LedgerEntry } from './ledger.js'
+import type { RequestRecord } from './results.js'
+
+const ENROLLMENTS = /^\/classrooms\/(\d+)\/enrollments(?:\/(\d+))?$/
+
+/**
+ * What the runner learns from one exchange of a drill's script, seen from the main thread: the
+ * request's record (phase from its scenario's `phase` tag, name from its `name` tag) and, for an
+ * enroll or a drop, its ledger entry. setup()'s and teardown()'s calls (no scenario) give nothing.
+ *
+ * ```ts
+ * const { record, write } = fromExchange(exchange, plan, loadStartedAt) ?? {}
+ * ```
+ */
+export function fromExchange(
+  exchange: Exchange,
+  plan: ScenarioPlan,
+  loadStartedAt: number,
+): { record: RequestRecord; write: LedgerEntry | undefined } | undefined {
+  const { call, answer } = exchange
+  const phase = call.tags.phase as PhaseName | undefined
+  if (call.tags.scenario === undefined || !plan.phases.some((p) => p.name === phase)) return undefined
+  const errorCode = answer.status >= 400 ? errorCodeOf(parseJson(answer.body)) : undefined
+  const at = exchange.startedAt - loadStartedAt
+  const name = call.tags.name as RequestName
+  const record: RequestRecord = {
+    at,
+    phase: phase!,
+    name,
+    status: answer.status,
+    errorCode,
+    outcome: classify(answer.status, errorCode),
+    durationMs: answer.durationMs,
+  }
+  return { record, write: ledgerEntry(exchange, name, at, errorCode) }
+}
+
+/** The pair an enroll (`POST /classrooms/:id/enrollments {studentId}`) or a drop wrote, and how it was answered. */
+function ledgerEntry(
+  { call, answer, vuId }: Exchange,
+  name: RequestName,
+  at: number,
+  errorCode: string | undefined,
+): LedgerEntry | undefined {
+  if (name !== 'enroll' && name !== 'unenroll') return undefined
+  const match = ENROLLMENTS.exec(new URL(call.url).pathname)
+  const classroomId = Number(match?.[1])
+  const studentId =
+    name === 'enroll'
+      ? (parseJson(call.body) as { studentId?: number } | null)?.studentId
+      : Number(match?.[2])
+  if (!match || typeof studentId !== 'number' || !Number.isInteger(studentId))
+    throw new Error(
+      `a ${name} request went to ${call.method} ${call.url}: the ledger cannot tell which pair it wrote`,
+    )
+  return { at, user: vuId, kind: name, classroomId, studentId, status: answer.status, errorCode }
+}
+
+function parseJson(text: string | null): unknown {
+  if (!text) return null
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return null
+  }
+}

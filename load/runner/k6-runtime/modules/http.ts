@@ -1,0 +1,134 @@
+// `k6/http` inside a VU of the built-in engine: synchronous calls, made by the main thread.
+import { parseDuration } from '../durations.js'
+import type { HttpAnswer } from '../protocol.js'
+import { vu } from '../vu-context.js'
+
+/** What `http.expectedStatuses()` returns and `setResponseCallback` / `params.responseCallback` take. */
+export interface ResponseCallback {
+  readonly expected: readonly (readonly [number, number])[]
+}
+
+/** The request parameters the built-in engine honours; any other fails the call, naming it. */
+export interface Params {
+  headers?: Record<string, string>
+  tags?: Record<string, string>
+  timeout?: string | number
+  responseCallback?: ResponseCallback | null
+}
+
+const KNOWN_PARAMS = new Set(['headers', 'tags', 'timeout', 'responseCallback'])
+const DEFAULT_TIMEOUT_MS = 60_000
+// Scripts pass the same few timeouts on every call: parsed once each.
+const timeouts = new Map<string | number, number>()
+
+function timeoutMs(timeout: string | number | undefined): number {
+  if (timeout === undefined) return DEFAULT_TIMEOUT_MS
+  let ms = timeouts.get(timeout)
+  if (ms === undefined) {
+    ms = parseDuration(timeout, 'params.timeout')
+    timeouts.set(timeout, ms)
+  }
+  return ms
+}
+
+type Body = string | Record<string, unknown> | null | undefined
+
+/** k6's response: status, body, headers, timings, error; `json()` parses the body. */
+export class Response {
+  readonly status: number
+  readonly body: string
+  readonly timings: { readonly duration: number }
+  readonly error: string
+  readonly error_code: number
+  readonly url: string
+  readonly request: { readonly method: string; readonly url: string }
+
+  constructor(method: string, url: string, answer: HttpAnswer) {
+    this.status = answer.status
+    this.body = answer.body
+    this.rawHeaders = answer.headers
+    this.timings = { duration: answer.durationMs }
+    this.error = answer.error
+    this.error_code = answer.errorCode
+    this.url = url
+    this.request = { method, url }
+  }
+
+  private readonly rawHeaders: Record<string, string>
+  private canonical: Record<string, string> | undefined
+
+  /** Response headers, named as k6 names them; built when first read (most scripts never do). */
+  get headers(): Record<string, string> {
+    this.canonical ??= canonicalHeaders(this.rawHeaders)
+    return this.canonical
+  }
+
+  /** The body parsed as JSON; with a selector (`a.b.0`), the value there. */
+  json(selector?: string): unknown {
+    const parsed = JSON.parse(this.body) as unknown
+    if (!selector) return parsed
+    return selector
+      .split('.')
+      .reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], parsed)
+  }
+}
+
+/** `Content-Type` rather than `content-type`, as k6 names response headers. */
+function canonicalHeaders(headers: Record<string, string>): Record<string, string> {
+  const result: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers))
+    result[name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase())] = value
+  return result
+}
+
+/** Statuses counted as expected: numbers, or `{ min, max }` ranges. */
+export function expectedStatuses(...statuses: (number | { min: number; max: number })[]): ResponseCallback {
+  return {
+    expected: statuses.map((s) => (typeof s === 'number' ? ([s, s] as const) : ([s.min, s.max] as const))),
+  }
+}
+
+/** Sets which responses count as expected for `http_req_failed`; `null` stops emitting it. */
+export function setResponseCallback(callback: ResponseCallback | null): void {
+  vu().expected = callback?.expected ?? null
+}
+
+/** One HTTP call; blocks the VU until the answer (or the timeout) comes. */
+export function request(method: string, url: string, body?: Body, params: Params = {}): Response {
+  for (const key of Object.keys(params))
+    if (!KNOWN_PARAMS.has(key))
+      throw new Error(`k6/http param "${key}" does not run here (supported: ${[...KNOWN_PARAMS].join(', ')})`)
+  const context = vu()
+  const headers = { ...params.headers }
+  let text: string | null = null
+  if (typeof body === 'string') text = body
+  else if (body && typeof body === 'object') {
+    // k6 sends an object as a form.
+    text = new URLSearchParams(body as Record<string, string>).toString()
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      headers['Content-Type'] = 'application/x-www-form-urlencoded'
+  }
+  const verb = method.toUpperCase()
+  const answer = context.http({
+    method: verb,
+    url,
+    body: text,
+    headers,
+    tags: { ...context.tags(), name: url, ...params.tags },
+    timeoutMs:
+      params.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(params.timeout, 'params.timeout'),
+    expected:
+      params.responseCallback === undefined ? context.expected : (params.responseCallback?.expected ?? null),
+  })
+  return new Response(verb, url, answer)
+}
+
+export const get = (url: string, params?: Params) => request('GET', url, null, params)
+export const head = (url: string, params?: Params) => request('HEAD', url, null, params)
+export const post = (url: string, body?: Body, params?: Params) => request('POST', url, body, params)
+export const put = (url: string, body?: Body, params?: Params) => request('PUT', url, body, params)
+export const patch = (url: string, body?: Body, params?: Params) => request('PATCH', url, body, params)
+export const del = (url: string, body?: Body, params?: Params) => request('DELETE', url, body, params)
+export const options = (url: string, body?: Body, params?: Params) => request('OPTIONS', url, body, params)
+
+export default { request, get, head, post, put, patch, del, options, expectedStatuses, setResponseCallback }

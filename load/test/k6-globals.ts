@@ -1,2 +1,0 @@
-// k6 scripts read __ENV at import time.
-;(globalThis as { __ENV?: Record<string, string> }).__ENV = {}
