@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import { type BouncedCluster, createTestDatabase, startBouncedCluster } from '@classroom/local-postgres'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { InstrumentedPostgresDialect } from '../src/index.js'
 import { configFor, openDb, sleep } from './support.js'
 
 let url: string
@@ -113,6 +114,28 @@ describe('aborting', () => {
       expect(pool.stats()).toMatchObject({ active: 0, idle: 1 })
     } finally {
       await close()
+    }
+  })
+
+  it('a cancel or kill asked for after its statement ended touches nothing: the session serves on', async () => {
+    const dialect = new InstrumentedPostgresDialect(
+      configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }),
+    )
+    const driver = dialect.createDriver()
+    const connection = await driver.acquireConnection()
+    try {
+      const { rows } = await connection.executeQuery<{ pid: number }>(
+        CompiledQuery.raw('select pg_backend_pid() as pid'),
+      )
+      const pid = rows[0]!.pid
+      await connection.cancelQuery?.(undefined as never)
+      await connection.killSession?.(undefined as never)
+      await expect(connection.executeQuery(CompiledQuery.raw('select pg_sleep(0.2)'))).resolves.toBeDefined()
+      // The same session, not terminated.
+      expect((await activity(url, pid))?.state).toBe('idle')
+    } finally {
+      await driver.releaseConnection(connection)
+      await driver.destroy()
     }
   })
 

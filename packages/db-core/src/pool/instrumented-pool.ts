@@ -119,9 +119,10 @@ const ACQUIRE_DEADLINE = Symbol('acquire deadline')
 const RECYCLED = new Error('connection recycled')
 
 // The token of pg-pool's own query(): its checkout releases itself. Called with a callback of the
-// caller's, or returning a promise.
+// caller's, or returning a promise. And that of db-core's Kysely driver, which releases its own too.
 const POOL_QUERY = Object.freeze({})
 const POOL_QUERY_PROMISE = Object.freeze({})
+const DRIVER_CHECKOUT = Object.freeze({})
 const noop = () => undefined
 
 // The "error" a connection the server already closed is released with.
@@ -208,8 +209,6 @@ export class InstrumentedPool extends pg.Pool {
   #selfReleasing: object | undefined
   /** The abort signal of the Kysely checkout being started, if its query has one. */
   #checkoutSignal: AbortSignal | undefined
-  /** The client each self-releasing checkout made by the Kysely driver got, by the driver's token. */
-  readonly #tokenClients = new WeakMap<object, pg.PoolClient>()
 
   constructor(options: InstrumentedPoolOptions) {
     const {
@@ -359,13 +358,13 @@ export class InstrumentedPool extends pg.Pool {
     const acquiredAt = token ? undefined : this.#leakDetector?.captureCaller(this.connect)
     if (!callback) {
       return new Promise((resolve, reject) =>
-        this.#checkoutFirst(acquiredAt, signal, token, (error, client) => {
+        this.#checkoutFirst(acquiredAt, signal, (error, client) => {
           if (client) resolve(client)
           else reject(error)
         }),
       )
     }
-    this.#checkoutFirst(acquiredAt, signal, token, (error, client) => {
+    this.#checkoutFirst(acquiredAt, signal, (error, client) => {
       // pg-pool's own query() without a callback: its callback settles a promise and cannot throw, and
       // pg-pool calls it straight from its queue, as here. Any other callback, as pg-pool: called once,
       // outside any promise chain, so a throw in it is an uncaught exception.
@@ -385,16 +384,13 @@ export class InstrumentedPool extends pg.Pool {
   #checkoutFirst(
     acquiredAt: Error | undefined,
     signal: AbortSignal | undefined,
-    token: object | undefined,
     done: (error: unknown, client?: pg.PoolClient) => void,
   ): void {
-    const settle = (client: pg.PoolClient) => {
-      // The driver finds its client again: to name a transaction's code, and to cancel its statement.
-      if (token && token !== POOL_QUERY && token !== POOL_QUERY_PROMISE) this.#tokenClients.set(token, client)
-      done(undefined, client)
-    }
     const slow = (first?: FirstAttempt) => {
-      this.#checkout(acquiredAt, false, this.#config.pool.unavailableWaitMs, signal, first).then(settle, done)
+      this.#checkout(acquiredAt, false, this.#config.pool.unavailableWaitMs, signal, first).then(
+        (client) => done(undefined, client),
+        done,
+      )
     }
     const startedAt = performance.now()
     if (
@@ -420,7 +416,7 @@ export class InstrumentedPool extends pg.Pool {
           return
         }
         if (error || !client) slow({ startedAt, error })
-        else if (this.#readyAsIs(client)) settle(this.#handOut(client, startedAt, acquiredAt))
+        else if (this.#readyAsIs(client)) done(undefined, this.#handOut(client, startedAt, acquiredAt))
         else slow({ startedAt, client })
       })
     } catch (error) {
@@ -446,18 +442,12 @@ export class InstrumentedPool extends pg.Pool {
   }
 
   /**
-   * For db-core's Kysely driver, right before it checks out: that checkout releases itself (no leak
-   * stack is taken), its client is found again by `token` (to name a transaction begun on it, to
-   * cancel its statement), and an abort of `signal` takes it out of the queue at once.
+   * For db-core's Kysely driver, right before it calls {@link connect}: that checkout releases itself
+   * (no leak stack is taken), and an abort of `signal` takes it out of the queue at once.
    */
-  checkoutReleasesItself(token: object, signal?: AbortSignal): void {
-    this.#selfReleasing = token
+  checkoutReleasesItself(signal?: AbortSignal): void {
+    this.#selfReleasing = DRIVER_CHECKOUT
     this.#checkoutSignal = signal
-  }
-
-  /** The client the checkout marked with `token` got. */
-  clientOf(token: object): pg.PoolClient | undefined {
-    return this.#tokenClients.get(token)
   }
 
   /** Names the code holding `client` from now on (a transaction begun on it), for leak reports. */
