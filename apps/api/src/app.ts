@@ -10,6 +10,7 @@ import type { ApiMetrics } from './metrics.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
+import { hungUp } from './routes/read-options.js'
 import { addApiKeywords } from './routes/schemas.js'
 import { studentRoutes } from './routes/students.js'
 
@@ -96,7 +97,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
 
   app.setErrorHandler((error, request, reply) => {
     // The client hung up: its statement was cancelled and nobody is left to answer.
-    if (request.signal.aborted) {
+    if (hungUp(reply)) {
       deps.logger.debug('request abandoned by its client', {
         requestId: request.id,
         route: request.routeOptions.url,

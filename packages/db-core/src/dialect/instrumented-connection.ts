@@ -2,6 +2,7 @@ import type { CompiledQuery, DatabaseConnection, OperationNode, QueryId, QueryRe
 import type pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
 import { type CancelTarget, sendCancelRequest } from '../pool/cancel-request.js'
+import type { CancellableConnection, StatementCancellation } from './statement-cancellation.js'
 
 /** What a connection needs of db-core's Kysely driver. */
 export interface ConnectionDriver {
@@ -31,7 +32,7 @@ export function isReadOnlyQuery(node: OperationNode): boolean {
  * `'kill session'` through a detached connection, each only while one of its statements runs.
  * One per pooled client, kept across its checkouts.
  */
-export class InstrumentedConnection implements DatabaseConnection {
+export class InstrumentedConnection implements DatabaseConnection, CancellableConnection {
   readonly client: pg.PoolClient
   readonly #driver: ConnectionDriver
   inTransaction = false
@@ -41,6 +42,8 @@ export class InstrumentedConnection implements DatabaseConnection {
   #statements = 0
   /** The statement running now: an abort cancels or kills only that one. */
   #running: QueryId | undefined
+  /** The {@link StatementCancellation} of this checkout's query, if it was given one. */
+  cancellation: StatementCancellation | undefined
 
   constructor(client: pg.PoolClient, driver: ConnectionDriver) {
     this.client = client
@@ -48,9 +51,15 @@ export class InstrumentedConnection implements DatabaseConnection {
   }
 
   /** A new checkout of this client begins: its statement count starts at zero. */
-  checkedOut(): this {
+  checkedOut(cancellation: StatementCancellation | undefined): this {
     this.#statements = 0
+    this.cancellation = cancellation
     return this
+  }
+
+  /** Back to the pool unused (its query was cancelled while it waited for it). */
+  giveBack(): void {
+    this.client.release()
   }
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -67,6 +76,7 @@ export class InstrumentedConnection implements DatabaseConnection {
 
   async #run<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.discarded) throw new Error('Postgres connection has been discarded')
+    this.cancellation?.throwIfCancelled()
     this.#running = query.queryId
     try {
       const { command, rowCount, rows } = await this.client.query<R & pg.QueryResultRow>(

@@ -10,6 +10,7 @@ import type pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
 import type { InstrumentedPool } from '../pool/instrumented-pool.js'
 import { type ConnectionDriver, InstrumentedConnection } from './instrumented-connection.js'
+import { StatementCancellation } from './statement-cancellation.js'
 
 type AbortOptions = Parameters<Driver['acquireConnection']>[0]
 
@@ -54,16 +55,18 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
   }
 
   acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
+    const cancellation = StatementCancellation.of(options)
     // Kysely releases every connection it acquires (in a finally): no leak stack at checkout.
     this.#pool.checkoutReleasesItself(options?.signal)
-    return this.#pool.connect().then((client) => {
+    const checkout = this.#pool.connect().then((client) => {
       let connection = this.#connections.get(client)
       if (!connection) {
         connection = new InstrumentedConnection(client, this)
         this.#connections.set(client, connection)
       }
-      return connection.checkedOut()
+      return connection.checkedOut(cancellation)
     })
+    return cancellation ? cancellation.checkout(checkout) : checkout
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -124,6 +127,8 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {
     const wrapped = connection as InstrumentedConnection
+    wrapped.cancellation?.released()
+    wrapped.cancellation = undefined
     wrapped.client.release(wrapped.discarded)
     return RELEASED
   }
