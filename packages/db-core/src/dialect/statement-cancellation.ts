@@ -8,8 +8,9 @@ export interface CancellableConnection {
   giveBack(): void
 }
 
-// The options object Kysely passes on to the driver's checkout names its cancellation.
-const byOptions = new WeakMap<object, StatementCancellation>()
+// Kysely passes the options of a query on to the driver's checkout: they carry their cancellation
+// under this key (a property read, where a WeakMap entry per query cost more).
+const CANCELLATION = Symbol('db-core statement cancellation')
 
 /**
  * Cancels one Kysely query from outside, at any point: waiting for a connection (it leaves the
@@ -29,19 +30,15 @@ const byOptions = new WeakMap<object, StatementCancellation>()
  */
 export class StatementCancellation {
   /** Hand these to Kysely's `execute` / `executeQuery`. */
-  readonly options: AbortableQueryOptions = Object.freeze({})
+  readonly options: AbortableQueryOptions = { [CANCELLATION]: this } as AbortableQueryOptions
   #cancelled = false
   /** Rejects the checkout still waiting for a connection. */
   #leave: ((error: Error) => void) | undefined
   #connection: CancellableConnection | undefined
 
-  constructor() {
-    byOptions.set(this.options, this)
-  }
-
   /** The cancellation these options name, if any. */
   static of(options: object | undefined): StatementCancellation | undefined {
-    return options && byOptions.get(options)
+    return (options as { [CANCELLATION]?: StatementCancellation } | undefined)?.[CANCELLATION]
   }
 
   get cancelled(): boolean {
