@@ -24,8 +24,10 @@ const CANCELLATION = Symbol('db-core statement cancellation')
  *
  * ```ts
  * const cancellation = new StatementCancellation()
- * request.raw.once('close', () => cancellation.cancel())
+ * // Or when the HTTP client it answers hangs up.
+ * const timer = setTimeout(() => cancellation.cancel(), 5000)
  * await db.selectFrom('classrooms').selectAll().execute(cancellation.options)
+ * clearTimeout(timer)
  * ```
  */
 export class StatementCancellation {
