@@ -522,7 +522,11 @@ export class InstrumentedPool extends pg.Pool {
           ...this.#leakDetector?.describe(client),
         })
         this.#counters.connectionsDestroyedAtShutdown++
-        client.release(HELD_AT_SHUTDOWN)
+        const release = client.release
+        // Its holder releases it too once its statement fails (pg-pool's query() does): a second
+        // release would throw from inside pg's callback, an uncaught exception.
+        client.release = noop
+        release.call(client, HELD_AT_SHUTDOWN)
       }
     } while (!(await Promise.race([ended.then(() => true), sleep(DRAIN_POLL_MS, false)])))
     return false
