@@ -45,6 +45,7 @@ describe('a client that hangs up mid-request', () => {
     }
     // The api serves on, with the connection the cancelled read had.
     expect((await request(t.url, 'GET', `/classrooms/${id}`)).status).toBe(200)
-    expect(t.logs.filter((line) => line.level === 'error')).toEqual([])
+    // Taken for what it is, a client gone (answered 499): its 57014 is not logged as an unexpected error.
+    expect(t.logs.filter((line) => line.level === 'error' || line.level === 'warn')).toEqual([])
   })
 })

@@ -16,6 +16,7 @@ export { type ConnectionBudget, checkConnectionBudget } from './connection-budge
 export { isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
 export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
+export { StatementCancellation } from './dialect/statement-cancellation.js'
 export {
   ConfigError,
   type ConfigIssue,

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import { type BouncedCluster, createTestDatabase, startBouncedCluster } from '@classroom/local-postgres'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { InstrumentedPostgresDialect, StatementCancellation } from '../src/index.js'
 import { configFor, openDb, sleep } from './support.js'
 
 let url: string
@@ -116,6 +117,28 @@ describe('aborting', () => {
     }
   })
 
+  it('a cancel or kill asked for after its statement ended touches nothing: the session serves on', async () => {
+    const dialect = new InstrumentedPostgresDialect(
+      configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }),
+    )
+    const driver = dialect.createDriver()
+    const connection = await driver.acquireConnection()
+    try {
+      const { rows } = await connection.executeQuery<{ pid: number }>(
+        CompiledQuery.raw('select pg_backend_pid() as pid'),
+      )
+      const pid = rows[0]!.pid
+      await connection.cancelQuery?.(undefined as never)
+      await connection.killSession?.(undefined as never)
+      await expect(connection.executeQuery(CompiledQuery.raw('select pg_sleep(0.2)'))).resolves.toBeDefined()
+      // The same session, not terminated.
+      expect((await activity(url, pid))?.state).toBe('idle')
+    } finally {
+      await driver.releaseConnection(connection)
+      await driver.destroy()
+    }
+  })
+
   it.each([
     ['ignore query', 'runs on to its end on the server', 'active'],
     ['kill session', 'ends with its session, and the pool opens another', undefined],
@@ -134,6 +157,63 @@ describe('aborting', () => {
       await sleep(200)
       expect((await activity(url, pid))?.state).toBe(serverState)
       await expect(backendPid.execute(db)).resolves.toMatchObject({ rows: [{ pid: expect.any(Number) }] })
+    } finally {
+      await close()
+    }
+  })
+})
+
+describe('StatementCancellation: a query cancelled without an AbortSignal', () => {
+  const onePool = () => openDb(configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }))
+
+  it('while it runs: its statement ends on the server at once, and its connection serves on', async () => {
+    const { db, close } = onePool()
+    try {
+      const pid = (await backendPid.execute(db)).rows[0]!.pid
+      const cancellation = new StatementCancellation()
+      const running = sql`select pg_sleep(30)`
+        .execute(db, cancellation.options)
+        .catch((error: unknown) => error)
+      await expect
+        .poll(async () => (await activity(url, pid))?.state, { timeout: 2000, interval: 20 })
+        .toBe('active')
+      cancellation.cancel()
+      expect(await running).toMatchObject({ code: '57014' })
+      expect((await activity(url, pid))?.state).toBe('idle')
+      expect((await backendPid.execute(db)).rows[0]!.pid).toBe(pid)
+    } finally {
+      await close()
+    }
+  })
+
+  it('while it waits for a connection: it leaves the queue at once, and the connection it is served goes straight back', async () => {
+    const { db, pool, close } = onePool()
+    try {
+      const held = await pool.connect()
+      const cancellation = new StatementCancellation()
+      const waiting = sql`select 1`.execute(db, cancellation.options).catch((error: unknown) => error)
+      await sleep(50)
+      cancellation.cancel()
+      expect(await waiting).toMatchObject({ message: 'the query was cancelled', code: '57014' })
+      held.release()
+      await expect(backendPid.execute(db)).resolves.toMatchObject({ rows: [{ pid: expect.any(Number) }] })
+      expect(pool.stats()).toMatchObject({ active: 0, idle: 1 })
+      // Cancelled for good: the same options run nothing more.
+      await expect(sql`select 1`.execute(db, cancellation.options)).rejects.toMatchObject({ code: '57014' })
+    } finally {
+      await close()
+    }
+  })
+
+  it("after its query ended: nothing, and not the connection's next statement", async () => {
+    const { db, close } = onePool()
+    try {
+      const cancellation = new StatementCancellation()
+      await sql`select 1`.execute(db, cancellation.options)
+      const next = sql`select pg_sleep(0.3)`.execute(db)
+      await sleep(100)
+      cancellation.cancel()
+      await expect(next).resolves.toBeDefined()
     } finally {
       await close()
     }

@@ -1,5 +1,5 @@
 import { recordingLogger } from '@classroom/test-kit'
-import { CamelCasePlugin, Kysely, type LogEvent, sql } from 'kysely'
+import { AbortedTransactionError, CamelCasePlugin, Kysely, type LogEvent, sql } from 'kysely'
 import { describe, expect, inject, it } from 'vitest'
 import { InstrumentedPool, InstrumentedPostgresDialect } from '../src/index.js'
 
@@ -27,6 +27,46 @@ describe('InstrumentedPostgresDialect: db-core as Kysely users write it', () => 
       expect(events[0]!.query.sql).toContain('"pg_database"')
       expect(dialect.pool).toBeInstanceOf(InstrumentedPool)
       expect(dialect.pool.stats()).toMatchObject({ acquisitions: 1, size: 2, max: 42 })
+    } finally {
+      await db.destroy()
+    }
+  })
+
+  it("runs Kysely's statements straight on the pool's clients: affected rows, savepoints, a commit that rolled back, the caller's stack, no streaming", async () => {
+    // One connection: the temporary table is there for every checkout.
+    const dialect = new InstrumentedPostgresDialect({
+      connectionString: url,
+      pool: { size: 1, maxOverflow: 0 },
+    })
+    const db = new Kysely<{ notes: { id: number } }>({ dialect })
+    try {
+      await sql`create temporary table notes (id int primary key)`.execute(db)
+      const inserted = await db
+        .insertInto('notes')
+        .values([{ id: 1 }, { id: 2 }])
+        .executeTakeFirst()
+      expect(inserted.numInsertedOrUpdatedRows).toBe(2n)
+      const trx = await db.startTransaction().execute()
+      const withSavepoint = await trx.savepoint('before_three').execute()
+      await withSavepoint.insertInto('notes').values({ id: 3 }).execute()
+      const rolledBack = await withSavepoint.rollbackToSavepoint('before_three').execute()
+      await rolledBack.releaseSavepoint('before_three').execute()
+      const duplicate = await rolledBack
+        .insertInto('notes')
+        .values({ id: 1 })
+        .execute()
+        .catch((error: Error) => error)
+      expect(duplicate).toMatchObject({ code: '23505' })
+      expect(String((duplicate as Error).stack)).toContain('dialect.test.ts')
+      await expect(rolledBack.commit().execute()).rejects.toBeInstanceOf(AbortedTransactionError)
+      expect(await db.selectFrom('notes').select('id').orderBy('id').execute()).toEqual([
+        { id: 1 },
+        { id: 2 },
+      ])
+      await expect(db.selectFrom('notes').selectAll().stream().next()).rejects.toThrow(
+        /streaming is not supported/,
+      )
+      expect(dialect.pool.stats()).toMatchObject({ active: 0, total: 1, unsafeReleases: 0 })
     } finally {
       await db.destroy()
     }

@@ -57,6 +57,29 @@ describe('prepared statements', () => {
     }
   })
 
+  it('keeps what a config object asks for (row mode, its values) and passes errors back with their caller, in every calling form', async () => {
+    const p = pool()
+    const client = await p.connect()
+    try {
+      const config = { text: 'select $1::int as n, $2::text as t', values: [1, 'a'], rowMode: 'array' }
+      expect((await client.query(config)).rows).toEqual([[1, 'a']])
+      // The caller's config object is left as it was: no statement name written into it.
+      expect(config).not.toHaveProperty('name')
+      const viaCallback = await new Promise((resolve, reject) =>
+        client.query('select $1::int as n', [2], (error, result) =>
+          error ? reject(error) : resolve(result.rows),
+        ),
+      )
+      expect(viaCallback).toEqual([{ n: 2 }])
+      const failed = await client.query('select $1::int / 0 as n', [3]).catch((error: Error) => error)
+      expect(failed).toMatchObject({ code: '22012' })
+      expect(String((failed as Error).stack)).toContain('prepared-statements.test.ts')
+    } finally {
+      client.release()
+    }
+    expect(await prepared(p)).toHaveLength(3)
+  })
+
   it('keeps at most DB_STATEMENT_CACHE_SIZE per connection, deallocating the least recently used', async () => {
     const p = pool({ DB_STATEMENT_CACHE_SIZE: '3' })
     for (let i = 0; i < 10; i++) await p.query(`select $1::int + ${i} as n`, [i])

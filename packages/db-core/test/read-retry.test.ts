@@ -2,7 +2,7 @@ import { LocalPostgres } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { type Generated, type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isReadOnlyQuery } from '../src/dialect/instrumented-postgres-driver.js'
+import { isReadOnlyQuery } from '../src/dialect/instrumented-connection.js'
 import { DatabaseUnavailableError, isConnectionError } from '../src/index.js'
 import { configFor, openDb, sleep } from './support.js'
 

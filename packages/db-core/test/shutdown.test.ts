@@ -3,7 +3,7 @@ import { createTestDatabase } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import pg from 'pg'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
-import { configFor, openPool } from './support.js'
+import { configFor, openPool, sleep } from './support.js'
 
 let url: string
 
@@ -59,6 +59,18 @@ describe('endWithin: a shutdown no checkout can hold open', () => {
     expect(pool.totalCount).toBe(0)
     // Served by nobody, or served and cut: either way an answer, not a hang.
     await queued
+  })
+
+  it("cuts a pool.query() still running at the deadline: its caller gets an error, and pg-pool's own release after it is no second release", async () => {
+    const pool = openPool(configFor(url, { DB_POOL_SIZE: '2', DB_POOL_MAX_OVERFLOW: '0' }))
+    await pool.connect()
+    const running = pool.query('select pg_sleep(30)').catch((error: unknown) => error)
+    await sleep(100)
+    await expect(pool.endWithin(200)).resolves.toBe(false)
+    expect(await running).toBeInstanceOf(Error)
+    // A second release would have thrown from pg's callback, an uncaught exception failing this run.
+    await sleep(100)
+    expect(pool.stats().connectionsDestroyedAtShutdown).toBe(2)
   })
 
   it('ends a query still running at the deadline: its caller gets an error, not a hang', async () => {

@@ -62,7 +62,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
           },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { limit, cursor } = request.query
         const afterId = cursor === undefined ? 0 : decodeCursor(cursor)
         // One row more than asked tells whether another page exists, without a count.
@@ -72,7 +72,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
           .where('id', '>', afterId)
           .orderBy('id')
           .limit(limit + 1)
-          .execute(readOptions(request))
+          .execute(readOptions(reply))
         const page = rows.slice(0, limit)
         const last = page.at(-1)
         return {
@@ -97,16 +97,20 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
       .where('id', '=', 0)
       .compile()
 
-    app.get<{ Params: IdParams }>('/classrooms/:id', { schema: { params: idParams } }, async (request) => {
-      const {
-        rows: [row],
-      } = await db.executeQuery<InferResult<typeof classroomById>[number]>(
-        { ...classroomById, parameters: [request.params.id], queryId: createQueryId() },
-        readOptions(request),
-      )
-      if (!row)
-        throw new ApiError(404, 'CLASSROOM_NOT_FOUND', `classroom ${request.params.id} does not exist`)
-      return { ...classroomView(row), enrolledCount: Number(row.enrolled_count) }
-    })
+    app.get<{ Params: IdParams }>(
+      '/classrooms/:id',
+      { schema: { params: idParams } },
+      async (request, reply) => {
+        const {
+          rows: [row],
+        } = await db.executeQuery<InferResult<typeof classroomById>[number]>(
+          { ...classroomById, parameters: [request.params.id], queryId: createQueryId() },
+          readOptions(reply),
+        )
+        if (!row)
+          throw new ApiError(404, 'CLASSROOM_NOT_FOUND', `classroom ${request.params.id} does not exist`)
+        return { ...classroomView(row), enrolledCount: Number(row.enrolled_count) }
+      },
+    )
   }
 }

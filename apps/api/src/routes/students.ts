@@ -64,20 +64,24 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
       },
     )
 
-    app.get<{ Params: IdParams }>('/students/:id', { schema: { params: idParams } }, async (request) => {
-      const row = await db
-        .selectFrom('students')
-        .selectAll()
-        .where('id', '=', request.params.id)
-        .executeTakeFirst(readOptions(request))
-      if (!row) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${request.params.id} does not exist`)
-      return studentView(row)
-    })
+    app.get<{ Params: IdParams }>(
+      '/students/:id',
+      { schema: { params: idParams } },
+      async (request, reply) => {
+        const row = await db
+          .selectFrom('students')
+          .selectAll()
+          .where('id', '=', request.params.id)
+          .executeTakeFirst(readOptions(reply))
+        if (!row) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${request.params.id} does not exist`)
+        return studentView(row)
+      },
+    )
 
     app.get<{ Params: IdParams }>(
       '/students/:id/classrooms',
       { schema: { params: idParams } },
-      async (request) => {
+      async (request, reply) => {
         const { id } = request.params
         // One query (one connection) answers both "does the student exist" and "where is it enrolled".
         const rows = await db
@@ -93,7 +97,7 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
           ])
           .where('students.id', '=', id)
           .orderBy('classrooms.id')
-          .execute(readOptions(request))
+          .execute(readOptions(reply))
         if (rows.length === 0) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${id} does not exist`)
         const enrolled = rows.flatMap((row) =>
           row.id === null ||

@@ -56,7 +56,7 @@ export class InstrumentedPostgresDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    return new InstrumentedPostgresDriver(this.#postgres.createDriver(), this.pool)
+    return new InstrumentedPostgresDriver(this.pool, this.#postgres.createDriver())
   }
 
   createQueryCompiler(): QueryCompiler {

@@ -1,33 +1,26 @@
-import type {
+import {
   CompiledQuery,
-  DatabaseConnection,
-  Driver,
-  OperationNode,
-  QueryCompiler,
-  QueryResult,
-  TransactionSettings,
+  type DatabaseConnection,
+  type Driver,
+  type QueryCompiler,
+  type QueryResult,
+  type TransactionSettings,
 } from 'kysely'
 import type pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
-import { type CancelTarget, sendCancelRequest } from '../pool/cancel-request.js'
 import type { InstrumentedPool } from '../pool/instrumented-pool.js'
+import { type ConnectionDriver, InstrumentedConnection } from './instrumented-connection.js'
+import { StatementCancellation } from './statement-cancellation.js'
 
 type AbortOptions = Parameters<Driver['acquireConnection']>[0]
 
-/**
- * Whether a statement only reads: a SELECT whose CTEs are all SELECTs too (a `with x as (insert ...)`
- * writes). Functions with side effects inside a SELECT cannot be seen here; do not call them in
- * queries that may be retried.
- */
-export function isReadOnlyQuery(node: OperationNode): boolean {
-  if (node.kind !== 'SelectQueryNode') return false
-  const ctes =
-    (node as { with?: { expressions: readonly { expression: OperationNode }[] } }).with?.expressions ?? []
-  return ctes.every((cte) => isReadOnlyQuery(cte.expression))
-}
+// Kysely awaits a release; there is nothing to wait for.
+const RELEASED = Promise.resolve()
 
 /**
- * Wraps Kysely's PostgreSQL driver with what db-core adds per connection:
+ * db-core's Kysely driver for PostgreSQL: Kysely's statements run straight on the pool's clients
+ * ({@link InstrumentedConnection}), and Kysely's PostgreSQL driver is asked only for the statements
+ * that begin and commit transactions and handle savepoints. Per connection it adds:
  *
  * - leak attribution: its checkouts release themselves (no leak stack is taken for them, a capture
  *   costs about 3 µs), and a transaction begun on one is named by the stack of the code that began it;
@@ -38,14 +31,16 @@ export function isReadOnlyQuery(node: OperationNode): boolean {
  *   statements may depend on session state (`set search_path`, temp tables, a snapshot) that a new
  *   connection would silently lack. Writes are never retried: their failure is reported as it happened.
  */
-export class InstrumentedPostgresDriver implements Driver {
-  readonly #inner: Driver
+export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
   readonly #pool: InstrumentedPool
+  /** Kysely's own PostgreSQL driver: its transaction and savepoint statements, run on our connections. */
+  readonly #statements: Driver
   readonly #readRetry: boolean
+  readonly #connections = new WeakMap<pg.PoolClient, InstrumentedConnection>()
 
-  constructor(inner: Driver, pool: InstrumentedPool) {
-    this.#inner = inner
+  constructor(pool: InstrumentedPool, statements: Driver) {
     this.#pool = pool
+    this.#statements = statements
     this.#readRetry = pool.settings.readRetry
   }
 
@@ -54,17 +49,24 @@ export class InstrumentedPostgresDriver implements Driver {
     return this.#readRetry
   }
 
-  init(options?: AbortOptions): Promise<void> {
-    return this.#inner.init(options)
+  /** The pool is made with the dialect: nothing to set up. */
+  init(): Promise<void> {
+    return RELEASED
   }
 
-  async acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
-    const token = {}
+  acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
+    const cancellation = StatementCancellation.of(options)
     // Kysely releases every connection it acquires (in a finally): no leak stack at checkout.
-    this.#pool.checkoutReleasesItself(token, options?.signal)
-    const inner = await this.#inner.acquireConnection(options)
-    // A new wrapper per checkout: its statement count starts at zero each time.
-    return new InstrumentedConnection(inner, this, this.#pool.clientOf(token))
+    this.#pool.checkoutReleasesItself(options?.signal)
+    const checkout = this.#pool.connect().then((client) => {
+      let connection = this.#connections.get(client)
+      if (!connection) {
+        connection = new InstrumentedConnection(client, this)
+        this.#connections.set(client, connection)
+      }
+      return connection.checkedOut(cancellation)
+    })
+    return cancellation ? cancellation.checkout(checkout) : checkout
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -72,15 +74,15 @@ export class InstrumentedPostgresDriver implements Driver {
     // A transaction can be held open (a hung callback, a controlled transaction never ended): name
     // the code that began it. Taken synchronously, so the caller's async frames are in it.
     const begunAt = this.#pool.captureCaller(this.beginTransaction)
-    if (begunAt && wrapped.client) this.#pool.attributeCheckout(wrapped.client, begunAt)
+    if (begunAt) this.#pool.attributeCheckout(wrapped.client, begunAt)
     wrapped.inTransaction = true
-    await this.#inner.beginTransaction(wrapped.inner, settings)
+    await this.#statements.beginTransaction(wrapped, settings)
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const wrapped = connection as InstrumentedConnection
     try {
-      await this.#inner.commitTransaction(wrapped.inner)
+      await this.#statements.commitTransaction(wrapped)
     } finally {
       wrapped.inTransaction = false
     }
@@ -89,7 +91,11 @@ export class InstrumentedPostgresDriver implements Driver {
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const wrapped = connection as InstrumentedConnection
     try {
-      await this.#inner.rollbackTransaction(wrapped.inner)
+      await wrapped.executeQuery(CompiledQuery.raw('rollback'))
+    } catch (error) {
+      // As Kysely's own driver: a connection that could not roll back is not used again.
+      wrapped.discarded = true
+      throw error
     } finally {
       wrapped.inTransaction = false
     }
@@ -100,7 +106,7 @@ export class InstrumentedPostgresDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    await this.#inner.savepoint?.((connection as InstrumentedConnection).inner, name, compile)
+    await this.#statements.savepoint?.(connection, name, compile)
   }
 
   async rollbackToSavepoint(
@@ -108,7 +114,7 @@ export class InstrumentedPostgresDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    await this.#inner.rollbackToSavepoint?.((connection as InstrumentedConnection).inner, name, compile)
+    await this.#statements.rollbackToSavepoint?.(connection, name, compile)
   }
 
   async releaseSavepoint(
@@ -116,15 +122,23 @@ export class InstrumentedPostgresDriver implements Driver {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
-    await this.#inner.releaseSavepoint?.((connection as InstrumentedConnection).inner, name, compile)
+    await this.#statements.releaseSavepoint?.(connection, name, compile)
   }
 
-  releaseConnection(connection: DatabaseConnection, options?: AbortOptions): Promise<void> {
-    return this.#inner.releaseConnection((connection as InstrumentedConnection).inner, options)
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const wrapped = connection as InstrumentedConnection
+    wrapped.cancellation?.released()
+    wrapped.cancellation = undefined
+    wrapped.client.release(wrapped.discarded)
+    return RELEASED
   }
 
-  destroy(options?: AbortOptions): Promise<void> {
-    return this.#inner.destroy(options)
+  destroy(): Promise<void> {
+    return this.#pool.end()
+  }
+
+  connectDetached(): Promise<pg.Client> {
+    return this.#pool.connectDetached(this.#pool.settings.acquireTimeoutMs)
   }
 
   /**
@@ -150,68 +164,5 @@ export class InstrumentedPostgresDriver implements Driver {
     } finally {
       client.release(lost)
     }
-  }
-}
-
-class InstrumentedConnection implements DatabaseConnection {
-  readonly inner: DatabaseConnection
-  /** The pool's client under `inner`, for leak attribution. */
-  readonly client: pg.PoolClient | undefined
-  readonly #driver: InstrumentedPostgresDriver
-  inTransaction = false
-  /** Statements sent on this checkout so far. */
-  #statements = 0
-
-  constructor(
-    inner: DatabaseConnection,
-    driver: InstrumentedPostgresDriver,
-    client: pg.PoolClient | undefined,
-  ) {
-    this.inner = inner
-    this.#driver = driver
-    this.client = client
-  }
-
-  executeQuery<R>(query: CompiledQuery, options?: AbortOptions): Promise<QueryResult<R>> {
-    const first = this.#statements++ === 0
-    const result = this.inner.executeQuery<R>(query, options)
-    // Only a read, first on its checkout and outside a transaction, may run again: nothing to wrap otherwise.
-    if (!this.#driver.readRetry || !first || this.inTransaction || !isReadOnlyQuery(query.query))
-      return result
-    return result.catch((error: unknown) => {
-      if (!isConnectionError(error)) throw error
-      return this.#driver.retryRead<R>(query, error)
-    })
-  }
-
-  streamQuery<R>(
-    query: CompiledQuery,
-    chunkSize: number,
-    options?: AbortOptions,
-  ): AsyncIterableIterator<QueryResult<R>> {
-    this.#statements++
-    return this.inner.streamQuery<R>(query, chunkSize, options)
-  }
-
-  /**
-   * Kysely's `'cancel query'`: a protocol-level CancelRequest with the session's backend key (no
-   * pooled connection needed, and right through PgBouncer), where Kysely's own driver would run
-   * `pg_cancel_backend(pid)` on another pooled connection.
-   */
-  async cancelQuery(provider: Parameters<NonNullable<DatabaseConnection['cancelQuery']>>[0]): Promise<void> {
-    const session = this.client as (pg.PoolClient & Partial<CancelTarget>) | undefined
-    if (session?.processID && session.secretKey !== undefined && session.host && session.port) {
-      await sendCancelRequest(session as CancelTarget)
-      return
-    }
-    await this.inner.cancelQuery?.(provider)
-  }
-
-  async killSession(provider: Parameters<NonNullable<DatabaseConnection['killSession']>>[0]): Promise<void> {
-    await this.inner.killSession?.(provider)
-  }
-
-  async collectSessionInfo(): Promise<void> {
-    await this.inner.collectSessionInfo?.()
   }
 }

@@ -17,4 +17,9 @@ export interface DbLogger {
   warn(message: string, fields?: Record<string, unknown>): void
   info(message: string, fields?: Record<string, unknown>): void
   debug(message: string, fields?: Record<string, unknown>): void
+  /**
+   * Whether a line at `level` would be written (winston's own method). Optional: callers that log
+   * on a hot path skip building a line that would be dropped; without it, every line is built.
+   */
+  isLevelEnabled?(level: string): boolean
 }

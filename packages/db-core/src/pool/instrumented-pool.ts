@@ -133,9 +133,10 @@ const ACQUIRE_DEADLINE = Symbol('acquire deadline')
 const RECYCLED = new Error('connection recycled')
 
 // The token of pg-pool's own query(): its checkout releases itself. Called with a callback of the
-// caller's, or returning a promise.
+// caller's, or returning a promise. And that of db-core's Kysely driver, which releases its own too.
 const POOL_QUERY = Object.freeze({})
 const POOL_QUERY_PROMISE = Object.freeze({})
+const DRIVER_CHECKOUT = Object.freeze({})
 const noop = () => undefined
 
 // The "error" a connection the server already closed is released with.
@@ -223,8 +224,6 @@ export class InstrumentedPool extends PgPool {
   #selfReleasing: object | undefined
   /** The abort signal of the Kysely checkout being started, if its query has one. */
   #checkoutSignal: AbortSignal | undefined
-  /** The client each self-releasing checkout made by the Kysely driver got, by the driver's token. */
-  readonly #tokenClients = new WeakMap<object, pg.PoolClient>()
 
   constructor(options: InstrumentedPoolOptions) {
     const {
@@ -381,13 +380,13 @@ export class InstrumentedPool extends PgPool {
     const acquiredAt = token ? undefined : this.#leakDetector?.captureCaller(this.connect)
     if (!callback) {
       return new Promise((resolve, reject) =>
-        this.#startCheckout(acquiredAt, signal, token, (error, client) => {
+        this.#startCheckout(acquiredAt, signal, (error, client) => {
           if (client) resolve(client)
           else reject(error)
         }),
       )
     }
-    this.#startCheckout(acquiredAt, signal, token, (error, client) => {
+    this.#startCheckout(acquiredAt, signal, (error, client) => {
       // pg-pool's own query() without a callback: its callback settles a promise and cannot throw, and
       // pg-pool calls it straight from its queue, as here. Any other callback, as pg-pool: called once,
       // outside any promise chain, so a throw in it is an uncaught exception.
@@ -406,19 +405,18 @@ export class InstrumentedPool extends PgPool {
   #startCheckout(
     acquiredAt: Error | undefined,
     signal: AbortSignal | undefined,
-    token: object | undefined,
     done: (error: unknown, client?: pg.PoolClient) => void,
   ): void {
     const span = this.#tracing.startCheckout()
     if (!span) {
-      this.#checkoutFirst(acquiredAt, signal, token, done)
+      this.#checkoutFirst(acquiredAt, signal, done)
       return
     }
     const finish = context.bind(context.active(), (error: unknown, client?: pg.PoolClient) => {
       span.end(client ? undefined : error, client)
       done(error, client)
     })
-    context.with(span.internal, () => this.#checkoutFirst(acquiredAt, signal, token, finish, span))
+    context.with(span.internal, () => this.#checkoutFirst(acquiredAt, signal, finish, span))
   }
 
   /**
@@ -430,17 +428,14 @@ export class InstrumentedPool extends PgPool {
   #checkoutFirst(
     acquiredAt: Error | undefined,
     signal: AbortSignal | undefined,
-    token: object | undefined,
     done: (error: unknown, client?: pg.PoolClient) => void,
     span?: CheckoutSpan,
   ): void {
-    const settle = (client: pg.PoolClient) => {
-      // The driver finds its client again: to name a transaction's code, and to cancel its statement.
-      if (token && token !== POOL_QUERY && token !== POOL_QUERY_PROMISE) this.#tokenClients.set(token, client)
-      done(undefined, client)
-    }
     const slow = (first?: FirstAttempt) => {
-      this.#checkout(acquiredAt, false, this.#config.pool.unavailableWaitMs, signal, first).then(settle, done)
+      this.#checkout(acquiredAt, false, this.#config.pool.unavailableWaitMs, signal, first).then(
+        (client) => done(undefined, client),
+        done,
+      )
     }
     const startedAt = performance.now()
     if (
@@ -465,7 +460,7 @@ export class InstrumentedPool extends PgPool {
         return
       }
       if (error || !client) slow({ startedAt, error })
-      else if (this.#readyAsIs(client)) settle(this.#handOut(client, startedAt, acquiredAt))
+      else if (this.#readyAsIs(client)) done(undefined, this.#handOut(client, startedAt, acquiredAt))
       else slow({ startedAt, client })
     }
     try {
@@ -494,18 +489,12 @@ export class InstrumentedPool extends PgPool {
   }
 
   /**
-   * For db-core's Kysely driver, right before it checks out: that checkout releases itself (no leak
-   * stack is taken), its client is found again by `token` (to name a transaction begun on it, to
-   * cancel its statement), and an abort of `signal` takes it out of the queue at once.
+   * For db-core's Kysely driver, right before it calls {@link connect}: that checkout releases itself
+   * (no leak stack is taken), and an abort of `signal` takes it out of the queue at once.
    */
-  checkoutReleasesItself(token: object, signal?: AbortSignal): void {
-    this.#selfReleasing = token
+  checkoutReleasesItself(signal?: AbortSignal): void {
+    this.#selfReleasing = DRIVER_CHECKOUT
     this.#checkoutSignal = signal
-  }
-
-  /** The client the checkout marked with `token` got. */
-  clientOf(token: object): pg.PoolClient | undefined {
-    return this.#tokenClients.get(token)
   }
 
   /** Names the code holding `client` from now on (a transaction begun on it), for leak reports. */
@@ -584,7 +573,11 @@ export class InstrumentedPool extends PgPool {
           ...this.#leakDetector?.describe(client),
         })
         this.#counters.connectionsDestroyedAtShutdown++
-        client.release(HELD_AT_SHUTDOWN)
+        const release = client.release
+        // Its holder releases it too once its statement fails (pg-pool's query() does): a second
+        // release would throw from inside pg's callback, an uncaught exception.
+        client.release = noop
+        release.call(client, HELD_AT_SHUTDOWN)
       }
     } while (!(await Promise.race([ended.then(() => true), sleep(DRAIN_POLL_MS, false)])))
     return false

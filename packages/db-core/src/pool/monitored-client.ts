@@ -4,7 +4,7 @@ import type pg from 'pg'
 import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
-import { escapeIdentifier, Client as PgClient } from './pg-module.js'
+import { escapeIdentifier, Client as PgClient, Query as PgQuery } from './pg-module.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
 import { StatementCache } from './statement-cache.js'
 
@@ -52,7 +52,9 @@ const PLAN_CHANGED = 'cached plan must not change result type'
 const NO_SUCH_STATEMENT = '26000'
 const noop = () => undefined
 
-type Callback = (error: Error, result: pg.QueryResult) => void
+type Callback = (error: Error | undefined, result: pg.QueryResult) => void
+// pg reads a Query's name when it submits it; its types leave the field out.
+type NamedQuery = pg.Query & { name?: string }
 
 /**
  * The `Client` class the pool opens connections with: pg's own, plus
@@ -211,22 +213,35 @@ export function monitoredClient({
         callback = values
         values = undefined
       }
-      const query: pg.QueryConfig = typeof config === 'string' ? { text: config } : { ...config }
-      if (values !== undefined) query.values = values
+      const text: string = object ? object.text : config
       if (this.#stale.size > 0) this.#flushStale()
-      const { name, evicted } = cache.use(query.text)
+      const { name, evicted } = cache.use(text)
       for (const old of evicted) this.#deallocate(old)
       // Still held under an old plan by the server: this once, unnamed.
-      if (!this.#stale.has(name)) query.name = name
+      const statementName = this.#stale.has(name) ? undefined : name
+      // A Query of our own, named after it is built: pg submits it as it is, where a named config
+      // object would be copied property by property (cloneQueryConfig) once more.
+      const submit = (done: Callback) => {
+        const query: NamedQuery = new PgQuery(config, values, done)
+        query.name = statementName
+        super.query(query)
+      }
       if (callback) {
-        super.query(query, (error: Error, result: pg.QueryResult) => {
-          if (error && this.#prepareAnew(error, name)) super.query(query, callback as Callback)
+        submit((error, result) => {
+          if (error && this.#prepareAnew(error, name)) submit(callback as Callback)
           else (callback as Callback)(error, result)
         })
         return undefined
       }
-      return super.query(query).catch((error: Error) => {
-        if (this.#prepareAnew(error, name)) return super.query(query)
+      return new Promise<pg.QueryResult>((resolve, reject) => {
+        const settle: Callback = (error, result) => (error ? reject(error) : resolve(result))
+        submit((error, result) => {
+          if (error && this.#prepareAnew(error, name)) submit(settle)
+          else settle(error, result)
+        })
+      }).catch((error: Error) => {
+        // As pg's own promise: a stack that leads back to the awaiting caller, not to the socket's read.
+        Error.captureStackTrace(error)
         throw error
       })
     }

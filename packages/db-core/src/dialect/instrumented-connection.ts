@@ -1,0 +1,135 @@
+import type { CompiledQuery, DatabaseConnection, OperationNode, QueryId, QueryResult } from 'kysely'
+import type pg from 'pg'
+import { isConnectionError } from '../connection-errors.js'
+import { type CancelTarget, sendCancelRequest } from '../pool/cancel-request.js'
+import type { CancellableConnection, StatementCancellation } from './statement-cancellation.js'
+
+/** What a connection needs of db-core's Kysely driver. */
+export interface ConnectionDriver {
+  readonly readRetry: boolean
+  retryRead<R>(query: CompiledQuery, cause: unknown): Promise<QueryResult<R>>
+  /** A connection outside the pool, for statements about this one's session. */
+  connectDetached(): Promise<pg.Client>
+}
+
+/**
+ * Whether a statement only reads: a SELECT whose CTEs are all SELECTs too (a `with x as (insert ...)`
+ * writes). Functions with side effects inside a SELECT cannot be seen here; do not call them in
+ * queries that may be retried.
+ */
+export function isReadOnlyQuery(node: OperationNode): boolean {
+  if (node.kind !== 'SelectQueryNode') return false
+  const ctes =
+    (node as { with?: { expressions: readonly { expression: OperationNode }[] } }).with?.expressions ?? []
+  return ctes.every((cte) => isReadOnlyQuery(cte.expression))
+}
+
+/**
+ * A pooled pg client as Kysely sees it, run straight on the client (Kysely's own PostgreSQL
+ * connection adds an async layer per statement and per checkout): results shaped as Kysely's
+ * PostgreSQL driver shapes them, a read retried once when it is the first statement of its checkout
+ * (see `InstrumentedPostgresDriver`), `'cancel query'` as a protocol-level CancelRequest and
+ * `'kill session'` through a detached connection, each only while one of its statements runs.
+ * One per pooled client, kept across its checkouts.
+ */
+export class InstrumentedConnection implements DatabaseConnection, CancellableConnection {
+  readonly client: pg.PoolClient
+  readonly #driver: ConnectionDriver
+  inTransaction = false
+  /** A rollback failed: the client is closed when released, never handed out again. */
+  discarded = false
+  /** Statements sent on this checkout so far. */
+  #statements = 0
+  /** The statement running now: an abort cancels or kills only that one. */
+  #running: QueryId | undefined
+  /** The {@link StatementCancellation} of this checkout's query, if it was given one. */
+  cancellation: StatementCancellation | undefined
+
+  constructor(client: pg.PoolClient, driver: ConnectionDriver) {
+    this.client = client
+    this.#driver = driver
+  }
+
+  /** A new checkout of this client begins: its statement count starts at zero. */
+  checkedOut(cancellation: StatementCancellation | undefined): this {
+    this.#statements = 0
+    this.cancellation = cancellation
+    return this
+  }
+
+  /** Back to the pool unused (its query was cancelled while it waited for it). */
+  giveBack(): void {
+    this.client.release()
+  }
+
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const first = this.#statements++ === 0
+    const result = this.#run<R>(query)
+    // Only a read, first on its checkout and outside a transaction, may run again: nothing to wrap otherwise.
+    if (!this.#driver.readRetry || !first || this.inTransaction || !isReadOnlyQuery(query.query))
+      return result
+    return result.catch((error: unknown) => {
+      if (!isConnectionError(error)) throw error
+      return this.#driver.retryRead<R>(query, error)
+    })
+  }
+
+  async #run<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.discarded) throw new Error('Postgres connection has been discarded')
+    this.cancellation?.throwIfCancelled()
+    this.#running = query.queryId
+    try {
+      const { command, rowCount, rows } = await this.client.query<R & pg.QueryResultRow>(
+        query.sql,
+        query.parameters as unknown[],
+      )
+      // Kysely's PostgreSQL driver tells a COMMIT that rolled back by its command tag.
+      if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command } as R] }
+      const writes =
+        command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+      return { numAffectedRows: writes ? BigInt(rowCount ?? 0) : undefined, rows: rows ?? [] }
+    } catch (error) {
+      throw withCallerStack(error, new Error())
+    } finally {
+      this.#running = undefined
+    }
+  }
+
+  // biome-ignore lint/correctness/useYield: it only refuses; streaming needs pg-cursor, which the dialect does not take
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported by db-core’s dialect (it takes no pg-cursor)')
+  }
+
+  /**
+   * Kysely's `'cancel query'`: a protocol-level CancelRequest with the session's backend key (no
+   * pooled connection needed, and right through PgBouncer), where Kysely's own driver would run
+   * `pg_cancel_backend(pid)` on another pooled connection.
+   */
+  async cancelQuery(): Promise<void> {
+    const session = this.client as pg.PoolClient & Partial<CancelTarget>
+    if (!this.#running || !session.processID || session.secretKey === undefined) return
+    await sendCancelRequest(session as CancelTarget)
+  }
+
+  /** Kysely's `'kill session'`: `pg_terminate_backend` from a connection outside the pool. */
+  async killSession(): Promise<void> {
+    const running = this.#running
+    const pid = (this.client as Partial<CancelTarget>).processID
+    if (!running || !pid) return
+    const control = await this.#driver.connectDetached()
+    try {
+      // Still the statement that was aborted: the session may have moved on meanwhile.
+      if (this.#running === running) await control.query('select pg_terminate_backend($1)', [pid])
+    } finally {
+      await control.end()
+    }
+  }
+}
+
+/** The error with the stack of the code that ran the statement appended, as Kysely's own driver does. */
+function withCallerStack(error: unknown, caller: Error): unknown {
+  if (error instanceof Error && error.stack && caller.stack) {
+    error.stack += `\n${caller.stack.split('\n').slice(1).join('\n')}`
+  }
+  return error
+}
