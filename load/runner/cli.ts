@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { UsageError, wholeNumberOption } from '@classroom/test-kit'
 import { k6Available, runWithK6 } from './k6-engine.js'
 import { EXIT_CODES, K6ScriptError } from './k6-runtime/errors.js'
@@ -63,30 +63,34 @@ function choice<T extends string>(
   return raw as T
 }
 
-export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOptions {
-  let parsed: ReturnType<typeof parseArgs>
+/** node's parseArgs, its refusals as usage errors. */
+function parseOptions(config: ParseArgsConfig): ReturnType<typeof parseArgs> {
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        engine: { type: 'string' },
-        duration: { type: 'string' },
-        before: { type: 'string' },
-        window: { type: 'string' },
-        after: { type: 'string' },
-        mode: { type: 'string' },
-        'down-seconds': { type: 'string' },
-        'promote-after': { type: 'string' },
-        async: { type: 'boolean' },
-        via: { type: 'string' },
-        'results-dir': { type: 'string' },
-      },
-    })
+    return parseArgs(config)
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOptions {
+  const parsed = parseOptions({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      engine: { type: 'string' },
+      duration: { type: 'string' },
+      before: { type: 'string' },
+      window: { type: 'string' },
+      after: { type: 'string' },
+      mode: { type: 'string' },
+      'down-seconds': { type: 'string' },
+      'promote-after': { type: 'string' },
+      async: { type: 'boolean' },
+      via: { type: 'string' },
+      'results-dir': { type: 'string' },
+    },
+  })
   const { values, positionals } = parsed
   const text = (key: string) => values[key] as string | undefined
   if (positionals.length !== 1)
@@ -153,17 +157,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
  * ```
  */
 export function parseRunCommand(argv: string[], env: NodeJS.ProcessEnv): RunCommand {
-  let parsed: ReturnType<typeof parseArgs>
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { env: { type: 'string', short: 'e', multiple: true }, engine: { type: 'string' } },
-    })
-  } catch (error) {
-    throw new UsageError((error as Error).message)
-  }
+  const parsed = parseOptions({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { env: { type: 'string', short: 'e', multiple: true }, engine: { type: 'string' } },
+  })
   const { values, positionals } = parsed
   if (positionals.length !== 1) throw new UsageError(`run takes one script (got ${positionals.length})`)
   const engine = choice('engine', values.engine as string | undefined, ['node', 'k6'] as const, 'node')

@@ -2,8 +2,7 @@ import { LocalPostgres } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { InstrumentedPool } from '../src/index.js'
-import { configFor, openDb, sleep } from './support.js'
+import { configFor, openDb, sleep, warm } from './support.js'
 
 // Freezing backends needs a server whose processes we may signal: a cluster of our own.
 let cluster: LocalPostgres
@@ -15,16 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster.destroy()
 })
-
-/** Opens `count` connections at once and returns their backend pids, leaving them idle in the pool. */
-async function warm(pool: InstrumentedPool, count: number): Promise<number[]> {
-  const clients = await Promise.all(Array.from({ length: count }, () => pool.connect()))
-  const pids = await Promise.all(
-    clients.map(async (c) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid),
-  )
-  for (const client of clients) client.release()
-  return pids
-}
 
 /**
  * SIGSTOP leaves the backend's socket open but unanswered: the silent death pre-ping exists for.

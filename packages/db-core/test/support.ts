@@ -55,3 +55,13 @@ export async function startSilentServer(): Promise<{ url: string; close(): void 
   const { port } = server.address() as { port: number }
   return { url: `postgres://app:x@127.0.0.1:${port}/app`, close: () => server.close() }
 }
+
+/** Opens `count` connections at once and returns their backend pids, leaving them idle in the pool. */
+export async function warm(pool: InstrumentedPool, count: number): Promise<number[]> {
+  const clients = await Promise.all(Array.from({ length: count }, () => pool.connect()))
+  const pids = await Promise.all(
+    clients.map(async (c) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid),
+  )
+  for (const client of clients) client.release()
+  return pids
+}

@@ -7,9 +7,8 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { type Generated, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { InstrumentedPool } from '../src/index.js'
 import { parentOf, spansOf } from './fixtures/tracing-sdk.js'
-import { configFor, openDb, openPool, sleep } from './support.js'
+import { configFor, openDb, openPool, sleep, warm } from './support.js'
 
 const DB_CORE_SCOPE = '@classroom/db-core'
 const PG_SCOPE = '@opentelemetry/instrumentation-pg'
@@ -42,16 +41,6 @@ const queries = (spans: ReadableSpan[]) => spans.filter((span) => span.name.star
 const textOf = (span: ReadableSpan) => span.attributes['db.query.text']
 const childrenOf = (parent: ReadableSpan, spans: ReadableSpan[]) =>
   spans.filter((span) => parentOf(span) === parent.spanContext().spanId)
-
-/** Opens `count` connections at once and leaves them idle; returns their backend pids. */
-async function warm(pool: InstrumentedPool, count: number): Promise<number[]> {
-  const clients = await Promise.all(Array.from({ length: count }, () => pool.connect()))
-  const pids = await Promise.all(
-    clients.map(async (c) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid),
-  )
-  for (const client of clients) client.release()
-  return pids
-}
 
 export function describePoolTracing(instrumentation: string): void {
   // Frozen and terminated backends: a cluster of this file's own.

@@ -21,7 +21,7 @@ const DEFAULT_TIMEOUT_MS = 60_000
 // Scripts pass the same few timeouts on every call: parsed once each.
 const timeouts = new Map<string | number, number>()
 
-function timeoutMs(timeout: string | number | undefined): number {
+function _timeoutMs(timeout: string | number | undefined): number {
   if (timeout === undefined) return DEFAULT_TIMEOUT_MS
   let ms = timeouts.get(timeout)
   if (ms === undefined) {

@@ -3,21 +3,22 @@ import type { MetricType } from '../metric-sinks.js'
 import { vu } from '../vu-context.js'
 
 abstract class CustomMetric {
-  protected abstract readonly type: MetricType
-
   constructor(
+    type: MetricType,
     readonly name: string,
     readonly isTime = false,
-  ) {}
+  ) {
+    this.#declare(type)
+  }
 
   /** Declares the metric; k6 allows that only in init code, so every VU has the same metrics. */
-  protected declare(): void {
+  #declare(type: MetricType): void {
     const context = vu()
     if (!context.inInit)
       throw new Error(
         `metric "${this.name}" is created outside the init code: k6 metrics are declared at the top level`,
       )
-    const declaration = { name: this.name, type: this.type, isTime: this.isTime }
+    const declaration = { name: this.name, type, isTime: this.isTime }
     context.declared.push(declaration)
     context.post({ t: 'metric', metric: declaration })
   }
@@ -25,47 +26,26 @@ abstract class CustomMetric {
   /** Adds one sample, with the VU's tags and `tags`. */
   add(value: number | boolean, tags?: Record<string, string>): void {
     const context = vu()
-    const numeric = typeof value === 'boolean' ? Number(value) : Number(value)
+    const numeric = Number(value)
     if (Number.isNaN(numeric))
       throw new Error(`metric "${this.name}" was given ${String(value)}, not a number`)
     context.record(this.name, numeric, tags ? { ...context.tags(), ...tags } : context.tags())
   }
 }
 
+/** A k6 metric class of `type`: declared, in init code, as it is constructed. */
+const metricClass = (type: MetricType) =>
+  class extends CustomMetric {
+    constructor(name: string, isTime?: boolean) {
+      super(type, name, isTime)
+    }
+  }
+
 /** A sum (k6 `Counter`). */
-export class Counter extends CustomMetric {
-  protected readonly type = 'counter'
-  constructor(name: string, isTime?: boolean) {
-    super(name, isTime)
-    this.declare()
-  }
-}
-
+export const Counter = metricClass('counter')
 /** The last value, with its min and max (k6 `Gauge`). */
-export class Gauge extends CustomMetric {
-  protected readonly type = 'gauge'
-  constructor(name: string, isTime?: boolean) {
-    super(name, isTime)
-    this.declare()
-  }
-}
-
+export const Gauge = metricClass('gauge')
 /** The share of non-zero values (k6 `Rate`). */
-export class Rate extends CustomMetric {
-  protected readonly type = 'rate'
-  constructor(name: string, isTime?: boolean) {
-    super(name, isTime)
-    this.declare()
-  }
-}
-
+export const Rate = metricClass('rate')
 /** Every value, for averages and percentiles (k6 `Trend`). */
-export class Trend extends CustomMetric {
-  protected readonly type = 'trend'
-  constructor(name: string, isTime?: boolean) {
-    super(name, isTime)
-    this.declare()
-  }
-}
-
-export default { Counter, Gauge, Rate, Trend }
+export const Trend = metricClass('trend')
