@@ -37,7 +37,7 @@ export function fromExchange(
     name,
     status: answer.status,
     errorCode,
-    outcome: classify(answer.status, errorCode),
+    outcome: classify(name, answer.status, errorCode),
     durationMs: answer.durationMs,
   }
   return { record, write: ledgerEntry(exchange, name, at, errorCode) }

@@ -18,9 +18,15 @@ export interface LedgerEntry {
 export interface LedgerCheck {
   /** Enroll/unenroll requests sent. */
   readonly writes: number
-  /** Pairs whose last acknowledged write says "enrolled", missing from the table: must be 0. */
+  /**
+   * Acknowledged enrollments missing from the table, or found gone by the user's next drop (404
+   * while the pair's last acknowledged write said "enrolled"): must be 0.
+   */
   readonly lostWrites: number
-  /** Rows no acknowledged or ambiguous write explains, or that an acknowledged drop removed: must be 0. */
+  /**
+   * Rows no acknowledged or ambiguous write explains, that an acknowledged drop removed, or that the
+   * user's next enroll found still there (409 ALREADY_ENROLLED after an acknowledged drop): must be 0.
+   */
   readonly phantomWrites: number
   /** Classrooms holding more students than their capacity: must be 0. */
   readonly capacityBreaches: number
@@ -48,7 +54,9 @@ type Known = 'present' | 'absent' | 'unknown'
  * An acknowledged enroll (201, or 409 ALREADY_ENROLLED) means the row exists; an acknowledged drop
  * (204, or 404) means it does not; CLASSROOM_FULL and POOL_TIMEOUT change nothing (the latter
  * fails before any statement runs); any other error leaves the pair unknown until the next
- * acknowledged write.
+ * acknowledged write. An answer that contradicts the pair's last acknowledged write (a drop finds
+ * nothing, an enroll finds the row) reveals a lost or a phantom write there and then, whatever the
+ * table holds at the end.
  */
 export async function checkLedger(
   databaseUrl: string,
@@ -57,11 +65,24 @@ export async function checkLedger(
   { lossExpected = false }: { lossExpected?: boolean } = {},
 ): Promise<LedgerCheck> {
   const expected = new Map<string, Known>()
+  const examples: string[] = []
+  const example = (text: string) => examples.length < 10 && examples.push(text)
   let ambiguousWrites = 0
+  let lostWrites = 0
+  let phantomWrites = 0
   for (const entry of [...ledger].sort((a, b) => a.at - b.at)) {
     const key = `${entry.classroomId}:${entry.studentId}`
     const before = expected.get(key) ?? 'absent'
     const after = applyWrite(before, entry)
+    // A later answer contradicting an acknowledged write: the database lost that write.
+    if (before === 'present' && entry.kind === 'unenroll' && entry.status === 404) {
+      lostWrites++
+      example(`lost: enrollment ${key} was acknowledged, then its drop found it gone`)
+    }
+    if (before === 'absent' && entry.kind === 'enroll' && entry.errorCode === 'ALREADY_ENROLLED') {
+      phantomWrites++
+      example(`phantom: enrollment ${key} was dropped or never made, then an enroll found it there`)
+    }
     if (after === 'unknown') ambiguousWrites++
     expected.set(key, after)
   }
@@ -91,34 +112,26 @@ export async function checkLedger(
   }
 
   const stored = new Set(rows.map((r) => `${r.classroom_id}:${r.student_id}`))
-  const examples: string[] = []
-  let lostWrites = 0
-  let phantomWrites = 0
   let ambiguousApplied = 0
   for (const [pair, known] of expected) {
     if (known === 'present' && !stored.has(pair)) {
       lostWrites++
-      if (examples.length < 10) examples.push(`lost: enrollment ${pair} was acknowledged but is not stored`)
+      example(`lost: enrollment ${pair} was acknowledged but is not stored`)
     }
     if (known === 'absent' && stored.has(pair)) {
       phantomWrites++
-      if (examples.length < 10)
-        examples.push(
-          `phantom: enrollment ${pair} is stored but its last acknowledged write removed or refused it`,
-        )
+      example(`phantom: enrollment ${pair} is stored but its last acknowledged write removed or refused it`)
     }
     if (known === 'unknown' && stored.has(pair)) ambiguousApplied++
   }
   for (const pair of stored) {
     if (!expected.has(pair)) {
       phantomWrites++
-      if (examples.length < 10) examples.push(`phantom: enrollment ${pair} is stored but no request wrote it`)
+      example(`phantom: enrollment ${pair} is stored but no request wrote it`)
     }
   }
-  for (const breach of breaches) {
-    if (examples.length < 10)
-      examples.push(`capacity: classroom ${breach.id} holds ${breach.n} of ${breach.capacity}`)
-  }
+  for (const breach of breaches)
+    example(`capacity: classroom ${breach.id} holds ${breach.n} of ${breach.capacity}`)
   return {
     writes: ledger.length,
     lostWrites,

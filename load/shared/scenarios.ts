@@ -392,17 +392,34 @@ export function rememberResponse(
 /** Statuses that are part of normal service: successes, and 409 (classroom full, already enrolled). */
 export const EXPECTED_STATUSES: readonly number[] = [200, 201, 204, 409]
 
+const DROP_STATUSES: readonly number[] = [...EXPECTED_STATUSES, 404]
+
+/**
+ * The statuses that are normal service for one request: {@link EXPECTED_STATUSES}, and for a drop
+ * 404 as well: the enrollment is not there. A user drops only what it was told it enrolled, so that
+ * answer means an acknowledged enrollment was lost (an asynchronous standby promoted without it):
+ * the api answers rightly, and the write ledger counts the loss (`checkLedger`), where a
+ * synchronous drill fails on it.
+ *
+ * ```ts
+ * expectedStatuses('unenroll') // [200, 201, 204, 409, 404]
+ * ```
+ */
+export function expectedStatuses(name: RequestName): readonly number[] {
+  return name === 'unenroll' ? DROP_STATUSES : EXPECTED_STATUSES
+}
+
 export type Outcome = 'ok' | 'pool-limit' | 'unavailable' | 'unexpected'
 
 /**
- * What an answer means for the thresholds. `status` 0 is a network error or a hang.
+ * What the answer to a request means for the thresholds. `status` 0 is a network error or a hang.
  *
  * ```ts
- * classify(503, 'DATABASE_UNAVAILABLE') // 'unavailable'
+ * classify('enroll', 503, 'DATABASE_UNAVAILABLE') // 'unavailable'
  * ```
  */
-export function classify(status: number, errorCode: string | undefined): Outcome {
-  if (EXPECTED_STATUSES.includes(status)) return 'ok'
+export function classify(name: RequestName, status: number, errorCode: string | undefined): Outcome {
+  if (expectedStatuses(name).includes(status)) return 'ok'
   if (status === 503 && errorCode === 'POOL_TIMEOUT') return 'pool-limit'
   if (status === 503 && errorCode === 'DATABASE_UNAVAILABLE') return 'unavailable'
   return 'unexpected'

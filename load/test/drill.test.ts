@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LoadOptions, runLoad } from '../runner/run-load.js'
+import type { RunSummary } from '../runner/run-summary.js'
 
 // The short drills CI runs: the full pipeline (embedded PostgreSQL, the built api as a process,
 // 50 users, a real restart, the ledger check, the report) in about half a minute.
@@ -32,6 +33,19 @@ function drill(options: Pick<LoadOptions, 'scenario' | 'phases' | 'mode'> & Part
   })
 }
 
+/**
+ * What a failed drill shows beside its assertion: failures by code per phase, the ledger's examples
+ * and the api's logged errors: a breached threshold alone does not say which answer broke it.
+ */
+async function diagnosis(summary: RunSummary | undefined, runDir: string): Promise<string> {
+  const apiErrors = (await readFile(path.join(runDir, 'api.log'), 'utf8').catch(() => ''))
+    .split('\n')
+    .filter((line) => line.includes('"level":"error"'))
+    .slice(0, 5)
+  const failures = summary?.perPhase.map((p) => ({ phase: p.phase, failedByCode: p.failedByCode }))
+  return JSON.stringify({ failures, ledger: summary?.ledger?.examples, apiErrors }, null, 1)
+}
+
 describe('load drills', () => {
   it('restart drill (fast shutdown): zero failures before, during and after the restart, no lost write', async () => {
     const { passed, summary, runDir } = await drill({
@@ -41,7 +55,7 @@ describe('load drills', () => {
     })
     expect(summary).toBeDefined()
     const failedThresholds = summary!.thresholds.filter((t) => !t.passed)
-    expect(failedThresholds).toEqual([])
+    expect(failedThresholds, await diagnosis(summary, runDir)).toEqual([])
     expect(summary!.ledger).toMatchObject({
       lostWrites: 0,
       phantomWrites: 0,
@@ -95,7 +109,10 @@ describe('load drills', () => {
         promoteAfterSeconds: 1,
         replication,
       })
-      expect(summary!.thresholds.filter((t) => !t.passed)).toEqual([])
+      expect(
+        summary!.thresholds.filter((t) => !t.passed),
+        await diagnosis(summary, runDir),
+      ).toEqual([])
       const [before, window, after] = summary!.perPhase
       expect(before).toMatchObject({ phase: 'before', failed: 0 })
       expect(after).toMatchObject({ phase: 'after', failed: 0 })

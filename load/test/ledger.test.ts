@@ -91,6 +91,43 @@ describe('checkLedger', () => {
     expect(result.examples[0]).toMatch(/^lost: enrollment \d+:\d+ was acknowledged but is not stored$/)
   })
 
+  it('counts an acknowledged enrollment that the next drop finds gone (404) as lost, though the table agrees at the end', async () => {
+    const [, b] = rooms as [number, number]
+    const [s1, s2] = students as [number, number]
+    // s2: dropped twice, the second drop finding nothing is no loss (the pair was already absent).
+    const result = await checkLedger(url, seed, [
+      write('enroll', b, s1, 201),
+      write('unenroll', b, s1, 404, 'ENROLLMENT_NOT_FOUND'),
+      write('enroll', b, s2, 201),
+      write('unenroll', b, s2, 204),
+      write('unenroll', b, s2, 404, 'ENROLLMENT_NOT_FOUND'),
+    ])
+    expect(result).toMatchObject({ lostWrites: 1, phantomWrites: 0, passed: false })
+    expect(result.examples).toEqual([
+      `lost: enrollment ${b}:${s1} was acknowledged, then its drop found it gone`,
+    ])
+  })
+
+  it('counts an acknowledged drop that the next enroll finds still there (409 ALREADY_ENROLLED) as a phantom', async () => {
+    const [, b] = rooms as [number, number]
+    const [s1, s2] = students as [number, number]
+    await store(b, s1)
+    await store(b, s2)
+    // s2: an ambiguous drop (503 mid-request) may not have applied: ALREADY_ENROLLED after it is no phantom.
+    const result = await checkLedger(url, seed, [
+      write('enroll', b, s1, 201),
+      write('unenroll', b, s1, 204),
+      write('enroll', b, s1, 409, 'ALREADY_ENROLLED'),
+      write('enroll', b, s2, 201),
+      write('unenroll', b, s2, 503, 'DATABASE_UNAVAILABLE'),
+      write('enroll', b, s2, 409, 'ALREADY_ENROLLED'),
+    ])
+    expect(result).toMatchObject({ lostWrites: 0, phantomWrites: 1, ambiguousWrites: 1, passed: false })
+    expect(result.examples).toEqual([
+      `phantom: enrollment ${b}:${s1} was dropped or never made, then an enroll found it there`,
+    ])
+  })
+
   it('with loss expected (an asynchronous failover), counts lost and reappeared writes the same, without failing', async () => {
     const [, b] = rooms as [number, number]
     const [s1, s2] = students as [number, number]

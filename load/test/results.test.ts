@@ -15,15 +15,18 @@ const record = (over: Partial<RequestRecord>): RequestRecord => ({
 
 describe('classify', () => {
   it.each([
-    [200, undefined, 'ok'],
-    [409, 'CLASSROOM_FULL', 'ok'],
-    [503, 'POOL_TIMEOUT', 'pool-limit'],
-    [503, 'DATABASE_UNAVAILABLE', 'unavailable'],
-    [500, 'INTERNAL_ERROR', 'unexpected'],
-    [404, 'ENROLLMENT_NOT_FOUND', 'unexpected'],
-    [0, undefined, 'unexpected'],
-  ] as const)('%i %s -> %s', (status, code, outcome) => {
-    expect(classify(status, code)).toBe(outcome)
+    ['getClassroom', 200, undefined, 'ok'],
+    ['enroll', 409, 'CLASSROOM_FULL', 'ok'],
+    ['enroll', 503, 'POOL_TIMEOUT', 'pool-limit'],
+    ['getStudent', 503, 'DATABASE_UNAVAILABLE', 'unavailable'],
+    ['getStudent', 500, 'INTERNAL_ERROR', 'unexpected'],
+    // A drop that finds nothing is answered rightly (the ledger counts the loss behind it); a read's 404 is not.
+    ['unenroll', 404, 'ENROLLMENT_NOT_FOUND', 'ok'],
+    ['getClassroom', 404, 'CLASSROOM_NOT_FOUND', 'unexpected'],
+    ['enroll', 404, 'STUDENT_NOT_FOUND', 'unexpected'],
+    ['unenroll', 0, undefined, 'unexpected'],
+  ] as const)('%s %i %s -> %s', (name, status, code, outcome) => {
+    expect(classify(name, status, code)).toBe(outcome)
   })
 })
 
