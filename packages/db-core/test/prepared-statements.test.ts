@@ -80,7 +80,7 @@ describe('prepared statements', () => {
     expect(await prepared(p)).toHaveLength(3)
   })
 
-  it('keeps at most DB_STATEMENT_CACHE_SIZE per connection, deallocating the least recently used', async () => {
+  it('keeps at most DB_STATEMENT_CACHE_SIZE per connection, closing the least recently used', async () => {
     const p = pool({ DB_STATEMENT_CACHE_SIZE: '3' })
     for (let i = 0; i < 10; i++) await p.query(`select $1::int + ${i} as n`, [i])
     expect(await prepared(p)).toHaveLength(3)

@@ -61,7 +61,7 @@ export interface SessionSettings {
   readonly keepAliveInitialDelayMs: number
   /**
    * Statements with parameters each connection keeps prepared (named, parsed and planned once), the
-   * least recently used deallocated beyond it; 0 off. Always off through PgBouncer.
+   * least recently used closed beyond it; 0 off. Always off through PgBouncer.
    */
   readonly statementCacheSize: number
 }

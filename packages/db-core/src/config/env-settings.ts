@@ -153,7 +153,7 @@ export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
     name: 'DB_STATEMENT_CACHE_SIZE',
     option: 'session.statementCacheSize',
     meaning:
-      'statements with parameters each connection keeps prepared under a name made from their text, so PostgreSQL parses and plans them once; the least recently used is deallocated beyond this many (memory per connection grows with it); `0` off. Always off with `DB_PGBOUNCER=true` (PgBouncer 1.21+ with `max_prepared_statements` could carry them; 1.18 cannot)',
+      'statements with parameters each connection keeps prepared under a name made from their text, so PostgreSQL parses and plans them once; the least recently used is closed beyond this many (memory per connection grows with it); `0` off. Always off with `DB_PGBOUNCER=true` (PgBouncer 1.21+ with `max_prepared_statements` could carry them; 1.18 cannot)',
   },
   {
     name: 'DB_SSL_MODE',

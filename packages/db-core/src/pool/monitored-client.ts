@@ -4,7 +4,8 @@ import type pg from 'pg'
 import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
-import { escapeIdentifier, Client as PgClient, Query as PgQuery } from './pg-module.js'
+import { Client as PgClient } from './pg-module.js'
+import { PreparedQuery } from './prepared-query.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
 import { StatementCache } from './statement-cache.js'
 
@@ -53,8 +54,6 @@ const NO_SUCH_STATEMENT = '26000'
 const noop = () => undefined
 
 type Callback = (error: Error | undefined, result: pg.QueryResult) => void
-// pg reads a Query's name when it submits it; its types leave the field out.
-type NamedQuery = pg.Query & { name?: string }
 
 /**
  * The `Client` class the pool opens connections with: pg's own, plus
@@ -73,7 +72,8 @@ type NamedQuery = pg.Query & { name?: string }
  *   simultaneous open then connects the socket to itself (pg would wait for its own echo);
  * - with `statementCacheSize` > 0, statements with parameters prepared once per connection under a
  *   stable name derived from their text (PostgreSQL then skips parsing and planning them), at most
- *   that many per connection, the least recently used deallocated. A prepared statement the server
+ *   that many per connection, the least recently used closed by the next statement sent
+ *   ({@link PreparedQuery}: no round trip, no statement of its own). A prepared statement the server
  *   dropped (26000) or whose result a schema change altered (0A000) is prepared anew and run once
  *   more, outside a transaction; inside one the error aborted the transaction, so it is reported,
  *   and the statement prepared anew the next time.
@@ -89,8 +89,8 @@ export function monitoredClient({
 ) => MonitoredClient {
   return class MonitoredClientImpl extends PgClient implements MonitoredClient {
     readonly #statements = statementCacheSize > 0 ? new StatementCache(statementCacheSize) : undefined
-    /** Names the server may still hold under an old plan: deallocated once outside a transaction. */
-    readonly #stale = new Set<string>()
+    /** Statements the server holds under an old plan: closed by the next statement this connection sends. */
+    readonly #closing = new Set<string>()
     readonly #attempt: HostAttempt
     /** What the server reports of itself (ParameterStatus), kept current. */
     readonly #parameters = new Map<string, string>()
@@ -214,21 +214,14 @@ export function monitoredClient({
         values = undefined
       }
       const text: string = object ? object.text : config
-      if (this.#stale.size > 0) this.#flushStale()
       const { name, evicted } = cache.use(text)
-      for (const old of evicted) this.#deallocate(old)
-      // Still held under an old plan by the server: this once, unnamed.
-      const statementName = this.#stale.has(name) ? undefined : name
-      // A Query of our own, named after it is built: pg submits it as it is, where a named config
-      // object would be copied property by property (cloneQueryConfig) once more.
-      const submit = (done: Callback) => {
-        const query: NamedQuery = new PgQuery(config, values, done)
-        query.name = statementName
-        super.query(query)
-      }
+      for (const old of evicted) this.#forget(old)
+      // Run again after a failure, it has nothing evicted to close.
+      const submit = (done: Callback, closing = evicted) =>
+        super.query(new PreparedQuery(name, config, values, done, this.#takeClosing(closing)))
       if (callback) {
         submit((error, result) => {
-          if (error && this.#prepareAnew(error, name)) submit(callback as Callback)
+          if (error && this.#prepareAnew(error, name)) submit(callback as Callback, [])
           else (callback as Callback)(error, result)
         })
         return undefined
@@ -236,7 +229,7 @@ export function monitoredClient({
       return new Promise<pg.QueryResult>((resolve, reject) => {
         const settle: Callback = (error, result) => (error ? reject(error) : resolve(result))
         submit((error, result) => {
-          if (error && this.#prepareAnew(error, name)) submit(settle)
+          if (error && this.#prepareAnew(error, name)) submit(settle, [])
           else settle(error, result)
         })
       }).catch((error: Error) => {
@@ -251,37 +244,29 @@ export function monitoredClient({
       const code = (error as { code?: string }).code
       const dropped = code === NO_SUCH_STATEMENT
       if (!dropped && !(code === '0A000' && error.message.includes(PLAN_CHANGED))) return false
+      // Still in the cache: run again, or next time, under the same name, prepared anew.
       this.#forget(name)
-      if (!dropped) this.#stale.add(name)
+      // Re-planned: the server still holds it under its old plan until closed.
+      if (!dropped) this.#closing.add(name)
       // Inside a transaction the error aborted it: the statement cannot run again there.
       if (this.getTransactionStatus() !== 'I') return false
-      if (!dropped) this.#flushStale()
       hooks.statementRetried()
       return true
     }
 
+    /** Makes pg prepare `name` anew when it is next used. */
     #forget(name: string): void {
-      this.#statements?.forget(name)
       const connection = (this as unknown as { connection: { parsedStatements: Record<string, string> } })
         .connection
       delete connection.parsedStatements[name]
     }
 
-    /** Queued before the caller's statement, in order; a failure leaves the name for a later try. */
-    #deallocate(name: string): void {
-      this.#forget(name)
-      super.query(`deallocate ${escapeIdentifier(name)}`).then(
-        () => this.#stale.delete(name),
-        () => this.#stale.add(name),
-      )
-    }
-
-    #flushStale(): void {
-      if (this.getTransactionStatus() !== 'I') return
-      for (const name of this.#stale) {
-        this.#stale.delete(name)
-        this.#deallocate(name)
-      }
+    /** The statements the next one closes first: `evicted`, and the re-planned ones not closed yet. */
+    #takeClosing(evicted: string[]): readonly string[] {
+      if (this.#closing.size === 0) return evicted
+      evicted.push(...this.#closing)
+      this.#closing.clear()
+      return evicted
     }
   }
 }

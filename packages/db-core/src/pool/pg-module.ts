@@ -9,4 +9,4 @@ import type PgModule from 'pg'
  */
 const pg: typeof PgModule = createRequire(import.meta.url)('pg')
 
-export const { Client, Pool, Query, escapeIdentifier } = pg
+export const { Client, Pool, Query } = pg

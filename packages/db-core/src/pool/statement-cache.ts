@@ -21,7 +21,7 @@ export function statementName(text: string): string {
 
 /**
  * The statements one connection has prepared, least recently used first, at most `capacity`:
- * `use()` returns the name to run a text under, and the names to deallocate to stay within it.
+ * `use()` returns the name to run a text under, and the names to close to stay within it.
  * pgx keeps the same bounded LRU per connection.
  */
 export class StatementCache {
@@ -47,10 +47,5 @@ export class StatementCache {
       evicted.push(oldest)
     }
     return { name, evicted }
-  }
-
-  /** Forgets a statement the server no longer has (or has with another plan). */
-  forget(name: string): void {
-    this.#prepared.delete(name)
   }
 }
