@@ -27,10 +27,14 @@ afterAll(async () => {
 })
 
 /** The api as `pnpm start` runs it, exporting to the receiver by the standard variables. */
-function startTracedApi(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ApiProcess> {
+function startTracedApi(
+  env: Record<string, string> = {},
+  { nodeArgs = [], onLine }: { nodeArgs?: string[]; onLine?: (line: string) => void } = {},
+): Promise<ApiProcess> {
   return spawnApi({
     entry: API_ENTRY,
     nodeArgs,
+    ...(onLine && { onLine }),
     env: {
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: 'warn',
@@ -180,10 +184,12 @@ describe('tracing through OpenTelemetry', () => {
     const register = createRequire(import.meta.url).resolve(
       '@opentelemetry/auto-instrumentations-node/register',
     )
-    const api = await startTracedApi({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pg,net,dns' }, [
-      '--require',
-      register,
-    ])
+    const api = await startTracedApi(
+      { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pg,net,dns' },
+      {
+        nodeArgs: ['--require', register],
+      },
+    )
     try {
       const traceId = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2'
       const read = await request(api.url, 'GET', '/classrooms', undefined, {
@@ -215,6 +221,29 @@ describe('tracing through OpenTelemetry', () => {
       trace.disable()
     }
     expect(tracerProviderRegistered()).toBe(false)
+  })
+
+  it('warns, and still exits 0, when the last traces cannot be flushed at shutdown (the collector is gone)', async () => {
+    const collector = await startOtlpReceiver()
+    const lines: string[] = []
+    // Spans wait in the batch until shutdown, and the export gives up within half a second.
+    const api = await startTracedApi(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+        OTEL_METRIC_EXPORT_INTERVAL: '60000',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      },
+      { onLine: (line) => lines.push(line) },
+    )
+    expect((await request(api.url, 'GET', '/classrooms')).status).toBe(200)
+    await collector.close()
+    await stop(api)
+    expect(collector.spans).toEqual([])
+    const logged = lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as object)
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'could not flush the last traces' }),
+    )
   })
 
   it('with OTEL_SDK_DISABLED=true nothing is exported, endpoint or not', async () => {

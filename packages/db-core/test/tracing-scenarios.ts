@@ -243,6 +243,46 @@ export function describePoolTracing(instrumentation: string): void {
       }
     })
 
+    it('a read whose second run fails too marks its db-core.read-retry span as failed, and is not run a third time', async () => {
+      const { db, pool, close } = openDb(configFor(cluster.connectionString()))
+      // Terminates the backend running the read once it runs (the retry's backend is a new one).
+      const terminateRead = async () => {
+        for (let tries = 0; tries < 100; tries++) {
+          const rows = await context.with(ROOT_CONTEXT, () =>
+            cluster.query(
+              `select pg_terminate_backend(pid) from pg_stat_activity
+                where query like '%pg_sleep(0.4)%' and state = 'active' and pid <> pg_backend_pid()`,
+            ),
+          )
+          if (rows.length > 0) return
+          await sleep(20)
+        }
+        throw new Error('the read never ran')
+      }
+      try {
+        let failure: unknown
+        const { request, spans } = await traced(async () => {
+          const answer = db
+            .selectFrom(sql`pg_sleep(0.4)`.as('s'))
+            .select(sql<number>`1`.as('one'))
+            .execute()
+            .catch((error: unknown) => error)
+          await terminateRead()
+          await sleep(50)
+          await terminateRead()
+          failure = await answer
+        })
+        expect(failure).toBeInstanceOf(Error)
+        expect(pool.stats().readRetries).toBe(1)
+        expect(queries(spans)).toHaveLength(2)
+        const retry = spans.find((span) => span.name === 'db-core.read-retry')
+        expect(parentOf(retry!)).toBe(request.spanContext().spanId)
+        expect(retry!.status).toEqual({ code: SpanStatusCode.ERROR, message: (failure as Error).message })
+      } finally {
+        await close()
+      }
+    })
+
     it('while the database is down, the reconnect loop’s probes make no spans in the waiting caller’s trace', async () => {
       const pool = openPool(
         configFor(cluster.connectionString(), {
