@@ -53,6 +53,27 @@ describe('closing prepared statements', () => {
     expect(warnings.filter((w) => w.includes('already executing a query'))).toEqual([])
   })
 
+  it('closes a statement re-planned inside a transaction with the next statement, though that transaction is aborted', async () => {
+    const p = pool(5)
+    await p.query('create table replanned_in_transaction (id int primary key)')
+    await p.query('insert into replanned_in_transaction values (1)')
+    const read = 'select * from replanned_in_transaction where id = $1'
+    await p.query(read, [1])
+    await p.query('alter table replanned_in_transaction add column note text')
+    const client = await p.connect()
+    try {
+      await client.query('begin')
+      await expect(client.query(read, [1])).rejects.toMatchObject({ code: '0A000' })
+      // Its Close goes out ahead of this statement, which the aborted transaction refuses.
+      await expect(client.query('select $1::int as n', [1])).rejects.toMatchObject({ code: '25P02' })
+      await client.query('rollback')
+      // Prepared anew under the same name: the server no longer held the old one.
+      expect((await client.query(read, [1])).rows).toEqual([{ id: 1, note: null }])
+    } finally {
+      client.release()
+    }
+  })
+
   it('evicts a statement whose preparation failed inside a transaction, which goes on (closing what the server lacks is no error)', async () => {
     const p = pool(1)
     const client = await p.connect()
