@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runScript } from '../runner/k6-runtime/run-script.js'
 
 // `pnpm load run` on small scripts against a local HTTP server: the built-in engine as a load
 // engineer meets it, exit codes and output included.
@@ -72,6 +73,21 @@ describe('pnpm load run: k6 scripts on the built-in engine', () => {
     })
     for (const iteration of [0, 1, 2])
       expect(stderr).toContain(`Error: VU 1 fails on purpose in iteration ${iteration}`)
+  })
+
+  it('never ends a timed scenario before its duration (deadline and stop timed on one monotonic clock, never a timer firing early)', async () => {
+    const runs: number[] = []
+    for (let i = 0; i < 12; i++) {
+      const outputs: string[] = []
+      const { exitCode } = await runScript({
+        script: fixture('tight-loop.js'),
+        env: {},
+        stdout: (text) => outputs.push(text),
+      })
+      expect(exitCode).toBe(0)
+      runs.push((JSON.parse(outputs.join('')) as { testRunDurationMs: number }).testRunDurationMs)
+    }
+    expect(runs.filter((ms) => ms < 150)).toEqual([])
   })
 
   it("honours a request's timeout param: status 0, k6's timeout error code, no later than asked", async () => {

@@ -71,8 +71,13 @@ export interface ScenarioRun {
   readonly executor: string
   readonly exec: string
   readonly tags: Record<string, string>
-  /** `Date.now()` after which no iteration starts. */
-  readonly deadline: number
+  /**
+   * Milliseconds, from when the main thread sent this, after which no iteration starts. A span, not
+   * an instant: each thread times it on its own monotonic clock, from the moment it has the command,
+   * so no VU stops before the main thread's deadline (`Date.now()` is whole milliseconds and a
+   * wall clock).
+   */
+  readonly msLeft: number
   /** `Date.now()` at the scenario's start, for `exec.scenario.startTime`. */
   readonly startedAt: number
   /** per-vu-iterations: this VU's count; otherwise Infinity. */

@@ -197,8 +197,7 @@ async function playScenarios(
 ): Promise<void> {
   const free = [...pool]
   const busy = new Set<VuHandle>()
-  const timers: NodeJS.Timeout[] = []
-  const epoch = Date.now()
+  const timers: Alarm[] = []
   const gauge = setInterval(() => registry.add('vus', busy.size, {}), VU_GAUGE_MS)
   const aborting = thresholds.filter((t) => t.abortOnFail)
   const abortCheck =
@@ -216,69 +215,64 @@ async function playScenarios(
         }, ABORT_EVAL_MS)
       : undefined
   test.onAbort(() => {
-    for (const timer of timers) clearTimeout(timer)
+    for (const timer of timers) timer.cancel()
     for (const vu of busy) vu.stop()
   })
 
   const play = (scenario: Scenario): Promise<void> =>
     new Promise<void>((resolve) => {
       timers.push(
-        setTimeout(
-          () => {
-            if (test.exitCode !== undefined) return resolve()
-            const vus = free.splice(0, scenario.vus)
-            const deadline = epoch + scenario.startTimeMs + scenario.maxDurationMs
-            const counter = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)
-            const runs = vus.map(async (vu) => {
-              busy.add(vu)
-              try {
-                await vu.command({
-                  t: 'run',
-                  data: setupJson,
-                  scenario: {
-                    name: scenario.name,
-                    executor: scenario.executor,
-                    exec: scenario.exec,
-                    tags: { ...runOptions.tags, ...scenario.tags },
-                    deadline,
-                    startedAt: Date.now(),
-                    iterations:
-                      scenario.executor === 'per-vu-iterations'
-                        ? scenario.iterations
-                        : Number.POSITIVE_INFINITY,
-                    counter,
-                    sharedTotal: scenario.executor === 'shared-iterations' ? scenario.iterations : null,
-                  },
-                })
-              } finally {
-                busy.delete(vu)
-                vu.resume()
-                if (test.exitCode !== undefined) vu.stop()
-                free.push(vu)
-                free.sort((a, b) => a.id - b.id)
-              }
-            })
-            const hardStop = setTimeout(
-              () => {
-                for (const vu of vus) if (busy.has(vu)) vu.stop()
-              },
-              Math.max(0, deadline + scenario.gracefulStopMs - Date.now()),
-            )
-            timers.push(hardStop)
-            void Promise.all(runs).then(
-              () => {
-                clearTimeout(hardStop)
-                resolve()
-              },
-              (error: unknown) => {
-                clearTimeout(hardStop)
-                test.abort(EXIT_CODES.scriptError, `scenario "${scenario.name}": ${(error as Error).message}`)
-                resolve()
-              },
-            )
-          },
-          Math.max(0, epoch + scenario.startTimeMs - Date.now()),
-        ),
+        alarmAt(startedAt + scenario.startTimeMs, () => {
+          if (test.exitCode !== undefined) return resolve()
+          const vus = free.splice(0, scenario.vus)
+          // On the clock testRunDurationMs is measured by, so the run is never shorter than planned.
+          const deadline = startedAt + scenario.startTimeMs + scenario.maxDurationMs
+          const counter = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)
+          const runs = vus.map(async (vu) => {
+            busy.add(vu)
+            try {
+              await vu.command({
+                t: 'run',
+                data: setupJson,
+                scenario: {
+                  name: scenario.name,
+                  executor: scenario.executor,
+                  exec: scenario.exec,
+                  tags: { ...runOptions.tags, ...scenario.tags },
+                  msLeft: deadline - performance.now(),
+                  startedAt: Date.now(),
+                  iterations:
+                    scenario.executor === 'per-vu-iterations'
+                      ? scenario.iterations
+                      : Number.POSITIVE_INFINITY,
+                  counter,
+                  sharedTotal: scenario.executor === 'shared-iterations' ? scenario.iterations : null,
+                },
+              })
+            } finally {
+              busy.delete(vu)
+              vu.resume()
+              if (test.exitCode !== undefined) vu.stop()
+              free.push(vu)
+              free.sort((a, b) => a.id - b.id)
+            }
+          })
+          const hardStop = alarmAt(deadline + scenario.gracefulStopMs, () => {
+            for (const vu of vus) if (busy.has(vu)) vu.stop()
+          })
+          timers.push(hardStop)
+          void Promise.all(runs).then(
+            () => {
+              hardStop.cancel()
+              resolve()
+            },
+            (error: unknown) => {
+              hardStop.cancel()
+              test.abort(EXIT_CODES.scriptError, `scenario "${scenario.name}": ${(error as Error).message}`)
+              resolve()
+            },
+          )
+        }),
       )
     })
   try {
@@ -366,4 +360,24 @@ function printConsole(origin: number) {
     const seconds = String(Math.floor((performance.now() - origin) / 1000)).padStart(4, '0')
     process.stderr.write(`${level.slice(0, 4).toUpperCase()}[${seconds}] ${text}  source=console\n`)
   }
+}
+
+interface Alarm {
+  cancel(): void
+}
+
+/**
+ * Calls `fire` once `performance.now()` has reached `at`, never before: Node's timers count whole
+ * milliseconds from the event loop's cached time, so a `setTimeout` for the time left can fire up
+ * to a millisecond early (a scenario's VUs stopped before its duration is up).
+ */
+function alarmAt(at: number, fire: () => void): Alarm {
+  let timer: NodeJS.Timeout
+  const check = () => {
+    const left = at - performance.now()
+    if (left > 0) timer = setTimeout(check, Math.ceil(left))
+    else fire()
+  }
+  timer = setTimeout(check, Math.max(0, Math.ceil(at - performance.now())))
+  return { cancel: () => clearTimeout(timer) }
 }

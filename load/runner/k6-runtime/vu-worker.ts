@@ -88,9 +88,10 @@ function runScenario(scenario: ScenarioRun, setupData: unknown): void {
   context.iterationInScenario = 0
   context.retag()
   const counter = new Int32Array(scenario.counter)
+  const deadline = performance.now() + scenario.msLeft
   try {
     for (let own = 0; own < scenario.iterations; own++) {
-      if (Date.now() >= scenario.deadline || context.stopped()) return
+      if (performance.now() >= deadline || context.stopped()) return
       const claimed = Atomics.add(counter, 0, 1)
       if (scenario.sharedTotal !== null && claimed >= scenario.sharedTotal) return
       context.iterationInTest = claimed
