@@ -109,14 +109,22 @@ describe('load drills', () => {
         promoteAfterSeconds: 1,
         replication,
       })
+      const why = await diagnosis(summary, runDir)
       expect(
         summary!.thresholds.filter((t) => !t.passed),
-        await diagnosis(summary, runDir),
+        why,
       ).toEqual([])
       const [before, window, after] = summary!.perPhase
-      expect(before).toMatchObject({ phase: 'before', failed: 0 })
-      expect(after).toMatchObject({ phase: 'after', failed: 0 })
-      expect(window).toMatchObject({ phase: 'window', serverErrors: 0, unexpected: 0 })
+      expect(before, why).toMatchObject({ phase: 'before', failed: 0 })
+      expect(after, why).toMatchObject({ phase: 'after', failed: 0 })
+      // The plan's promise for the window: requests that outlast the pool's wait for a writable server
+      // may answer a fast 503 DATABASE_UNAVAILABLE, never anything else, and few of them.
+      expect(window, why).toMatchObject({ phase: 'window', unexpected: 0 })
+      expect(
+        Object.keys(window!.failedByCode).filter((code) => code !== 'DATABASE_UNAVAILABLE'),
+        why,
+      ).toEqual([])
+      expect(window!.failed, why).toBeLessThan(window!.requests * 0.01)
       const failover = summary!.failover!
       expect(failover).toMatchObject({ mode: 'immediate', promoteAfterSeconds: 1, ...replication })
       expect(failover.promotedAtSeconds - failover.killedAtSeconds).toBeGreaterThanOrEqual(1)
