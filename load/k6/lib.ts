@@ -13,6 +13,7 @@ import {
   newUserState,
   phaseAt,
   planRequest,
+  REQUEST_MIX,
   REQUEST_TIMEOUT_SECONDS,
   rememberResponse,
   type ScenarioPlan,
@@ -38,17 +39,23 @@ const unexpectedResponses = new Counter('unexpected_responses')
 const serverErrors = new Counter('server_errors')
 
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES))
-// A drop answered 404 is not a failed request either (see expectedStatuses).
-const DROP_CALLBACK = http.expectedStatuses(...expectedStatuses('unenroll'))
+// Each request of the mix judged by its own statuses (a drop answered 404 is no failure).
+const RESPONSE_CALLBACKS = new Map(
+  REQUEST_MIX.map(({ name }) => [name as string, http.expectedStatuses(...expectedStatuses(name))]),
+)
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
 // A body-less request names no content type: the api refuses an empty body declared as JSON.
-const params = (name: string, hasBody = true) => ({
-  headers: hasBody ? JSON_HEADERS : {},
-  tags: { name },
-  timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
-  ...(name === 'unenroll' && { responseCallback: DROP_CALLBACK }),
-})
+// Seeding (not in the mix) passes no responseCallback, so the global one above applies.
+const params = (name: string, hasBody = true) => {
+  const responseCallback = RESPONSE_CALLBACKS.get(name)
+  return {
+    headers: hasBody ? JSON_HEADERS : {},
+    tags: { name },
+    timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
+    ...(responseCallback && { responseCallback }),
+  }
+}
 
 /** k6 `setup()`: creates the run's classrooms and students through the api. */
 export function createSeed(): SeedData {

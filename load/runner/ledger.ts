@@ -66,7 +66,9 @@ export async function checkLedger(
 ): Promise<LedgerCheck> {
   const expected = new Map<string, Known>()
   const examples: string[] = []
-  const example = (text: string) => examples.length < 10 && examples.push(text)
+  const example = (text: string) => {
+    if (examples.length < 10) examples.push(text)
+  }
   let ambiguousWrites = 0
   let lostWrites = 0
   let phantomWrites = 0

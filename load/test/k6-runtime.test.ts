@@ -75,6 +75,13 @@ describe('pnpm load run: k6 scripts on the built-in engine', () => {
       expect(stderr).toContain(`Error: VU 1 fails on purpose in iteration ${iteration}`)
   })
 
+  it('judges a request by its own responseCallback param, and one without it by the global callback', async () => {
+    const { status, stdout } = await run('response-callback.js')
+    expect(status).toBe(0)
+    // Two 404s: only the second, expected by no callback, counts as failed.
+    expect(JSON.parse(stdout)).toMatchObject({ passes: 1, fails: 1, rate: 0.5 })
+  })
+
   it('never ends a timed scenario before its duration (deadline and stop timed on one monotonic clock, never a timer firing early)', async () => {
     const runs: number[] = []
     for (let i = 0; i < 12; i++) {

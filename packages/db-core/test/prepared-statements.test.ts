@@ -2,7 +2,7 @@ import { createTestDatabase } from '@classroom/local-postgres'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { InstrumentedPool } from '../src/index.js'
-import { configFor, openDb, openPool, sleep } from './support.js'
+import { configFor, openDb, openPool, preparedStatementNames, sleep } from './support.js'
 
 let url: string
 const pools: InstrumentedPool[] = []
@@ -21,17 +21,11 @@ function pool(overrides: Record<string, string> = {}): InstrumentedPool {
   return created
 }
 
-/** The statements the pool's one connection holds prepared. */
-async function prepared(p: InstrumentedPool): Promise<string[]> {
-  const { rows } = await p.query<{ name: string }>('select name from pg_prepared_statements order by name')
-  return rows.map((r) => r.name)
-}
-
 describe('prepared statements', () => {
   it('prepares a statement with parameters once per connection, under a name made from its text, for raw and Kysely queries', async () => {
     const p = pool()
     for (let i = 0; i < 3; i++) await p.query('select $1::int as n', [i])
-    expect(await prepared(p)).toEqual([expect.stringMatching(/^dbc_/)])
+    expect(await preparedStatementNames(p)).toEqual([expect.stringMatching(/^dbc_/)])
     const {
       db,
       pool: viaKysely,
@@ -46,12 +40,12 @@ describe('prepared statements', () => {
           .select('relname')
           .limit(i + 1)
           .execute()
-      expect(await prepared(viaKysely)).toHaveLength(1)
+      expect(await preparedStatementNames(viaKysely)).toHaveLength(1)
       // The same text has the same name on every connection.
       const compiled = db.selectFrom('pg_class').select('relname').limit(1).compile()
       await p.query(compiled.sql, [...compiled.parameters])
-      const [kyselyName] = await prepared(viaKysely)
-      expect(await prepared(p)).toContain(kyselyName)
+      const [kyselyName] = await preparedStatementNames(viaKysely)
+      expect(await preparedStatementNames(p)).toContain(kyselyName)
     } finally {
       await close()
     }
@@ -77,16 +71,16 @@ describe('prepared statements', () => {
     } finally {
       client.release()
     }
-    expect(await prepared(p)).toHaveLength(3)
+    expect(await preparedStatementNames(p)).toHaveLength(3)
   })
 
   it('keeps at most DB_STATEMENT_CACHE_SIZE per connection, closing the least recently used', async () => {
     const p = pool({ DB_STATEMENT_CACHE_SIZE: '3' })
     for (let i = 0; i < 10; i++) await p.query(`select $1::int + ${i} as n`, [i])
-    expect(await prepared(p)).toHaveLength(3)
+    expect(await preparedStatementNames(p)).toHaveLength(3)
     await p.query('select $1::int + 0 as n', [1])
     expect((await p.query('select $1::int + 9 as n', [1])).rows).toEqual([{ n: 10 }])
-    expect(await prepared(p)).toHaveLength(3)
+    expect(await preparedStatementNames(p)).toHaveLength(3)
   })
 
   it('prepares nothing with DB_STATEMENT_CACHE_SIZE=0 or through PgBouncer, and runs several parameterless statements at once', async () => {
@@ -96,7 +90,7 @@ describe('prepared statements', () => {
     >[]) {
       const p = pool(overrides)
       await p.query('select $1::int as n', [1])
-      expect(await prepared(p)).toEqual([])
+      expect(await preparedStatementNames(p)).toEqual([])
     }
     const results = (await pool().query('select 1 as a; select 2 as b')) as unknown as { rows: unknown[] }[]
     expect(results.map((r) => r.rows)).toEqual([[{ a: 1 }], [{ b: 2 }]])
@@ -105,11 +99,11 @@ describe('prepared statements', () => {
   it('prepares anew, and runs again, a statement the server no longer holds (26000 after DEALLOCATE ALL)', async () => {
     const p = pool()
     await p.query('select $1::int as n', [1])
-    expect(await prepared(p)).toHaveLength(1)
+    expect(await preparedStatementNames(p)).toHaveLength(1)
     await p.query('deallocate all')
-    expect(await prepared(p)).toEqual([])
+    expect(await preparedStatementNames(p)).toEqual([])
     expect((await p.query('select $1::int as n', [2])).rows).toEqual([{ n: 2 }])
-    expect(await prepared(p)).toHaveLength(1)
+    expect(await preparedStatementNames(p)).toHaveLength(1)
     expect(p.stats().statementsPreparedAnew).toBe(1)
   })
 

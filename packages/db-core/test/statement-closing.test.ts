@@ -1,7 +1,7 @@
 import { createTestDatabase } from '@classroom/local-postgres'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { InstrumentedPool } from '../src/index.js'
-import { configFor, openPool } from './support.js'
+import { configFor, openPool, preparedStatementNames } from './support.js'
 
 // Its own file: pg warns of a statement submitted while another runs once per process.
 let url: string
@@ -31,35 +31,35 @@ function pool(cacheSize: number): InstrumentedPool {
   return created
 }
 
-async function prepared(p: InstrumentedPool): Promise<string[]> {
-  const { rows } = await p.query<{ name: string }>('select name from pg_prepared_statements order by name')
-  return rows.map((r) => r.name)
+/**
+ * A read with a parameter, prepared on `p`'s connection, then re-planned: `table` gains a column,
+ * so the server answers the prepared statement 0A000 until it is prepared anew. Returns its text.
+ */
+async function replannedRead(p: InstrumentedPool, table: string, column: string): Promise<string> {
+  await p.query(`create table ${table} (id int primary key)`)
+  await p.query(`insert into ${table} values (1)`)
+  const read = `select * from ${table} where id = $1`
+  await p.query(read, [1])
+  await p.query(`alter table ${table} add column ${column}`)
+  return read
 }
 
 describe('closing prepared statements', () => {
   it("closes evicted and re-planned statements in the next statement's own exchange: none is ever submitted while another runs (pg 9 refuses it)", async () => {
     const p = pool(2)
-    await p.query('create table replanned (id int primary key)')
-    await p.query('insert into replanned values (1)')
-    const read = 'select * from replanned where id = $1'
-    await p.query(read, [1])
-    await p.query('alter table replanned add column note text default $$added$$')
+    const read = await replannedRead(p, 'replanned', 'note text default $$added$$')
     // 0A000 outside a transaction: closed and run again, from the failed statement's callback.
     expect((await p.query(read, [1])).rows).toEqual([{ id: 1, note: 'added' }])
     for (let i = 0; i < 6; i++) await p.query(`select $1::int + ${i} as n`, [i])
     await new Promise((resolve) => setImmediate(resolve))
     expect(p.stats().statementsPreparedAnew).toBe(1)
-    expect(await prepared(p)).toHaveLength(2)
+    expect(await preparedStatementNames(p)).toHaveLength(2)
     expect(warnings.filter((w) => w.includes('already executing a query'))).toEqual([])
   })
 
   it('closes a statement re-planned inside a transaction with the next statement, though that transaction is aborted', async () => {
     const p = pool(5)
-    await p.query('create table replanned_in_transaction (id int primary key)')
-    await p.query('insert into replanned_in_transaction values (1)')
-    const read = 'select * from replanned_in_transaction where id = $1'
-    await p.query(read, [1])
-    await p.query('alter table replanned_in_transaction add column note text')
+    const read = await replannedRead(p, 'replanned_in_transaction', 'note text')
     const client = await p.connect()
     try {
       await client.query('begin')
@@ -86,6 +86,6 @@ describe('closing prepared statements', () => {
     } finally {
       client.release()
     }
-    expect(await prepared(p)).toHaveLength(1)
+    expect(await preparedStatementNames(p)).toHaveLength(1)
   })
 })

@@ -65,3 +65,9 @@ export async function warm(pool: InstrumentedPool, count: number): Promise<numbe
   for (const client of clients) client.release()
   return pids
 }
+
+/** The names of the statements a pool's connection holds prepared, in order (asked on that connection). */
+export async function preparedStatementNames(pool: InstrumentedPool): Promise<string[]> {
+  const { rows } = await pool.query<{ name: string }>('select name from pg_prepared_statements order by name')
+  return rows.map((r) => r.name)
+}

@@ -55,6 +55,26 @@ export function describePoolTracing(instrumentation: string): void {
     await cluster?.destroy()
   })
 
+  /**
+   * Terminates the backend running a statement whose text contains `fragment` (none of `spared`), once
+   * one runs, outside the caller's trace; returns its pid.
+   */
+  async function terminateRunning(fragment: string, spared: number[] = []): Promise<number> {
+    for (let tries = 0; tries < 100; tries++) {
+      const [killed] = await context.with(ROOT_CONTEXT, () =>
+        cluster.query<{ pid: number }>(
+          `select pid, pg_terminate_backend(pid) from pg_stat_activity
+            where query like '%' || $1 || '%' and state = 'active' and pid <> pg_backend_pid()
+              and pid <> all($2::int[])`,
+          [fragment, spared],
+        ),
+      )
+      if (killed) return killed.pid
+      await sleep(20)
+    }
+    throw new Error(`no statement containing ${fragment} ran`)
+  }
+
   describe(`tracing with ${instrumentation}`, () => {
     it('instrumentation-pg is live here: a bare pg.Pool shows its checkout and its query', async () => {
       const bare = new pg.Pool({ connectionString: cluster.connectionString(), max: 1 })
@@ -210,14 +230,7 @@ export function describePoolTracing(instrumentation: string): void {
         const { request, spans } = await traced(async () => {
           // A Kysely select, first on its checkout: the kind of statement the pool may run again.
           const answer = db.selectFrom(sql`pg_sleep(0.3)`.as('s')).select(sql<number>`1`.as('one')).execute()
-          await sleep(100)
-          // The test's own query is no part of the request's trace.
-          await context.with(ROOT_CONTEXT, () =>
-            cluster.query(
-              `select pg_terminate_backend(pid) from pg_stat_activity
-                where query like '%pg_sleep(0.3)%' and pid <> pg_backend_pid()`,
-            ),
-          )
+          await terminateRunning('pg_sleep(0.3)')
           expect(await answer).toEqual([{ one: 1 }])
         })
         expect(pool.stats().readRetries).toBe(1)
@@ -245,20 +258,6 @@ export function describePoolTracing(instrumentation: string): void {
 
     it('a read whose second run fails too marks its db-core.read-retry span as failed, and is not run a third time', async () => {
       const { db, pool, close } = openDb(configFor(cluster.connectionString()))
-      // Terminates the backend running the read once it runs (the retry's backend is a new one).
-      const terminateRead = async () => {
-        for (let tries = 0; tries < 100; tries++) {
-          const rows = await context.with(ROOT_CONTEXT, () =>
-            cluster.query(
-              `select pg_terminate_backend(pid) from pg_stat_activity
-                where query like '%pg_sleep(0.4)%' and state = 'active' and pid <> pg_backend_pid()`,
-            ),
-          )
-          if (rows.length > 0) return
-          await sleep(20)
-        }
-        throw new Error('the read never ran')
-      }
       try {
         let failure: unknown
         const { request, spans } = await traced(async () => {
@@ -267,9 +266,9 @@ export function describePoolTracing(instrumentation: string): void {
             .select(sql<number>`1`.as('one'))
             .execute()
             .catch((error: unknown) => error)
-          await terminateRead()
-          await sleep(50)
-          await terminateRead()
+          // The retry runs on another backend: the first, terminated, may still be listed a moment.
+          const first = await terminateRunning('pg_sleep(0.4)')
+          await terminateRunning('pg_sleep(0.4)', [first])
           failure = await answer
         })
         expect(failure).toBeInstanceOf(Error)

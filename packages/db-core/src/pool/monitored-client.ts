@@ -5,7 +5,7 @@ import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-erro
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
 import { Client as PgClient } from './pg-module.js'
-import { PreparedQuery } from './prepared-query.js'
+import { type QueryCallback as Callback, PreparedQuery } from './prepared-query.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
 import { StatementCache } from './statement-cache.js'
 
@@ -52,8 +52,6 @@ export interface MonitoredClient extends pg.Client {
 const PLAN_CHANGED = 'cached plan must not change result type'
 const NO_SUCH_STATEMENT = '26000'
 const noop = () => undefined
-
-type Callback = (error: Error | undefined, result: pg.QueryResult) => void
 
 /**
  * The `Client` class the pool opens connections with: pg's own, plus

@@ -6,7 +6,8 @@ interface ProtocolConnection {
   close(message: { type: 'S'; name: string }): void
 }
 
-type Callback = (error: Error | undefined, result: pg.QueryResult) => void
+/** How pg answers a submitted query. */
+export type QueryCallback = (error: Error | undefined, result: pg.QueryResult) => void
 
 // pg's Query prepares itself here (extended protocol, socket corked); its types leave it out.
 const prepare = (PgQuery.prototype as unknown as { prepare(connection: ProtocolConnection): void }).prepare
@@ -29,7 +30,7 @@ export class PreparedQuery extends PgQuery {
     name: string,
     config: string | pg.QueryConfig,
     values: unknown[] | undefined,
-    callback: Callback,
+    callback: QueryCallback,
     closing: readonly string[],
   ) {
     super(config, values, callback)
