@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
 import { recordingLogger } from '@classroom/test-kit'
 import { Kysely } from 'kysely'
@@ -49,11 +49,51 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * A TCP server that accepts connections and never says a word: a database that hangs before
  * its greeting. `url` points a client at it.
  */
-export async function startSilentServer(): Promise<{ url: string; close(): void }> {
-  const server = createServer(() => undefined)
+export function startSilentServer(): Promise<{ url: string; close(): void }> {
+  return startRawServer(() => undefined)
+}
+
+/**
+ * A server that answers a login with ReadyForQuery and, in the same TCP write, a FATAL 57P01 (the
+ * backend terminated in the instant after it was born): pg reads both in one chunk.
+ */
+export function startDyingServer(): Promise<{ url: string; close(): void }> {
+  return startRawServer((socket) => {
+    socket.once('data', () => {
+      socket.end(
+        Buffer.concat([
+          backendMessage('R', int32(0)), // AuthenticationOk
+          backendMessage('K', Buffer.concat([int32(4242), int32(1)])), // BackendKeyData
+          backendMessage('Z', Buffer.from('I')), // ReadyForQuery, idle
+          backendMessage(
+            'E',
+            Buffer.from('SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0'),
+          ),
+        ]),
+      )
+    })
+    socket.on('error', () => undefined)
+  })
+}
+
+async function startRawServer(
+  onConnection: (socket: Socket) => void,
+): Promise<{ url: string; close(): void }> {
+  const server = createServer(onConnection)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
   return { url: `postgres://app:x@127.0.0.1:${port}/app`, close: () => server.close() }
+}
+
+function int32(value: number): Buffer {
+  const buffer = Buffer.alloc(4)
+  buffer.writeInt32BE(value)
+  return buffer
+}
+
+/** One message of PostgreSQL's backend protocol: its type byte, its length, its body. */
+function backendMessage(type: string, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(type), int32(body.length + 4), body])
 }
 
 /** Opens `count` connections at once and returns their backend pids, leaving them idle in the pool. */

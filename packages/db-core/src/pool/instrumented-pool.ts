@@ -735,9 +735,8 @@ export class InstrumentedPool extends PgPool {
   async connectDetached(timeoutMs: number): Promise<pg.Client> {
     const { Client, options } = this as unknown as { Client: typeof pg.Client; options: pg.PoolConfig }
     for (;;) {
+      // Its error listener is the monitored client's own, there from birth: a later death is no crash.
       const client = new Client({ ...options, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs })
-      // A detached connection that dies later must not crash the process.
-      client.on('error', noop)
       try {
         await client.connect()
         return client

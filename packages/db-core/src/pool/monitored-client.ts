@@ -57,6 +57,8 @@ const noop = () => undefined
  * The `Client` class the pool opens connections with: pg's own, plus
  *
  * - every connection attempt and failure counted;
+ * - an `error` listener from birth: an error at any instant of the connection's life is heard (one
+ *   read right after its ReadyForQuery fails the attempt), never an uncaught `'error'` event;
  * - the password of every login, the pool's own and detached ones alike, from `credentials`: a
  *   file or function asked anew each time; a refused login (28P01, 28000) or a password that
  *   could not be had fails as a `DatabaseAuthError` naming the user and the password's source;
@@ -95,6 +97,8 @@ export function monitoredClient({
     /** A write was refused in the exchange under way; judged once the server's reports of it are in. */
     #writeRefused = false
     #judged: { promise: Promise<void>; resolve: () => void } | undefined
+    /** The first error this connection reported, at whatever instant of its life. */
+    #lost: Error | undefined
 
     constructor(config: pg.ClientConfig = {}) {
       const attempt = hosts.next()
@@ -105,6 +109,11 @@ export function monitoredClient({
         ...(connectTimeoutMs !== undefined && { connectionTimeoutMillis: Math.min(bound, connectTimeoutMs) }),
       })
       this.#attempt = attempt
+      // From birth: pg may read ReadyForQuery and a FATAL in one chunk, emitting the error before
+      // pg-pool's own listener (attached in its connect callback) exists; unheard, it kills the process.
+      this.on('error', (error: Error) => {
+        this.#lost ??= error
+      })
       // Here, not in the pool's options: pg-pool spreads those into each client, leaving a non-enumerable
       // password behind, and pg lets a URL's empty password override one given beside it. pg calls a
       // function at each login.
@@ -176,6 +185,9 @@ export function monitoredClient({
             reportedRole(this.#parameters) ?? (await queryRole(this)),
           )
         }
+        // Lost since its ReadyForQuery (a FATAL read in the same chunk, a backend terminated as it
+        // was born): a failed attempt, never a connection handed to pg-pool.
+        if (this.#lost) throw this.#lost
       } catch (error) {
         hooks.failed()
         // libpq tries no other host after a refused login: neither do we.
