@@ -40,5 +40,6 @@ export {
 export type { DbLogger } from './logging/db-logger.js'
 export { redactSecrets } from './logging/redact.js'
 export { createLogger, type LoggerOptions } from './logging/winston-logger.js'
-export { InstrumentedPool, type InstrumentedPoolOptions } from './pool/instrumented-pool.js'
+export { InstrumentedPool } from './pool/instrumented-pool.js'
+export type { InstrumentedPoolOptions } from './pool/pool-options.js'
 export type { PoolCounters, PoolStats } from './pool/pool-stats.js'

@@ -7,7 +7,8 @@ import {
   PostgresDialect,
   type QueryCompiler,
 } from 'kysely'
-import { InstrumentedPool, type InstrumentedPoolOptions } from '../pool/instrumented-pool.js'
+import { InstrumentedPool } from '../pool/instrumented-pool.js'
+import type { InstrumentedPoolOptions } from '../pool/pool-options.js'
 import { InstrumentedPostgresDriver } from './instrumented-postgres-driver.js'
 
 /**

@@ -9,6 +9,7 @@ import {
 import type pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
 import type { InstrumentedPool } from '../pool/instrumented-pool.js'
+import { POOL_INTERNALS, type PoolInternals } from '../pool/internal.js'
 import { type ConnectionDriver, InstrumentedConnection } from './instrumented-connection.js'
 import { StatementCancellation } from './statement-cancellation.js'
 
@@ -33,6 +34,8 @@ const RELEASED = Promise.resolve()
  */
 export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
   readonly #pool: InstrumentedPool
+  /** The pool's checkout, leak attribution and retry accounting, reached through its internal entry. */
+  readonly #internals: PoolInternals
   /** Kysely's own PostgreSQL driver: its transaction and savepoint statements, run on our connections. */
   readonly #statements: Driver
   readonly #readRetry: boolean
@@ -40,6 +43,7 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
 
   constructor(pool: InstrumentedPool, statements: Driver) {
     this.#pool = pool
+    this.#internals = pool[POOL_INTERNALS]
     this.#statements = statements
     this.#readRetry = pool.settings.readRetry
   }
@@ -57,8 +61,8 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
   acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
     const cancellation = StatementCancellation.of(options)
     // Kysely releases every connection it acquires (in a finally): no leak stack at checkout.
-    this.#pool.checkoutReleasesItself(options?.signal)
-    const checkout = this.#pool.connect().then((client) => {
+    const request = { selfReleasing: true, ...(options?.signal && { signal: options.signal }) }
+    const checkout = this.#internals.checkout(request).then((client) => {
       let connection = this.#connections.get(client)
       if (!connection) {
         connection = new InstrumentedConnection(client, this)
@@ -73,8 +77,8 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
     const wrapped = connection as InstrumentedConnection
     // A transaction can be held open (a hung callback, a controlled transaction never ended): name
     // the code that began it. Taken synchronously, so the caller's async frames are in it.
-    const begunAt = this.#pool.captureCaller(this.beginTransaction)
-    if (begunAt) this.#pool.attributeCheckout(wrapped.client, begunAt)
+    const begunAt = this.#internals.captureCaller(this.beginTransaction)
+    if (begunAt) this.#internals.attribute(wrapped.client, begunAt)
     wrapped.inTransaction = true
     await this.#statements.beginTransaction(wrapped, settings)
   }
@@ -147,11 +151,15 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
    * most `readRetryWaitMs`: a database that stays down must still be answered fast.
    */
   retryRead<R>(query: CompiledQuery, cause: unknown): Promise<QueryResult<R>> {
-    return this.#pool.readRetry(cause, () => this.#runAgain<R>(query))
+    return this.#internals.readRetry(cause, () => this.#runAgain<R>(query))
   }
 
   async #runAgain<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const client = await this.#pool.connectVerified(this.#pool.settings.readRetryWaitMs)
+    // Released below, whatever happens: no leak stack.
+    const client = await this.#internals.checkout({
+      selfReleasing: true,
+      verifiedWithinMs: this.#pool.settings.readRetryWaitMs,
+    })
     let lost: Error | undefined
     try {
       // A SELECT's result is its rows (Kysely's PostgreSQL driver reports no affected rows for it).

@@ -1,13 +1,67 @@
-import type { TlsSettings } from '../config/db-config.js'
+// What a checkout that got no connection tells its caller: pool full, database unreachable, or TLS.
+import type { PoolSettings, TlsSettings } from '../config/db-config.js'
 import { isConnectionError } from '../connection-errors.js'
-import { DatabaseTlsError, DatabaseUnavailableError } from '../errors.js'
+import { DatabaseTlsError, DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
+import type { DatabaseAvailability } from './availability.js'
 
 // pg-pool's words for "no connection in time": one for the queue, one for a connect attempt.
 export const QUEUE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect'
 export const CONNECT_TIMEOUT_MESSAGE = 'Connection terminated due to connection timeout'
 
 const NO_TLS_OFFERED = 'The server does not support SSL connections'
+
+/** Where a failed checkout stood when it gave up. */
+export interface CheckoutStanding {
+  readonly settings: PoolSettings
+  readonly tls: TlsSettings
+  readonly waitedMs: number
+  /** Callers held every connection the pool may open. */
+  readonly poolFull: boolean
+  readonly total: number
+  readonly waiting: number
+}
+
+/** The queue's own "no connection in time", as pg-pool words it, for a deadline db-core timed itself. */
+export function queueTimeout(): Error {
+  return new Error(QUEUE_TIMEOUT_MESSAGE)
+}
+
+/**
+ * A checkout's failure in db-core's terms. Out of time, when callers hold every connection, the
+ * pool is the limit ({@link PoolTimeoutError}); otherwise the time went to opening connections and
+ * the database is the problem ({@link DatabaseUnavailableError}). Connection failures become
+ * {@link connectFailure}'s errors; anything else passes as it is.
+ */
+export function translateAcquireError(error: unknown, standing: CheckoutStanding): unknown {
+  if (error instanceof PoolTimeoutError || error instanceof DatabaseUnavailableError) return error
+  if (!isPgPoolTimeout(error)) return connectFailure(error, standing.tls) ?? error
+  const { settings } = standing
+  if (error.message === CONNECT_TIMEOUT_MESSAGE || !standing.poolFull) {
+    return new DatabaseUnavailableError(
+      `could not open a connection to the database within ${formatSeconds(settings.acquireTimeoutMs)}`,
+      { cause: error },
+    )
+  }
+  return new PoolTimeoutError({
+    size: settings.size,
+    maxOverflow: settings.maxOverflow,
+    timeoutMs: settings.acquireTimeoutMs,
+    waitedMs: standing.waitedMs,
+    total: standing.total,
+    waiting: standing.waiting,
+  })
+}
+
+/** The database stayed unreachable for as long as a checkout could wait. */
+export function unavailableFor(availability: DatabaseAvailability): DatabaseUnavailableError {
+  const cause = availability.lastError
+  const reason = cause instanceof Error ? `: ${redactSecrets(cause.message)}` : ''
+  return new DatabaseUnavailableError(
+    `the database has been unreachable for ${formatSeconds(availability.downForMs())}${reason}`,
+    { cause },
+  )
+}
 
 /** Whether pg-pool gave up waiting (queue or connect): the pool decides what that means. */
 export function isPgPoolTimeout(error: unknown): error is Error {

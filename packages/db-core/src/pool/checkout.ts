@@ -1,0 +1,401 @@
+// The checkout: one deadline over queueing, connecting, pre-pings and retries past dead connections,
+// and what a failure means in db-core's terms.
+import { performance } from 'node:perf_hooks'
+import { context } from '@opentelemetry/api'
+import type pg from 'pg'
+import type { PoolSettings, TlsSettings } from '../config/db-config.js'
+import { isConnectionError } from '../connection-errors.js'
+import { DatabaseAuthError, DatabaseTlsError, DatabaseUnavailableError, PoolTimeoutError } from '../errors.js'
+import type { DbLogger } from '../logging/db-logger.js'
+import { queueTimeout, translateAcquireError, unavailableFor } from './acquire-errors.js'
+import type { DatabaseAvailability } from './availability.js'
+import type { ConnectionRegistry } from './connection-registry.js'
+import { HostRefusedError } from './host-selection.js'
+import type { LeakDetector } from './leak-detector.js'
+import type { LoopWatch } from './loop-watch.js'
+import type { MonitoredClient } from './monitored-client.js'
+import type { PoolCounters } from './pool-stats.js'
+import type { PoolTelemetry } from './pool-telemetry.js'
+import { CheckoutSpan, type PoolTracing } from './pool-tracing.js'
+import { needsPing, ping } from './pre-ping.js'
+import type { QueueMonitor } from './queue-monitor.js'
+import { guardRelease } from './release-guard.js'
+import { socketClosed } from './socket-state.js'
+import type { WriteRefusals } from './write-refusals.js'
+
+const ACQUIRE_DEADLINE = Symbol('acquire deadline')
+
+// The "error" a retired connection is released with: pg-pool closes a client released with one.
+const RECYCLED = new Error('connection recycled')
+
+// The "error" a connection the server already closed is released with.
+const SERVER_CLOSED = new Error('connection closed by the server')
+
+// The "error" a connection whose server refused a write as read-only is released with.
+const READ_ONLY_SERVER = new Error('the server no longer accepts writes')
+
+/** pg-pool's own checkout, with a callback. */
+export type PgPoolConnect = (
+  callback: (error: Error | undefined, client: pg.PoolClient | undefined) => void,
+) => void
+
+/** How a checkout ends: with a connection, or with what to throw. */
+export type CheckoutDone = (error: unknown, client?: pg.PoolClient) => void
+
+/** The pool's parts a checkout reads and reports to. */
+export interface CheckoutContext {
+  readonly settings: PoolSettings
+  readonly tls: TlsSettings
+  readonly counters: PoolCounters
+  readonly logger: DbLogger
+  readonly registry: ConnectionRegistry
+  readonly writeRefusals: WriteRefusals
+  readonly availability: DatabaseAvailability
+  readonly loopWatch: LoopWatch
+  readonly queueMonitor: QueueMonitor
+  readonly telemetry: PoolTelemetry
+  readonly tracing: PoolTracing
+  readonly leakDetector: LeakDetector | undefined
+  readonly onAcquire: ((waitMs: number) => void) | undefined
+  /** pg-pool's gauges. */
+  readonly gauges: { readonly idleCount: number; readonly waitingCount: number; readonly totalCount: number }
+  /** The most connections the pool opens: size + overflow. */
+  readonly max: number
+  readonly acquire: PgPoolConnect
+}
+
+/** What pg-pool answered to a checkout's first request, made outside {@link Checkouts.#run}. */
+type FirstAttempt = { readonly startedAt: number } & (
+  | { readonly client: pg.PoolClient; readonly error?: undefined }
+  | { readonly client?: undefined; readonly error: unknown }
+)
+
+/**
+ * Checks out connections for the pool: waits for a free or new one, pre-pings it when it has been
+ * idle (or when the pool lost a connection since it last proved alive), retires it past its
+ * lifetime, passes over dead and read-only ones, and waits for an unreachable database through the
+ * one reconnect loop, all within one acquire deadline that ends in {@link PoolTimeoutError} (pool
+ * full) or {@link DatabaseUnavailableError} (database unreachable).
+ */
+export class Checkouts {
+  readonly #ctx: CheckoutContext
+
+  constructor(ctx: CheckoutContext) {
+    this.#ctx = ctx
+  }
+
+  /**
+   * A checkout under a checkout span when traces are recorded: its steps run with tracing
+   * suppressed, and `done` back in the caller's context (pg-pool may call back from the context of
+   * whoever released the connection).
+   */
+  start(caller: Error | undefined, signal: AbortSignal | undefined, done: CheckoutDone): void {
+    const span = this.#ctx.tracing.startCheckout()
+    if (!span) {
+      this.#first(caller, signal, done)
+      return
+    }
+    const finish = context.bind(context.active(), (error: unknown, client?: pg.PoolClient) => {
+      span.end(client ? undefined : error, client)
+      done(error, client)
+    })
+    context.with(span.internal, () => this.#first(caller, signal, finish, span))
+  }
+
+  /**
+   * A connection proven alive: any connection not opened for this very call is pinged whatever its
+   * idle time, and an unreachable database is waited for at most `unavailableWaitMs`. For retries
+   * after a lost connection, when others in the pool may have been dropped by the server a moment
+   * ago without pg having noticed yet.
+   */
+  verified(caller: Error | undefined, unavailableWaitMs: number): Promise<pg.PoolClient> {
+    return this.#ctx.tracing.traceCheckout(() => this.#run(caller, true, unavailableWaitMs))
+  }
+
+  /**
+   * A checkout's first step without a promise of its own: pg-pool is asked with a callback, and a
+   * connection that needs nothing more (not closed by the server, not to be retired or discarded,
+   * no pre-ping due, a loop that was not held up, a database not known down) is handed out in that
+   * callback. Anything else continues in {@link #run}, from the connection or error pg-pool gave.
+   */
+  #first(
+    caller: Error | undefined,
+    signal: AbortSignal | undefined,
+    done: CheckoutDone,
+    span?: CheckoutSpan,
+  ) {
+    const ctx = this.#ctx
+    const slow = (first?: FirstAttempt) => {
+      this.#run(caller, false, ctx.settings.unavailableWaitMs, signal, first).then(
+        (client) => done(undefined, client),
+        done,
+      )
+    }
+    const startedAt = performance.now()
+    const idle = ctx.gauges.idleCount
+    if (
+      signal?.aborted ||
+      (ctx.loopWatch.stalled(startedAt) && idle > 0) ||
+      (ctx.availability.down && idle === 0)
+    ) {
+      slow()
+      return
+    }
+    let left = false
+    const onAbort = () => {
+      left = true
+      slow({ startedAt, error: signal?.reason })
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const given = (error: Error | undefined, client: pg.PoolClient | undefined) => {
+      signal?.removeEventListener('abort', onAbort)
+      if (left) {
+        // The caller left the queue: the connection it would have had goes straight back.
+        client?.release()
+        return
+      }
+      if (error || !client) slow({ startedAt, error })
+      else if (this.#readyAsIs(client)) done(undefined, this.#handOut(client, startedAt, caller))
+      else slow({ startedAt, client })
+    }
+    try {
+      // Traced, the rest of the checkout stays in its own context, whoever's release answers it.
+      ctx.acquire(span ? context.bind(span.internal, given) : given)
+    } catch (error) {
+      // As in the state machine: thrown before pg-pool queued anything, passed on as it is.
+      signal?.removeEventListener('abort', onAbort)
+      done(this.#failed(error))
+      return
+    }
+    ctx.queueMonitor.check()
+  }
+
+  /** Whether a connection pg-pool just gave can be handed out with no further step. */
+  #readyAsIs(client: pg.PoolClient): boolean {
+    if ((client as unknown as MonitoredClient).refusalPending) return false
+    const { registry, settings } = this.#ctx
+    const state = registry.stateOf(client)
+    const now = performance.now()
+    return (
+      !(state.checkouts > 1 && socketClosed(client)) &&
+      state.removal !== 'read-only' &&
+      now < state.retireAt &&
+      !needsPing(state, settings, now, false, registry.suspectBefore)
+    )
+  }
+
+  /**
+   * The checkout's state machine. `first`: what pg-pool already answered to a first request made by
+   * {@link #first} (its loop and availability checks passed), continued from there.
+   */
+  async #run(
+    caller: Error | undefined,
+    alwaysPing: boolean,
+    unavailableWaitMs: number,
+    signal?: AbortSignal,
+    first?: FirstAttempt,
+  ): Promise<pg.PoolClient> {
+    const ctx = this.#ctx
+    const { availability, registry, counters } = ctx
+    if (!first) signal?.throwIfAborted()
+    const startedAt = first ? first.startedAt : performance.now()
+    const { acquireTimeoutMs, prePingTimeoutMs } = ctx.settings
+    const deadline = startedAt + acquireTimeoutMs
+    const waitUntil = Math.min(deadline, startedAt + unavailableWaitMs)
+    // After the loop was held up, read what the sockets hold before trusting an idle connection.
+    if (!first && ctx.loopWatch.stalled(startedAt) && ctx.gauges.idleCount > 0) await ctx.loopWatch.settle()
+    let waited = false
+    let answered = first
+    const span = CheckoutSpan.current()
+    for (let attempt = 0; ; attempt++) {
+      if (!answered && availability.down && ctx.gauges.idleCount === 0) {
+        // Wait for the reconnect loop instead of adding a connection attempt of our own.
+        if (!waited) counters.checkoutsWaitedForDatabase++
+        waited = true
+        if (availability.circuitOpen() || !(await availability.waitUntilReachable(waitUntil))) {
+          throw this.#failed(unavailableFor(availability))
+        }
+      }
+      let client: pg.PoolClient
+      try {
+        if (answered) {
+          const { client: given, error } = answered
+          answered = undefined
+          if (!given) throw this.#translate(error, startedAt)
+          client = given
+        } else {
+          // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
+          client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited, signal)
+        }
+      } catch (error) {
+        // One host of several refused: the next is tried at once, as libpq does.
+        if (error instanceof DatabaseUnavailableError && error.cause instanceof HostRefusedError) continue
+        if (error instanceof DatabaseUnavailableError && isConnectionError(error.cause)) {
+          availability.reportUnreachable(error.cause)
+          if (performance.now() < waitUntil && !availability.circuitOpen()) continue
+        }
+        throw this.#failed(error)
+      }
+      // A write it just had refused as read-only is still being answered: judge it on the whole answer.
+      const refusal = (client as unknown as MonitoredClient).refusalPending
+      if (refusal) await refusal
+      const state = registry.stateOf(client)
+      const now = performance.now()
+      if (state.checkouts > 1 && socketClosed(client)) {
+        // The server's close already arrived: never hand this one out.
+        registry.lost(client, new Error('the server closed the connection while it was idle'))
+        span?.discarded('closed by the server')
+        client.release(SERVER_CLOSED)
+        continue
+      }
+      if (state.removal === 'read-only') {
+        span?.discarded('read-only')
+        client.release(READ_ONLY_SERVER)
+        continue
+      }
+      if (now >= state.retireAt) {
+        // Past its (jittered) lifetime: retire it between uses, never mid-query, and take another.
+        state.removal = 'recycle'
+        counters.connectionsRecycled++
+        span?.discarded('recycle')
+        client.release(RECYCLED)
+        continue
+      }
+      if (!needsPing(state, ctx.settings, now, alwaysPing, registry.suspectBefore)) {
+        return this.#handOut(client, startedAt, caller)
+      }
+      counters.prePings++
+      span?.prePinged()
+      const failure = await ping(
+        client,
+        Math.min(prePingTimeoutMs, deadline - now),
+        ctx.writeRefusals.pingRequirement(state),
+      )
+      if (!failure) {
+        state.validatedAt = performance.now()
+        return this.#handOut(client, startedAt, caller)
+      }
+      counters.prePingFailures++
+      span?.discarded('pre-ping')
+      state.removal = 'pre-ping'
+      registry.suspectBefore = performance.now()
+      ctx.logger.debug('discarded a connection that failed its pre-ping', {
+        error: failure.message,
+        idleMs: Math.round(performance.now() - state.lastReleasedAt),
+      })
+      client.release(failure)
+    }
+  }
+
+  #handOut(client: pg.PoolClient, startedAt: number, caller: Error | undefined): pg.PoolClient {
+    const ctx = this.#ctx
+    ctx.counters.acquisitions++
+    guardRelease(client, (unsafe) => {
+      ctx.counters.unsafeReleases++
+      ctx.logger.warn(`a connection released ${unsafe} was destroyed instead of reused`, {
+        ...ctx.leakDetector?.describe(client),
+      })
+    })
+    ctx.leakDetector?.track(client, caller)
+    const now = performance.now()
+    ctx.registry.stateOf(client).checkedOutAt = now
+    ctx.telemetry.waited(now - startedAt)
+    ctx.onAcquire?.(now - startedAt)
+    return client
+  }
+
+  /**
+   * One wait for a pooled connection, bounded by what is left of the checkout's deadline. The first
+   * wait is bounded by pg-pool itself (`connectionTimeoutMillis` is the whole acquire timeout, for
+   * queueing and connecting alike), so only retries after a failed pre-ping arm a timer of their own.
+   */
+  async #acquireBefore(
+    deadline: number,
+    startedAt: number,
+    first: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<pg.PoolClient> {
+    const remaining = deadline - performance.now()
+    if (remaining <= 0) throw this.#translate(queueTimeout(), startedAt)
+    const pending = new Promise<pg.PoolClient>((resolve, reject) =>
+      this.#ctx.acquire((error, client) => (client ? resolve(client) : reject(error))),
+    )
+    const bounded = signal ? leaveOnAbort(pending, signal) : pending
+    this.#ctx.queueMonitor.check()
+    if (first) {
+      try {
+        return await bounded
+      } catch (error) {
+        throw this.#translate(error, startedAt)
+      }
+    }
+    let timer: NodeJS.Timeout | undefined
+    const expiry = new Promise<typeof ACQUIRE_DEADLINE>((resolve) => {
+      timer = setTimeout(resolve, remaining, ACQUIRE_DEADLINE)
+    })
+    try {
+      const winner = await Promise.race([bounded, expiry])
+      if (winner !== ACQUIRE_DEADLINE) return winner
+      // The queued request lives on inside pg-pool: hand its connection straight back when it comes.
+      bounded.then(
+        (late) => late.release(),
+        () => undefined,
+      )
+      throw this.#translate(queueTimeout(), startedAt)
+    } catch (error) {
+      throw this.#translate(error, startedAt)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Counts a checkout's final failure by its kind, and returns it to be thrown. */
+  #failed(error: unknown): unknown {
+    const { counters, telemetry } = this.#ctx
+    if (error instanceof PoolTimeoutError) {
+      counters.acquireTimeouts++
+      telemetry.timedOut()
+    } else if (
+      error instanceof DatabaseUnavailableError ||
+      error instanceof DatabaseTlsError ||
+      error instanceof DatabaseAuthError
+    ) {
+      counters.acquireFailures++
+    }
+    return error
+  }
+
+  #translate(error: unknown, startedAt: number): unknown {
+    const { settings, tls, registry, gauges, max } = this.#ctx
+    return translateAcquireError(error, {
+      settings,
+      tls,
+      waitedMs: performance.now() - startedAt,
+      poolFull: registry.checkedOut.size >= max,
+      total: gauges.totalCount,
+      waiting: gauges.waitingCount,
+    })
+  }
+}
+
+/**
+ * `pending`, or the abort's reason as soon as `signal` aborts: the caller leaves the queue at once,
+ * and the connection pg-pool hands its queued request later goes straight back.
+ */
+function leaveOnAbort(pending: Promise<pg.PoolClient>, signal: AbortSignal): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    pending.then(
+      (client) => {
+        signal.removeEventListener('abort', onAbort)
+        if (signal.aborted) client.release()
+        else resolve(client)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
