@@ -86,3 +86,27 @@ export function codeOf(error: Error): string | undefined {
   const code = (error as { code?: unknown }).code
   return typeof code === 'string' ? code : undefined
 }
+
+// SQLSTATE too_many_connections: max_connections reached, the slots left reserved for superusers or
+// roles with privileges, a role's or a database's CONNECTION LIMIT.
+const TOO_MANY_CONNECTIONS = '53300'
+
+// PgBouncer's own refusal when max_client_conn is reached (sent as 08P01, told by its words).
+const PGBOUNCER_FULL = 'no more connections allowed'
+
+/**
+ * Whether a failed connection attempt was refused for capacity: the server (or PgBouncer) is up and
+ * answering, it just will not take one more connection now.
+ *
+ * ```ts
+ * if (isCapacityRefusal(error)) console.log('the database is full, not down')
+ * ```
+ */
+export function isCapacityRefusal(error: unknown): boolean {
+  return (
+    findInCauses(
+      error,
+      (current) => codeOf(current) === TOO_MANY_CONNECTIONS || current.message.includes(PGBOUNCER_FULL),
+    ) !== undefined
+  )
+}

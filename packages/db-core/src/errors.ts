@@ -12,6 +12,7 @@ export type DbCoreErrorCode =
   | 'CONFIG_INVALID'
   | 'POOL_TIMEOUT'
   | 'DATABASE_UNAVAILABLE'
+  | 'DATABASE_AT_CAPACITY'
   | 'DATABASE_TLS_FAILED'
   | 'DATABASE_AUTH_FAILED'
   | 'CONNECTION_BUDGET_EXCEEDED'
@@ -100,11 +101,29 @@ export class PoolTimeoutError extends DbCoreError {
  * unreachable. Retry after a short pause; the pool heals by itself once it is back.
  */
 export class DatabaseUnavailableError extends DbCoreError {
-  readonly code = 'DATABASE_UNAVAILABLE'
+  readonly code: 'DATABASE_UNAVAILABLE' | 'DATABASE_AT_CAPACITY' = 'DATABASE_UNAVAILABLE'
 
   constructor(message: string, options: { cause: unknown }) {
     super(message, options)
     this.name = 'DatabaseUnavailableError'
+  }
+}
+
+/**
+ * The server refuses new connections for capacity (SQLSTATE 53300, too many clients; PgBouncer's
+ * max_client_conn) and the pool holds none to serve from. Up, but full: retry after a pause. A
+ * {@link DatabaseUnavailableError}, so code that handles that one handles this one too.
+ *
+ * ```ts
+ * if (error instanceof DatabaseAtCapacityError) reply.code(503).header('Retry-After', '2')
+ * ```
+ */
+export class DatabaseAtCapacityError extends DatabaseUnavailableError {
+  override readonly code = 'DATABASE_AT_CAPACITY'
+
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options)
+    this.name = 'DatabaseAtCapacityError'
   }
 }
 

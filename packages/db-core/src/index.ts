@@ -13,7 +13,7 @@ export {
 } from './config/db-config.js'
 export { loadDbConfig } from './config/load-db-config.js'
 export { type ConnectionBudget, checkConnectionBudget } from './connection-budget.js'
-export { isConnectionError, isReadOnlyError } from './connection-errors.js'
+export { isCapacityRefusal, isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
 export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
 export { StatementCancellation } from './dialect/statement-cancellation.js'
@@ -21,6 +21,7 @@ export {
   ConfigError,
   type ConfigIssue,
   ConnectionBudgetError,
+  DatabaseAtCapacityError,
   DatabaseAuthError,
   DatabaseTlsError,
   DatabaseUnavailableError,

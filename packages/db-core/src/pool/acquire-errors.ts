@@ -1,7 +1,13 @@
 // What a checkout that got no connection tells its caller: pool full, database unreachable, or TLS.
 import type { PoolSettings, TlsSettings } from '../config/db-config.js'
-import { isConnectionError } from '../connection-errors.js'
-import { DatabaseTlsError, DatabaseUnavailableError, formatSeconds, PoolTimeoutError } from '../errors.js'
+import { isCapacityRefusal, isConnectionError } from '../connection-errors.js'
+import {
+  DatabaseAtCapacityError,
+  DatabaseTlsError,
+  DatabaseUnavailableError,
+  formatSeconds,
+  PoolTimeoutError,
+} from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
 import type { DatabaseAvailability } from './availability.js'
 
@@ -53,10 +59,16 @@ export function translateAcquireError(error: unknown, standing: CheckoutStanding
   })
 }
 
-/** The database stayed unreachable for as long as a checkout could wait. */
+/** The database stayed unreachable (or full, with no connection held) for as long as a checkout could wait. */
 export function unavailableFor(availability: DatabaseAvailability): DatabaseUnavailableError {
   const cause = availability.lastError
   const reason = cause instanceof Error ? `: ${redactSecrets(cause.message)}` : ''
+  if (isCapacityRefusal(cause)) {
+    return new DatabaseAtCapacityError(
+      `the database has refused new connections for capacity for ${formatSeconds(availability.downForMs())} and the pool holds none${reason}`,
+      { cause },
+    )
+  }
   return new DatabaseUnavailableError(
     `the database has been unreachable for ${formatSeconds(availability.downForMs())}${reason}`,
     { cause },

@@ -4,11 +4,12 @@ import { performance } from 'node:perf_hooks'
 import { context } from '@opentelemetry/api'
 import type pg from 'pg'
 import type { PoolSettings, TlsSettings } from '../config/db-config.js'
-import { isConnectionError } from '../connection-errors.js'
+import { isCapacityRefusal, isConnectionError } from '../connection-errors.js'
 import { DatabaseAuthError, DatabaseTlsError, DatabaseUnavailableError, PoolTimeoutError } from '../errors.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { queueTimeout, translateAcquireError, unavailableFor } from './acquire-errors.js'
 import type { DatabaseAvailability } from './availability.js'
+import type { CapacityGate } from './capacity-gate.js'
 import type { ConnectionRegistry } from './connection-registry.js'
 import { HostRefusedError } from './host-selection.js'
 import type { LeakDetector } from './leak-detector.js'
@@ -51,6 +52,7 @@ export interface CheckoutContext {
   readonly registry: ConnectionRegistry
   readonly writeRefusals: WriteRefusals
   readonly availability: DatabaseAvailability
+  readonly capacity: CapacityGate
   readonly loopWatch: LoopWatch
   readonly queueMonitor: QueueMonitor
   readonly telemetry: PoolTelemetry
@@ -59,8 +61,6 @@ export interface CheckoutContext {
   readonly onAcquire: ((waitMs: number) => void) | undefined
   /** pg-pool's gauges. */
   readonly gauges: { readonly idleCount: number; readonly waitingCount: number; readonly totalCount: number }
-  /** The most connections the pool opens: size + overflow. */
-  readonly max: number
   readonly acquire: PgPoolConnect
 }
 
@@ -230,6 +230,14 @@ export class Checkouts {
       } catch (error) {
         // One host of several refused: the next is tried at once, as libpq does.
         if (error instanceof DatabaseUnavailableError && error.cause instanceof HostRefusedError) continue
+        if (isCapacityRefusal(error)) {
+          // Full, not down: wait in pg-pool's queue for a connection the pool holds (the gate keeps
+          // pg-pool from dialling); with none held, wait for the reconnect loop as for an outage.
+          if (ctx.gauges.idleCount + registry.checkedOut.size > 0 && performance.now() < deadline) continue
+          availability.reportUnreachable(error)
+          if (performance.now() < waitUntil && !availability.circuitOpen()) continue
+          throw this.#failed(unavailableFor(availability))
+        }
         if (error instanceof DatabaseUnavailableError && isConnectionError(error.cause)) {
           availability.reportUnreachable(error.cause)
           if (performance.now() < waitUntil && !availability.circuitOpen()) continue
@@ -366,12 +374,13 @@ export class Checkouts {
   }
 
   #translate(error: unknown, startedAt: number): unknown {
-    const { settings, tls, registry, gauges, max } = this.#ctx
+    const { settings, tls, registry, gauges, capacity } = this.#ctx
     return translateAcquireError(error, {
       settings,
       tls,
       waitedMs: performance.now() - startedAt,
-      poolFull: registry.checkedOut.size >= max,
+      // While the server is full, the pool's bound is what it holds.
+      poolFull: registry.checkedOut.size >= capacity.limit,
       total: gauges.totalCount,
       waiting: gauges.waitingCount,
     })

@@ -4,6 +4,7 @@ import { type ConnectionUrl, formatHost, parseConnectionUrl } from '../config/co
 import { type DbConfig, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
 import { createLogger } from '../logging/winston-logger.js'
 import { DatabaseAvailability } from './availability.js'
+import { CapacityGate } from './capacity-gate.js'
 import { type CheckoutDone, Checkouts } from './checkout.js'
 import { poolClientOptions } from './client-options.js'
 import { ConnectionRegistry } from './connection-registry.js'
@@ -79,6 +80,7 @@ export class InstrumentedPool extends PgPool {
   readonly #leakDetector: LeakDetector | undefined
   readonly #tracing: PoolTracing
   readonly #availability: DatabaseAvailability
+  readonly #capacity: CapacityGate
   /** Set while pg-pool's own `query()` checks out: no leak stack taken for it. */
   #selfReleasing: object | undefined
 
@@ -104,12 +106,14 @@ export class InstrumentedPool extends PgPool {
     // Made before super(): the Client class pg-pool opens connections with reports into it.
     const counters = emptyCounters()
     let onWriteRefused: (client: MonitoredClient) => void = noop
+    let onCapacityRefusal: (error: unknown) => void = noop
     let onCreated: (ms: number) => void = noop
     const Client = monitoredClient({
       hooks: {
         attempted: () => counters.connectAttempts++,
         failed: () => counters.connectFailures++,
         created: (ms) => onCreated(ms),
+        refusedForCapacity: (error) => onCapacityRefusal(error),
         refusedForRole: () => counters.serverRoleRefusals++,
         statementRetried: () => counters.statementsPreparedAnew++,
         writeRefused: (client) => onWriteRefused(client),
@@ -172,12 +176,36 @@ export class InstrumentedPool extends PgPool {
         max: this.max,
       }),
     })
+    const capacity = new CapacityGate({
+      pool: {
+        connected: () => this.idleCount + this.#registry.checkedOut.size,
+        limitTo: (max) => {
+          ;(this as unknown as { options: pg.PoolConfig }).options.max = max
+        },
+        pulse: () => (this as unknown as { _pulseQueue(): void })._pulseQueue(),
+        serverLimit: async () => {
+          const { rows } = await this.query<{ max: number }>(
+            "select current_setting('max_connections')::int as max",
+          )
+          return rows[0]?.max
+        },
+      },
+      settings: poolSettings,
+      max: this.max,
+      logger,
+      counters,
+    })
+    this.#capacity = capacity
+    onCapacityRefusal = (error) => capacity.refused(error)
     this.#registry = new ConnectionRegistry({
       settings: poolSettings,
       counters,
       logger,
       listeners: {
-        opened: () => this.#availability.reportReachable(),
+        opened: () => {
+          this.#availability.reportReachable()
+          capacity.opened()
+        },
         released: (client, heldMs) => {
           if (heldMs !== undefined) {
             telemetry.used(heldMs)
@@ -199,6 +227,7 @@ export class InstrumentedPool extends PgPool {
       registry: this.#registry,
       writeRefusals,
       availability: this.#availability,
+      capacity,
       loopWatch: new LoopWatch(),
       queueMonitor,
       telemetry,
@@ -206,7 +235,6 @@ export class InstrumentedPool extends PgPool {
       leakDetector,
       onAcquire,
       gauges: this,
-      max: this.max,
       acquire: (callback) => super.connect(callback as ConnectCallback),
     })
     this.#shutdown = new PoolShutdown(
@@ -216,6 +244,7 @@ export class InstrumentedPool extends PgPool {
         drained: () => this.#availability.stop(),
         close: () => super.end(),
         closed: () => {
+          capacity.stop()
           leakDetector?.stop()
           telemetry.stop()
         },
@@ -248,6 +277,7 @@ export class InstrumentedPool extends PgPool {
       max: this.max,
       size: this.#config.pool.size,
       databaseDown: this.#availability.down,
+      databaseAtCapacity: this.#capacity.atCapacity,
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type pg from 'pg'
-import { isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
+import { isCapacityRefusal, isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
 import { Client as PgClient } from './pg-module.js'
@@ -15,6 +15,8 @@ export interface ClientHooks {
   failed(): void
   /** A connection opened (and qualified) in `ms` milliseconds. */
   created(ms: number): void
+  /** The server refused a connection for capacity (53300, PgBouncer's max_client_conn): it is full, not down. */
+  refusedForCapacity(error: unknown): void
   /** A connection reached a server of the wrong kind for `target_session_attrs` and was closed. */
   refusedForRole(): void
   /** A prepared statement the server had dropped or re-planned ran again, transparently. */
@@ -196,6 +198,8 @@ export function monitoredClient({
         // is left mid-login without a password, is closed here.
         if (connected || refusedLogin) await this.end().catch(noop)
         if (refusedLogin) throw refusedLogin
+        // Told before pg-pool hears of the failure: it dials for its next waiter straight after.
+        if (isCapacityRefusal(error)) hooks.refusedForCapacity(error)
         if (!isConnectionError(error)) throw error
         throw hosts.refused(attempt, unreachableReason(error), { forRole: false, cause: error })
       }

@@ -38,6 +38,8 @@ export interface PoolCounters {
   readRetries: number
   /** Prepared statements the server had dropped or re-planned (a schema change), prepared anew and run again. */
   statementsPreparedAnew: number
+  /** Connection attempts the server refused for capacity (53300 too many clients, PgBouncer's max_client_conn). */
+  capacityRefusals: number
 }
 
 /**
@@ -62,6 +64,8 @@ export interface PoolStats extends PoolCounters {
   size: number
   /** Whether the pool believes the database is down (a reconnect loop is probing it). */
   databaseDown: boolean
+  /** Whether the server refuses new connections for capacity and the pool serves from those it holds. */
+  databaseAtCapacity: boolean
 }
 
 export function emptyCounters(): PoolCounters {
@@ -85,5 +89,6 @@ export function emptyCounters(): PoolCounters {
     connectionsDestroyedAtShutdown: 0,
     readRetries: 0,
     statementsPreparedAnew: 0,
+    capacityRefusals: 0,
   }
 }
