@@ -71,6 +71,43 @@ describe('a network that goes silent', () => {
     expect(p.stats().connectionsCreated).toBe(2)
   })
 
+  it('fails a transaction whose statement times out on a frozen server after one DB_QUERY_TIMEOUT_MS: its ROLLBACK never waits behind the timed-out statement', async () => {
+    const url = proxy.rewrite(cluster.connectionString())
+    const {
+      db,
+      pool: p,
+      close,
+    } = openDb(configFor(url, { DB_POOL_SIZE: '1', DB_POOL_PRE_PING: 'false', DB_QUERY_TIMEOUT_MS: '1000' }))
+    try {
+      await sql`create table if not exists frozen_writes (id int)`.execute(db)
+      let startedAt = 0
+      const error = await db
+        .transaction()
+        .execute(async (trx) => {
+          proxy.freeze()
+          startedAt = performance.now()
+          await sql`insert into frozen_writes values (1)`.execute(trx)
+        })
+        .catch((e: unknown) => e)
+      const elapsed = performance.now() - startedAt
+      expect(isConnectionError(error)).toBe(true)
+      // The insert waits 1 s; a ROLLBACK queued behind it would wait another second.
+      expect(elapsed).toBeLessThan(1600)
+      // The connection that timed out was closed at once, not kept with its statement still active.
+      expect(p.stats().total).toBe(0)
+      proxy.unfreeze()
+      // Nothing was applied: the session that held the open transaction is gone.
+      await expect(
+        sql<{ n: number }>`select count(*)::int as n from frozen_writes`.execute(db),
+      ).resolves.toMatchObject({
+        rows: [{ n: 0 }],
+      })
+    } finally {
+      proxy.unfreeze()
+      await close()
+    }
+  })
+
   it('recovers with no error when every connection is reset', async () => {
     const p = pool({ DB_POOL_SIZE: '3' })
     await warm(p, 3)

@@ -53,6 +53,8 @@ export interface MonitoredClient extends pg.Client {
 // 0A000 with this message: a schema change altered the result of a statement prepared before it.
 const PLAN_CHANGED = 'cached plan must not change result type'
 const NO_SUCH_STATEMENT = '26000'
+// What pg's query_timeout fails a statement with.
+const QUERY_READ_TIMEOUT = 'Query read timeout'
 const noop = () => undefined
 
 /**
@@ -215,18 +217,36 @@ export function monitoredClient({
 
     // biome-ignore lint/suspicious/noExplicitAny: pg's query has many overloads; one body serves them all
     override query(config: any, values?: any, callback?: any): any {
-      const cache = this.#statements
-      if (!cache || config == null || typeof config.submit === 'function')
-        return super.query(config, values, callback)
-      // Named already, or no parameters (simple protocol: it may hold several statements): passed on
-      // as given (pg copies a config object property by property, a string it does not).
-      const object = typeof config === 'string' ? undefined : config
-      const params = typeof values === 'function' || values === undefined ? object?.values : values
-      if (object?.name !== undefined || !params?.length) return super.query(config, values, callback)
+      if (config == null || typeof config.submit === 'function') return super.query(config, values, callback)
       if (typeof values === 'function') {
         callback = values
         values = undefined
       }
+      if (callback) {
+        const given = callback as Callback
+        callback = (error: Error | undefined, result: pg.QueryResult) => {
+          if (error) this.#dropIfTimedOut(error)
+          given(error, result)
+        }
+      }
+      const answer = this.#run(config, values, callback)
+      if (callback || !answer) return answer
+      return (answer as Promise<pg.QueryResult>).catch((error: Error) => {
+        this.#dropIfTimedOut(error)
+        throw error
+      })
+    }
+
+    /** One statement: prepared under a stable name when the cache is on and it has parameters. */
+    // biome-ignore lint/suspicious/noExplicitAny: as query's
+    #run(config: any, values: any, callback: Callback | undefined): any {
+      const cache = this.#statements
+      // Named already, or no parameters (simple protocol: it may hold several statements): passed on
+      // as given (pg copies a config object property by property, a string it does not).
+      const object = typeof config === 'string' ? undefined : config
+      const params = values === undefined ? object?.values : values
+      if (!cache || object?.name !== undefined || !params?.length)
+        return super.query(config, values, callback as Callback)
       const text: string = object ? object.text : config
       const { name, evicted } = cache.use(text)
       for (const old of evicted) this.#forget(old)
@@ -235,8 +255,8 @@ export function monitoredClient({
         super.query(new PreparedQuery(name, config, values, done, this.#takeClosing(closing)))
       if (callback) {
         submit((error, result) => {
-          if (error && this.#prepareAnew(error, name)) submit(callback as Callback, [])
-          else (callback as Callback)(error, result)
+          if (error && this.#prepareAnew(error, name)) submit(callback, [])
+          else callback(error, result)
         })
         return undefined
       }
@@ -251,6 +271,26 @@ export function monitoredClient({
         Error.captureStackTrace(error)
         throw error
       })
+    }
+
+    /**
+     * pg gives up on a statement after `query_timeout` but keeps the connection, the statement still
+     * active on it: whatever comes next (a transaction's ROLLBACK) would queue behind it and wait a
+     * second timeout. The connection is closed at once instead, so what is queued fails now and the
+     * server, once it answers again, finds the session gone (an open transaction rolls back).
+     */
+    #dropIfTimedOut(error: Error): void {
+      if (error.message !== QUERY_READ_TIMEOUT) return
+      const stream = (this as unknown as { connection: { stream: Socket } }).connection.stream
+      if (stream.destroyed) return
+      stream.destroy(
+        Object.assign(
+          new Error(`${QUERY_READ_TIMEOUT}: the connection was closed, a statement got no answer in time`),
+          {
+            code: 'ETIMEDOUT',
+          },
+        ),
+      )
     }
 
     /** Whether a failed prepared statement may run again; either way it is prepared anew next time. */
