@@ -109,4 +109,35 @@ describe('while PostgreSQL is down', () => {
       await close()
     }
   })
+
+  it('stops probing once nobody has asked for a while, and the next checkout probes again and waits for that probe', async () => {
+    const { logger } = recordingLogger()
+    const { db, pool, close } = openDb(
+      configFor(cluster.connectionString(), {
+        DB_POOL_UNAVAILABLE_WAIT_MS: '200',
+        DB_POOL_RECONNECT_MIN_MS: '20',
+        DB_POOL_RECONNECT_MAX_MS: '40',
+      }),
+      logger,
+    )
+    try {
+      await sql`select 1`.execute(db)
+      await cluster.stop('fast')
+      await expect(sql`select 1`.execute(db)).rejects.toBeInstanceOf(DatabaseUnavailableError)
+      // 10 × the 40 ms longest pause with nobody asking: the loop pauses.
+      await new Promise((resolve) => setTimeout(resolve, 800))
+      const paused = pool.stats().connectAttempts
+      await new Promise((resolve) => setTimeout(resolve, 400))
+      expect(pool.stats().connectAttempts).toBe(paused)
+      await cluster.start()
+      // The circuit is open, but the loop had paused: this checkout waits for its first probe.
+      await expect(sql<{ one: number }>`select 1 as one`.execute(db)).resolves.toMatchObject({
+        rows: [{ one: 1 }],
+      })
+      expect(pool.stats().databaseDown).toBe(false)
+    } finally {
+      if (!cluster.running) await cluster.start()
+      await close()
+    }
+  })
 })

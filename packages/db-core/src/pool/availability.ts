@@ -4,12 +4,19 @@ import type { PoolSettings } from '../config/db-config.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'
 
+/** How many of its longest pauses the loop goes on probing with nobody asking, before it pauses. */
+export const IDLE_PAUSE_PROBES = 10
+
 /**
  * Whether the pool believes the database is down, and the one reconnect loop that finds out when it
  * is back. Checkouts that find it unreachable wait here instead of each opening a connection of
  * their own (a connection storm against a restarting server); the loop probes with exponential
  * backoff and jitter and wakes them all at the first success. Down for longer than
  * `unavailableWaitMs`, the circuit is open: checkouts fail at once until a probe succeeds.
+ *
+ * Its timers are unref'd, so a pool nobody uses never keeps the process alive; and once nobody has
+ * asked for a connection for {@link IDLE_PAUSE_PROBES} probes' worth of its longest pause, it stops
+ * probing until a checkout asks again ({@link wanted}), which then waits for that first probe.
  */
 export class DatabaseAvailability {
   readonly #settings: PoolSettings
@@ -19,6 +26,10 @@ export class DatabaseAvailability {
   #downSince: number | undefined
   #lastError: unknown
   #stopped = false
+  /** The reconnect loop is running (sleeping or probing). */
+  #looping = false
+  /** When a checkout last asked for a connection while the database was down. */
+  #wantedAt = Number.NEGATIVE_INFINITY
 
   constructor(options: {
     settings: PoolSettings
@@ -60,7 +71,22 @@ export class DatabaseAvailability {
       code: (error as { code?: unknown })?.code,
       waitMs: this.#settings.unavailableWaitMs,
     })
-    void this.#reconnectLoop()
+    this.wanted()
+  }
+
+  /**
+   * A checkout wants a connection while the database is down. Returns whether the loop had paused
+   * and probes again now: the checkout should then wait for that probe, even with the circuit open.
+   */
+  wanted(): boolean {
+    if (this.#downSince === undefined || this.#stopped) return false
+    this.#wantedAt = performance.now()
+    if (this.#looping) return false
+    this.#looping = true
+    void this.#reconnectLoop().finally(() => {
+      this.#looping = false
+    })
+    return true
   }
 
   /** A connection opened: the database answers again. */
@@ -105,8 +131,11 @@ export class DatabaseAvailability {
     let pauseMs = this.#settings.reconnectMinMs
     while (this.#downSince !== undefined && !this.#stopped) {
       // Full jitter over the upper half: replicas that lost the database together do not probe together.
-      await sleep(pauseMs * (0.5 + Math.random() / 2))
+      await sleep(pauseMs * (0.5 + Math.random() / 2), undefined, { ref: false })
       if (this.#downSince === undefined || this.#stopped) return
+      // Nobody has wanted a connection for a while: pause until the next checkout asks (wanted()).
+      const idleMs = performance.now() - this.#wantedAt
+      if (this.#waiters.size === 0 && idleMs > IDLE_PAUSE_PROBES * this.#settings.reconnectMaxMs) return
       try {
         await this.#probe()
         this.reportReachable()

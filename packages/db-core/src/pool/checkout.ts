@@ -210,9 +210,11 @@ export class Checkouts {
     for (let attempt = 0; ; attempt++) {
       if (!answered && availability.down && ctx.gauges.idleCount === 0) {
         // Wait for the reconnect loop instead of adding a connection attempt of our own.
+        const resumed = availability.wanted()
         if (!waited) counters.checkoutsWaitedForDatabase++
         waited = true
-        if (availability.circuitOpen() || !(await availability.waitUntilReachable(waitUntil))) {
+        // An open circuit fails at once, unless the loop had paused: then its first probe is awaited.
+        if ((availability.circuitOpen() && !resumed) || !(await availability.waitUntilReachable(waitUntil))) {
           throw this.#failed(unavailableFor(availability))
         }
       }

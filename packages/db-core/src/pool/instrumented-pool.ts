@@ -2,6 +2,7 @@
 import type pg from 'pg'
 import { type ConnectionUrl, formatHost, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
+import { ConfigError } from '../errors.js'
 import { createLogger } from '../logging/winston-logger.js'
 import { DatabaseAvailability } from './availability.js'
 import { CapacityGate } from './capacity-gate.js'
@@ -15,7 +16,7 @@ import { type CheckoutRequest, POOL_INTERNALS, type PoolInternals } from './inte
 import { LeakDetector } from './leak-detector.js'
 import { LoopWatch } from './loop-watch.js'
 import { type MonitoredClient, monitoredClient } from './monitored-client.js'
-import { Pool as PgPool } from './pg-module.js'
+import { Client as PgClient, Pool as PgPool } from './pg-module.js'
 import type { InstrumentedPoolOptions } from './pool-options.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { PoolTelemetry } from './pool-telemetry.js'
@@ -59,8 +60,8 @@ type ConnectCallback = (
  * - `connect()` and `end()` are overridden: the checkout ({@link Checkouts}) and the shutdown
  *   ({@link PoolShutdown}) wrap pg-pool's own;
  * - `query()` is pg-pool's own, only marking its checkout as one that releases itself (no leak stack);
- * - the `Client` pg-pool opens connections with is db-core's {@link monitoredClient}, a subclass of
- *   pg's `Client`;
+ * - the `Client` pg-pool opens connections with is db-core's {@link monitoredClient}: a subclass of
+ *   pg's `Client`, or of the `clientConfig.Client` given (which must itself extend pg's `Client`);
  * - each checkout's `release` (a function pg-pool sets per checkout) is wrapped by the release
  *   guard, so a session released mid-transaction is destroyed, and swapped by `endWithin()` for the
  *   connections it destroys.
@@ -123,6 +124,7 @@ export class InstrumentedPool extends PgPool {
       hosts,
       connectTimeoutMs: hostConnectTimeoutMs(url),
       credentials: passwordSource(config, url),
+      base: clientClass(clientConfig?.Client),
     })
     super({ ...clientConfig, ...poolClientOptions(config), Client })
     const logger = givenLogger ?? createLogger({ defaultMeta: { component: 'db-core' } })
@@ -394,6 +396,25 @@ export class InstrumentedPool extends PgPool {
       this.#checkouts.start(stack, signal, done)
     })
   }
+}
+
+/**
+ * The class the pool's connections extend: pg's `Client`, or the caller's own subclass of it (a
+ * subclass with extra methods, a test double built on it). db-core's monitoring extends the class,
+ * so a client of another kind (pg-native's, another copy of pg's) is refused here, by name.
+ */
+function clientClass(given: unknown): typeof PgClient {
+  if (given === undefined || given === PgClient) return PgClient
+  if (typeof given === 'function' && given.prototype instanceof PgClient) return given as typeof PgClient
+  const name = typeof given === 'function' ? given.name || 'an anonymous class' : typeof given
+  throw new ConfigError([
+    {
+      name: 'clientConfig.Client',
+      value: name,
+      expected:
+        "pg's Client or a subclass of it, from the same copy of pg as db-core's (db-core's monitoring extends the class; pg-native's Client is not supported)",
+    },
+  ])
 }
 
 /**

@@ -36,6 +36,8 @@ export interface MonitoredClientOptions {
   readonly connectTimeoutMs: number | undefined
   /** Where each login's password comes from: a file or a function asked anew per connection, or the URL. */
   readonly credentials: PasswordSource
+  /** The class connections are made from: pg's `Client`, or a subclass of it the caller chose. */
+  readonly base?: typeof pg.Client
 }
 
 /** A connection of the pool: pg's `Client`, plus what db-core knows of its server. */
@@ -88,10 +90,11 @@ export function monitoredClient({
   hosts,
   connectTimeoutMs,
   credentials,
+  base = PgClient,
 }: MonitoredClientOptions): new (
   config?: pg.ClientConfig,
 ) => MonitoredClient {
-  return class MonitoredClientImpl extends PgClient implements MonitoredClient {
+  return class MonitoredClientImpl extends base implements MonitoredClient {
     readonly #statements = statementCacheSize > 0 ? new StatementCache(statementCacheSize) : undefined
     /** Statements the server holds under an old plan: closed by the next statement this connection sends. */
     readonly #closing = new Set<string>()
@@ -171,7 +174,12 @@ export function monitoredClient({
       })
       const connected = this.#connectQualified()
       if (!callback) return connected.then(() => this)
-      connected.then(() => callback(undefined as unknown as Error), callback)
+      // Called outside the promise chain, as pg does: a throw in pg-pool's callback (a 'connect' or
+      // 'acquire' listener of the caller's) is an uncaught exception, not an unhandled rejection.
+      connected.then(
+        () => process.nextTick(callback, undefined),
+        (error: Error) => process.nextTick(callback, error),
+      )
       return undefined
     }
 
