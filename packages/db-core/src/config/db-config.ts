@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError, type ConfigIssue } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
-import { passwordOfFile } from '../pool/credentials.js'
 import { parseConnectionUrl } from './connection-url.js'
+import { passwordOfFile } from './password-file.js'
 
 /**
  * The pool's settings, in the pool's units. Defaults are the production spec: 20 kept connections,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { ConnectionUrl } from '../config/connection-url.js'
 import type { DbConfig, PasswordFunction } from '../config/db-config.js'
+import { passwordOfFile } from '../config/password-file.js'
 import { DatabaseAuthError } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
 
@@ -42,13 +43,6 @@ export function passwordSource(config: DbConfig, url: ConnectionUrl): PasswordSo
     tried: 'no password (none in DATABASE_URL, and neither DB_PASSWORD_FILE nor a password function is set)',
     password: undefined,
   }
-}
-
-/**
- * A password file's content as the password: trailing newlines (`echo` and editors add one) dropped.
- */
-export function passwordOfFile(text: string): string {
-  return text.replace(/[\r\n]+$/, '')
 }
 
 /**
