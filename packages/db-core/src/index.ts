@@ -12,7 +12,7 @@ export {
   type TlsSettings,
 } from './config/db-config.js'
 export { loadDbConfig } from './config/load-db-config.js'
-export { type ConnectionBudget, checkConnectionBudget } from './connection-budget.js'
+export { type ConnectionBudget, ConnectionBudgetError, checkConnectionBudget } from './connection-budget.js'
 export { isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
 export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
@@ -20,7 +20,6 @@ export { StatementCancellation } from './dialect/statement-cancellation.js'
 export {
   ConfigError,
   type ConfigIssue,
-  ConnectionBudgetError,
   DatabaseAuthError,
   DatabaseTlsError,
   DatabaseUnavailableError,
