@@ -5,13 +5,13 @@ export {
   DB_CONFIG_DEFAULTS,
   type DbConfig,
   type DbCoreOptions,
-  type PasswordFunction,
   type PoolSettings,
   resolveDbConfig,
   type SessionSettings,
   type TlsSettings,
 } from './config/db-config.js'
 export { loadDbConfig } from './config/load-db-config.js'
+export { type PasswordFunction, Secret } from './config/secret.js'
 export { type ConnectionBudget, ConnectionBudgetError, checkConnectionBudget } from './connection-budget.js'
 export { isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import type { ConnectionUrl } from '../config/connection-url.js'
-import type { DbConfig, PasswordFunction } from '../config/db-config.js'
+import type { DbConfig } from '../config/db-config.js'
 import { passwordOfFile } from '../config/password-file.js'
+import type { Secret } from '../config/secret.js'
 import { DatabaseAuthError } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
 
@@ -87,10 +88,10 @@ async function readPasswordFile(path: string, source: string): Promise<string> {
   return password
 }
 
-async function callPasswordFunction(password: PasswordFunction, source: string): Promise<string> {
+async function callPasswordFunction(password: Secret, source: string): Promise<string> {
   let value: unknown
   try {
-    value = await password()
+    value = await password.reveal()
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
     throw new DatabaseAuthError(`${source} failed: ${redactSecrets(reason)}`, {
