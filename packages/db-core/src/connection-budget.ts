@@ -1,6 +1,7 @@
+// Whether the pools of every replica fit in the connections the server gives: checked, told, refused.
 import type pg from 'pg'
 import type { DbConfig } from './config/db-config.js'
-import { ConnectionBudgetError, describeBudget } from './errors.js'
+import { DbCoreError } from './errors.js'
 import type { DbLogger } from './logging/db-logger.js'
 
 /** The arithmetic of {@link checkConnectionBudget}. */
@@ -17,6 +18,25 @@ export interface ConnectionBudget {
   /** What ordinary roles can open: max_connections − superuser_reserved − reserved. */
   readonly available: number
   readonly fits: boolean
+}
+
+/**
+ * The pools of every replica together could ask for more connections than the server gives. Kept
+ * beside the budget it reports: errors.ts sits at the bottom and imports nothing above it.
+ *
+ * ```ts
+ * if (error instanceof ConnectionBudgetError) console.log(error.budget.demand, error.budget.available)
+ * ```
+ */
+export class ConnectionBudgetError extends DbCoreError {
+  readonly code = 'CONNECTION_BUDGET_EXCEEDED'
+  readonly budget: ConnectionBudget
+
+  constructor(budget: ConnectionBudget) {
+    super(describeBudget(budget))
+    this.name = 'ConnectionBudgetError'
+    this.budget = budget
+  }
 }
 
 /**
@@ -62,4 +82,13 @@ export async function checkConnectionBudget(
     logger.warn(`database connection budget exceeded: ${describeBudget(budget)}`, { ...budget })
   }
   return budget
+}
+
+/** The budget's arithmetic in words, with what to change. */
+function describeBudget(b: ConnectionBudget): string {
+  return (
+    `${b.replicas} replica(s) × (size + overflow = ${b.perReplica}) = ${b.demand} connections, but the server gives ordinary roles ` +
+    `${b.available} (max_connections ${b.maxConnections} − superuser_reserved_connections ${b.superuserReserved} − reserved_connections ${b.reserved}). ` +
+    'Lower DB_POOL_SIZE / DB_POOL_MAX_OVERFLOW, raise max_connections, or put PgBouncer in front.'
+  )
 }

@@ -1,4 +1,3 @@
-import type { ConnectionBudget } from './connection-budget.js'
 import { codeOf, findInCauses } from './connection-errors.js'
 
 /**
@@ -176,27 +175,6 @@ export class IdempotencyKeyReusedError extends DbCoreError {
     this.name = 'IdempotencyKeyReusedError'
     this.key = key
   }
-}
-
-/** The pools of every replica together could ask for more connections than the server gives. */
-export class ConnectionBudgetError extends DbCoreError {
-  readonly code = 'CONNECTION_BUDGET_EXCEEDED'
-  readonly budget: ConnectionBudget
-
-  constructor(budget: ConnectionBudget) {
-    super(describeBudget(budget))
-    this.name = 'ConnectionBudgetError'
-    this.budget = budget
-  }
-}
-
-/** The budget's arithmetic in words, with what to change. */
-export function describeBudget(b: ConnectionBudget): string {
-  return (
-    `${b.replicas} replica(s) × (size + overflow = ${b.perReplica}) = ${b.demand} connections, but the server gives ordinary roles ` +
-    `${b.available} (max_connections ${b.maxConnections} − superuser_reserved_connections ${b.superuserReserved} − reserved_connections ${b.reserved}). ` +
-    'Lower DB_POOL_SIZE / DB_POOL_MAX_OVERFLOW, raise max_connections, or put PgBouncer in front.'
-  )
 }
 
 /** Milliseconds as seconds for messages: `30 s`, `0.3 s`. */

@@ -5,14 +5,14 @@ export {
   DB_CONFIG_DEFAULTS,
   type DbConfig,
   type DbCoreOptions,
-  type PasswordFunction,
   type PoolSettings,
   resolveDbConfig,
   type SessionSettings,
   type TlsSettings,
 } from './config/db-config.js'
 export { loadDbConfig } from './config/load-db-config.js'
-export { type ConnectionBudget, checkConnectionBudget } from './connection-budget.js'
+export { type PasswordFunction, Secret } from './config/secret.js'
+export { type ConnectionBudget, ConnectionBudgetError, checkConnectionBudget } from './connection-budget.js'
 export { isCapacityRefusal, isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
 export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
@@ -20,7 +20,6 @@ export { StatementCancellation } from './dialect/statement-cancellation.js'
 export {
   ConfigError,
   type ConfigIssue,
-  ConnectionBudgetError,
   DatabaseAtCapacityError,
   DatabaseAuthError,
   DatabaseTlsError,

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { findClosedPort } from '@classroom/test-kit'
 import { describe, expect, it } from 'vitest'
-import { sendCancelRequest } from '../src/pool/cancel-request.js'
+import { sendCancelRequest } from '../src/dialect/cancel-request.js'
 import { startSilentServer } from './support.js'
 
 const target = { host: '127.0.0.1', processID: 4242, secretKey: 1234 }

@@ -13,6 +13,7 @@ import {
   InstrumentedPool,
   loadDbConfig,
   resolveDbConfig,
+  Secret,
 } from '../src/index.js'
 import { configError, configFor, openPool, sleep } from './support.js'
 
@@ -375,12 +376,12 @@ describe('configuration of the password', () => {
     expect(error.message).not.toContain('hunter2')
   })
 
-  it('keeps the password function out of sight in a resolved config, and in one resolved again', () => {
+  it('keeps the password function out of sight in a resolved config, as a Secret, and in one resolved again', async () => {
     const password = () => 'from-the-function'
     const config = resolveDbConfig({ connectionString: withoutPassword, password })
-    expect(config.password).toBe(password)
-    expect(Object.keys(config)).not.toContain('password')
-    expect(JSON.stringify(config) + inspect(config, { depth: 5 })).not.toMatch(/password:|from-the-function/)
-    expect(resolveDbConfig(config).password).toBe(password)
+    expect(config.password).toBeInstanceOf(Secret)
+    expect(await config.password?.reveal()).toBe('from-the-function')
+    expect(JSON.stringify(config) + inspect(config, { depth: 5 })).not.toMatch(/from-the-function/)
+    expect(resolveDbConfig(config).password).toBe(config.password)
   })
 })

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream'
+import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import winston from 'winston'
-import { createLogger, redactSecrets } from '../src/index.js'
+import { createLogger, redactSecrets, resolveDbConfig } from '../src/index.js'
 
 /** db-core's winston logger, writing JSON lines the test reads back parsed. */
 function captureLogger(level: 'info' | 'debug' = 'info') {
@@ -60,6 +61,22 @@ describe('createLogger', () => {
     expect(lines[1]).toMatchObject({
       error: { name: 'Error', message: 'could not reach postgres://app:***@db:5432/app' },
     })
+  })
+
+  it("never writes a config's password function's password: not as a field, a nested one, or in a message", async () => {
+    const { logger, lines } = captureLogger()
+    const config = resolveDbConfig({
+      connectionString: 'postgres://app@db:5432/app',
+      password: () => 'hunter2',
+    })
+    expect(await config.password?.reveal()).toBe('hunter2')
+    logger.info('db config', { ...config })
+    logger.info('db config', { config })
+    logger.info(`db config ${inspect(config)} ${JSON.stringify(config)}`)
+    expect(JSON.stringify(lines)).not.toContain('hunter2')
+    expect(lines[0]).toMatchObject({ password: '***' })
+    expect(lines[1]).toMatchObject({ config: { password: '***' } })
+    expect(lines[2]?.message).toContain('password: Secret(***)')
   })
 
   it('drops a line below the level before formatting it: no redaction or JSON work for filtered calls', () => {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError, type ConfigIssue } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
-import { passwordOfFile } from '../pool/credentials.js'
 import { parseConnectionUrl } from './connection-url.js'
+import { passwordOfFile } from './password-file.js'
+import { type PasswordFunction, Secret } from './secret.js'
 
 /**
  * The pool's settings, in the pool's units. Defaults are the production spec: 20 kept connections,
@@ -87,16 +88,6 @@ export interface BudgetSettings {
   readonly strict: boolean
 }
 
-/**
- * Gives the database password for one new connection: called again for every connection, so a
- * short-lived token (an IAM authentication token) is fetched fresh. May be async.
- *
- * ```ts
- * const password: PasswordFunction = async () => (await fetch('http://127.0.0.1:8200/db-token')).text()
- * ```
- */
-export type PasswordFunction = () => string | Promise<string>
-
 /** Everything db-core needs to reach and pool a database, every default filled in. */
 export interface DbConfig {
   /** The connection string. It may hold the password: log it only through `redactSecrets`. */
@@ -104,15 +95,14 @@ export interface DbConfig {
   /** The file each new connection reads its password from; `undefined` when none is set. */
   readonly passwordFile: string | undefined
   /**
-   * The password function, when one was given. Not enumerable, as node-postgres keeps its
-   * passwords: it never shows in a log, `JSON.stringify` or `console.log`, and a spread
-   * (`{ ...config }`) leaves it behind, so name it again where a spread config is passed on.
+   * The password function, when one was given, as a {@link Secret}: it shows as `***` in a log,
+   * an error, `JSON.stringify` or `console.log`, and a spread config keeps it.
    *
    * ```ts
-   * new InstrumentedPool({ ...config, password: config.password, logger })
+   * new InstrumentedPool({ ...config, logger })
    * ```
    */
-  readonly password?: PasswordFunction
+  readonly password: Secret | undefined
   readonly pool: PoolSettings
   readonly session: SessionSettings
   readonly tls: TlsSettings
@@ -156,7 +146,7 @@ export interface DbCoreOptions {
   /**
    * A function giving the password, called for every new connection (an IAM token that expires):
    * see {@link PasswordFunction}. Not with a password in the URL, nor with `passwordFile`. A
-   * resolved {@link DbConfig} keeps it non-enumerable, out of every log.
+   * resolved {@link DbConfig} holds it as a {@link Secret}, out of every log; a Secret is taken here too.
    *
    * ```ts
    * const options: DbCoreOptions = {
@@ -165,7 +155,7 @@ export interface DbCoreOptions {
    * }
    * ```
    */
-  readonly password?: PasswordFunction
+  readonly password?: PasswordFunction | Secret
   readonly pool?: Partial<PoolSettings>
   readonly session?: Partial<SessionSettings>
   readonly tls?: Partial<TlsSettings>
@@ -358,48 +348,49 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
   const config: DbConfig = {
     connectionString: options.connectionString,
     passwordFile,
+    password,
     pool: Object.freeze(pool as PoolSettings),
     session: Object.freeze(session),
     tls,
     pgbouncer,
     budget: Object.freeze(budget),
   }
-  // Out of sight, as node-postgres keeps passwords: no log, JSON or inspection shows it.
-  if (password) Object.defineProperty(config, 'password', { value: password, enumerable: false })
   return Object.freeze(config)
 }
 
 /**
  * The password's one source besides the URL: a file, checked readable (and not empty) now, or a
- * function. Either one together with a password in the URL, or both together, is refused.
+ * function, held as a {@link Secret}. Either one together with a password in the URL, or both
+ * together, is refused.
  */
 function resolveCredentials(
   options: DbCoreOptions,
   urlHasPassword: boolean,
   nameOf: OptionNaming['name'],
   issues: ConfigIssue[],
-): { passwordFile: string | undefined; password: PasswordFunction | undefined } {
-  const { passwordFile, password } = options
+): { passwordFile: string | undefined; password: Secret | undefined } {
+  const { passwordFile, password: given } = options
+  const password = typeof given === 'function' ? new Secret(given) : given
   const url = nameOf('connectionString')
-  if (password !== undefined) {
+  if (given !== undefined) {
     // Only what it is, never its value: a string here would be the password itself.
-    const given = `a ${typeof password}`
-    if (typeof password !== 'function') {
+    const value = given instanceof Secret ? 'a Secret' : `a ${typeof given}`
+    if (!(password instanceof Secret)) {
       issues.push({
         name: nameOf('password'),
-        value: given,
+        value,
         expected: `a function returning the password (or a promise of it); a fixed password goes in ${url}`,
       })
     } else if (urlHasPassword) {
       issues.push({
         name: nameOf('password'),
-        value: given,
+        value,
         expected: `one source of the password, but ${url} holds one too: remove it from the URL or drop the password function`,
       })
     } else if (passwordFile !== undefined) {
       issues.push({
         name: nameOf('password'),
-        value: given,
+        value,
         expected: `one source of the password, but ${nameOf('passwordFile')} is set too: keep one of them`,
       })
     }

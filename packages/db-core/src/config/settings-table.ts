@@ -1,5 +1,5 @@
-import { LOGGER_ENV_SETTINGS } from '../logging/winston-logger.js'
 import { DB_ENV_SETTINGS, envDefault } from './env-settings.js'
+import { LOGGER_ENV_SETTINGS } from './logger-env.js'
 
 /**
  * The README's settings table (markdown), made from {@link DB_ENV_SETTINGS} and the logger's

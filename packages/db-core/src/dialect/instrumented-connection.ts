@@ -1,7 +1,7 @@
 import type { CompiledQuery, DatabaseConnection, OperationNode, QueryId, QueryResult } from 'kysely'
 import type pg from 'pg'
 import { isConnectionError } from '../connection-errors.js'
-import { type CancelTarget, sendCancelRequest } from '../pool/cancel-request.js'
+import { type CancelTarget, sendCancelRequest } from './cancel-request.js'
 import type { CancellableConnection, StatementCancellation } from './statement-cancellation.js'
 
 /** What a connection needs of db-core's Kysely driver. */

@@ -1,4 +1,5 @@
-const MASK = '***'
+/** What every secret shows instead of itself, in logs, errors and printed values. */
+export const MASK = '***'
 
 // user:password@ inside any URL, whatever its scheme: a mistyped scheme still carries a real password.
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi

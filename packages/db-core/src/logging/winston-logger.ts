@@ -1,35 +1,12 @@
 import winston from 'winston'
-import { oneOf } from '../config/validators.js'
 import { isSecretName, redactSecrets } from './redact.js'
 
 /** winston's (npm) levels, most severe first. */
 export const LOGGER_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const
 export type LoggerLevel = (typeof LOGGER_LEVELS)[number]
 
-const LOGGER_FORMATS = ['auto', 'json', 'pretty'] as const
-
-/** The logger's variables, for the README's settings table. */
-export const LOGGER_ENV_SETTINGS = [
-  { name: 'LOG_LEVEL', default: 'info', meaning: LOGGER_LEVELS.map((l) => `\`${l}\``).join(', ') },
-  {
-    name: 'LOG_FORMAT',
-    default: 'auto',
-    meaning: '`json` (one object a line), `pretty`, or `auto`: pretty on a TTY, JSON otherwise',
-  },
-] as const
-
-/**
- * The logger's variables, to spread into an app's env spec beside `dbEnvSpec`.
- *
- * ```ts
- * const env = parseEnv({ ...dbEnvSpec, ...loggerEnvSpec }, process.env)
- * const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT })
- * ```
- */
-export const loggerEnvSpec = {
-  LOG_LEVEL: oneOf(LOGGER_LEVELS)({ default: LOGGER_ENV_SETTINGS[0].default }),
-  LOG_FORMAT: oneOf(LOGGER_FORMATS)({ default: LOGGER_ENV_SETTINGS[1].default }),
-}
+/** The output formats `createLogger` knows; see {@link LoggerOptions.format}. */
+export const LOGGER_FORMATS = ['auto', 'json', 'pretty'] as const
 
 export interface LoggerOptions {
   /**

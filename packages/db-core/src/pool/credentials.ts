@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import type { ConnectionUrl } from '../config/connection-url.js'
-import type { DbConfig, PasswordFunction } from '../config/db-config.js'
+import type { DbConfig } from '../config/db-config.js'
+import { passwordOfFile } from '../config/password-file.js'
+import type { Secret } from '../config/secret.js'
 import { DatabaseAuthError } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
 
@@ -45,13 +47,6 @@ export function passwordSource(config: DbConfig, url: ConnectionUrl): PasswordSo
 }
 
 /**
- * A password file's content as the password: trailing newlines (`echo` and editors add one) dropped.
- */
-export function passwordOfFile(text: string): string {
-  return text.replace(/[\r\n]+$/, '')
-}
-
-/**
  * A login the server refused (28P01, 28000) as a {@link DatabaseAuthError} naming the user and where
  * the password came from, never the password; a `DatabaseAuthError` already (the password could not
  * be had) as it is; `undefined` for anything else.
@@ -93,10 +88,10 @@ async function readPasswordFile(path: string, source: string): Promise<string> {
   return password
 }
 
-async function callPasswordFunction(password: PasswordFunction, source: string): Promise<string> {
+async function callPasswordFunction(password: Secret, source: string): Promise<string> {
   let value: unknown
   try {
-    value = await password()
+    value = await password.reveal()
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
     throw new DatabaseAuthError(`${source} failed: ${redactSecrets(reason)}`, {

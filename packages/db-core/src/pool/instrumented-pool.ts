@@ -97,10 +97,7 @@ export class InstrumentedPool extends PgPool {
       clientConfig,
       ...settings
     } = options
-    // A resolved DbConfig keeps its password function non-enumerable: the rest above leaves it behind.
-    const config = resolveDbConfig(
-      options.password === undefined ? settings : { ...settings, password: options.password },
-    )
+    const config = resolveDbConfig(settings)
     // resolveDbConfig refused any URL that does not parse.
     const url = parseConnectionUrl(config.connectionString) as ConnectionUrl
     const hosts = new HostSelection(url)

@@ -1,3 +1,4 @@
+// PostgreSQL's CancelRequest: how the dialect stops a running statement without a pooled connection.
 import { connect } from 'node:net'
 
 // The CancelRequest code PostgreSQL's protocol reserves (1234 in the high half, 5678 in the low).
