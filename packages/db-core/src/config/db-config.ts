@@ -10,7 +10,10 @@ import { type PasswordFunction, Secret } from './secret.js'
  * 40 more under burst, 30 s acquire timeout, pre-ping, recycling after 30 minutes.
  */
 export interface PoolSettings {
-  /** Connections the pool keeps open once created (pg `min`: exempt from idle reaping). */
+  /**
+   * Connections the pool keeps open once created (pg `min`: exempt from idle reaping); `0` keeps
+   * none when idle, every connection closed after `overflowIdleMs` unused.
+   */
   readonly size: number
   /** Extra connections allowed under burst; the pool holds at most `size + maxOverflow`. */
   readonly maxOverflow: number
@@ -219,7 +222,7 @@ export const OPTION_RULES: {
   readonly budget: SectionRules<BudgetSettings>
 } = {
   pool: {
-    size: { kind: 'integer', min: 1 },
+    size: { kind: 'integer', min: 0 },
     maxOverflow: { kind: 'integer', min: 0 },
     overflowIdleMs: { kind: 'integer', min: 1 },
     acquireTimeoutMs: { kind: 'integer', min: 1 },
@@ -327,6 +330,14 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
       name: nameOf('pool.recycleJitterMs'),
       value: naming.value('pool.recycleJitterMs', pool.recycleJitterMs),
       expected: `less than ${nameOf('pool.recycleMs')} (${naming.value('pool.recycleMs', pool.recycleMs)})`,
+    })
+  }
+  // size 0 keeps no connection when idle (pg-pool's min: 0); the pool must still be able to open one.
+  if (pool.size + pool.maxOverflow < 1) {
+    issues.push({
+      name: nameOf('pool.maxOverflow'),
+      value: naming.value('pool.maxOverflow', pool.maxOverflow),
+      expected: `at least 1 when ${nameOf('pool.size')} is 0 (the pool could never open a connection)`,
     })
   }
   if (pool.reconnectMaxMs < pool.reconnectMinMs) {

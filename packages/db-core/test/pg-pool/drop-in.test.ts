@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { findClosedPort } from '@classroom/test-kit'
 import pg from 'pg'
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import { ConfigError, InstrumentedPool } from '../../src/index.js'
 import { configFor } from '../support.js'
 
@@ -57,6 +57,28 @@ describe("pg.Pool's contract", () => {
     expect(refuse).toThrow(ConfigError)
     expect(refuse).toThrow(
       /clientConfig\.Client: got "NativeLikeClient"; expected pg's Client or a subclass of it/,
+    )
+  })
+
+  it('size 0 keeps no connection once idle (pg-pool min: 0), and is refused with no overflow to open one', async () => {
+    const pool = new InstrumentedPool({
+      ...configFor(inject('databaseUrl'), {
+        DB_POOL_SIZE: '0',
+        DB_POOL_MAX_OVERFLOW: '5',
+        DB_POOL_OVERFLOW_IDLE_MS: '100',
+      }),
+      logger: quiet,
+    })
+    try {
+      await Promise.all(Array.from({ length: 3 }, () => pool.query('select pg_sleep(0.05)')))
+      expect(pool.totalCount).toBe(3)
+      await vi.waitFor(() => expect(pool.totalCount).toBe(0), { timeout: 3000, interval: 20 })
+      await expect(pool.query('select 1 as one')).resolves.toMatchObject({ rows: [{ one: 1 }] })
+    } finally {
+      await pool.end()
+    }
+    expect(() => configFor(inject('databaseUrl'), { DB_POOL_SIZE: '0', DB_POOL_MAX_OVERFLOW: '0' })).toThrow(
+      /DB_POOL_MAX_OVERFLOW: got "0"; expected at least 1 when DB_POOL_SIZE is 0/,
     )
   })
 
