@@ -85,11 +85,10 @@ describe('loadDbConfig', () => {
   })
 
   it.each([
-    ['DB_POOL_SIZE', 'twenty', 'a whole number ≥ 1'],
-    ['DB_POOL_SIZE', '0', 'a whole number ≥ 1'],
-    ['DB_POOL_SIZE', '-3', 'a whole number ≥ 1'],
-    ['DB_POOL_SIZE', '2.5', 'a whole number ≥ 1'],
-    ['DB_POOL_SIZE', '20abc', 'a whole number ≥ 1'],
+    ['DB_POOL_SIZE', 'twenty', 'a whole number ≥ 0'],
+    ['DB_POOL_SIZE', '-3', 'a whole number ≥ 0'],
+    ['DB_POOL_SIZE', '2.5', 'a whole number ≥ 0'],
+    ['DB_POOL_SIZE', '20abc', 'a whole number ≥ 0'],
     ['DB_POOL_MAX_OVERFLOW', '-1', 'a whole number ≥ 0'],
     ['DB_POOL_OVERFLOW_IDLE_MS', '0', 'a whole number ≥ 1'],
     ['DB_POOL_TIMEOUT_SECONDS', '0', 'a number > 0'],
@@ -142,7 +141,7 @@ describe('loadDbConfig', () => {
     const error = configError(() =>
       loadDbConfig({
         DATABASE_URL: 'http://app:hunter2@db/app',
-        DB_POOL_SIZE: '0',
+        DB_POOL_SIZE: '-1',
         DB_POOL_PRE_PING: 'perhaps',
         DB_POOL_TIMEOUT_SECONDS: 'forever',
       }),

@@ -42,14 +42,14 @@ describe('resolveDbConfig: settings as a typed object', () => {
     const error = configError(() =>
       resolveDbConfig({
         connectionString: URL,
-        pool: { size: 0, acquireTimeoutMs: 1.5, prePing: 'yes' as unknown as boolean },
+        pool: { size: -1, acquireTimeoutMs: 1.5, prePing: 'yes' as unknown as boolean },
         tls: { mode: 'prefer' as 'require' },
         budget: { expectedReplicas: -1 },
         pgbouncer: 'no' as unknown as boolean,
       }),
     )
     expect(error.issues).toEqual([
-      { name: 'pool.size', value: '0', expected: 'a whole number ≥ 1' },
+      { name: 'pool.size', value: '-1', expected: 'a whole number ≥ 0' },
       { name: 'pool.acquireTimeoutMs', value: '1.5', expected: 'a whole number ≥ 1' },
       { name: 'pool.prePing', value: '"yes"', expected: 'true or false' },
       { name: 'budget.expectedReplicas', value: '-1', expected: 'a whole number ≥ 1' },
