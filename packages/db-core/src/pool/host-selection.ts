@@ -155,3 +155,17 @@ export class HostSelection {
 export function unreachableReason(error: unknown): string {
   return `failed to connect: ${redactSecrets(error instanceof Error ? error.message : String(error))}`
 }
+
+// One host's share of a checkout when the URL names several and sets no connect_timeout.
+const MULTI_HOST_CONNECT_TIMEOUT_MS = 5000
+
+/**
+ * How long one host may take to accept a connection: libpq's `connect_timeout` when the URL gives
+ * one. Without it, a single host keeps the checkout's whole deadline, as before; with several, each
+ * gets {@link MULTI_HOST_CONNECT_TIMEOUT_MS}, so that a dead first host that drops packets (a crashed
+ * VM, a partition) costs seconds before the next is tried, not the whole acquire timeout.
+ */
+export function hostConnectTimeoutMs(url: ConnectionUrl): number | undefined {
+  if (url.connectTimeoutMs !== undefined || url.hosts.length === 1) return url.connectTimeoutMs
+  return MULTI_HOST_CONNECT_TIMEOUT_MS
+}

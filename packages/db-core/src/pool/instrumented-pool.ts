@@ -2,7 +2,6 @@
 import type pg from 'pg'
 import { type ConnectionUrl, formatHost, parseConnectionUrl } from '../config/connection-url.js'
 import { type DbConfig, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
-import { ConfigError } from '../errors.js'
 import { createLogger } from '../logging/winston-logger.js'
 import { DatabaseAvailability } from './availability.js'
 import { CapacityGate } from './capacity-gate.js'
@@ -11,12 +10,12 @@ import { poolClientOptions } from './client-options.js'
 import { ConnectionRegistry } from './connection-registry.js'
 import { passwordSource } from './credentials.js'
 import { connectDetached, probe } from './detached-connections.js'
-import { HostSelection } from './host-selection.js'
+import { HostSelection, hostConnectTimeoutMs } from './host-selection.js'
 import { type CheckoutRequest, POOL_INTERNALS, type PoolInternals } from './internal.js'
 import { LeakDetector } from './leak-detector.js'
 import { LoopWatch } from './loop-watch.js'
-import { type MonitoredClient, monitoredClient } from './monitored-client.js'
-import { Client as PgClient, Pool as PgPool } from './pg-module.js'
+import { clientClass, type MonitoredClient, monitoredClient } from './monitored-client.js'
+import { Pool as PgPool } from './pg-module.js'
 import type { InstrumentedPoolOptions } from './pool-options.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { PoolTelemetry } from './pool-telemetry.js'
@@ -30,9 +29,6 @@ import { WriteRefusals } from './write-refusals.js'
 const POOL_QUERY = Object.freeze({})
 const POOL_QUERY_PROMISE = Object.freeze({})
 const noop = () => undefined
-
-// One host's share of a checkout when the URL names several and sets no connect_timeout.
-const MULTI_HOST_CONNECT_TIMEOUT_MS = 5000
 
 // pg-pool's words for a pool used after end(), kept for code that matches them.
 const ENDED_MESSAGE = 'Cannot use a pool after calling end on the pool'
@@ -393,34 +389,4 @@ export class InstrumentedPool extends PgPool {
       this.#checkouts.start(stack, signal, done)
     })
   }
-}
-
-/**
- * The class the pool's connections extend: pg's `Client`, or the caller's own subclass of it (a
- * subclass with extra methods, a test double built on it). db-core's monitoring extends the class,
- * so a client of another kind (pg-native's, another copy of pg's) is refused here, by name.
- */
-function clientClass(given: unknown): typeof PgClient {
-  if (given === undefined || given === PgClient) return PgClient
-  if (typeof given === 'function' && given.prototype instanceof PgClient) return given as typeof PgClient
-  const name = typeof given === 'function' ? given.name || 'an anonymous class' : typeof given
-  throw new ConfigError([
-    {
-      name: 'clientConfig.Client',
-      value: name,
-      expected:
-        "pg's Client or a subclass of it, from the same copy of pg as db-core's (db-core's monitoring extends the class; pg-native's Client is not supported)",
-    },
-  ])
-}
-
-/**
- * How long one host may take to accept a connection: libpq's `connect_timeout` when the URL gives
- * one. Without it, a single host keeps the checkout's whole deadline, as before; with several, each
- * gets {@link MULTI_HOST_CONNECT_TIMEOUT_MS}, so that a dead first host that drops packets (a crashed
- * VM, a partition) costs seconds before the next is tried, not the whole acquire timeout.
- */
-function hostConnectTimeoutMs(url: ConnectionUrl): number | undefined {
-  if (url.connectTimeoutMs !== undefined || url.hosts.length === 1) return url.connectTimeoutMs
-  return MULTI_HOST_CONNECT_TIMEOUT_MS
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type pg from 'pg'
 import { isCapacityRefusal, isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../connection-errors.js'
+import { ConfigError } from '../errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
 import { Client as PgClient } from './pg-module.js'
@@ -344,4 +345,23 @@ function selfConnectError(socket: Socket): Error {
     ),
     { code: 'ECONNREFUSED' },
   )
+}
+
+/**
+ * The class the pool's connections extend: pg's `Client`, or the caller's own subclass of it (a
+ * subclass with extra methods, a test double built on it). db-core's monitoring extends the class,
+ * so a client of another kind (pg-native's, another copy of pg's) is refused here, by name.
+ */
+export function clientClass(given: unknown): typeof PgClient {
+  if (given === undefined || given === PgClient) return PgClient
+  if (typeof given === 'function' && given.prototype instanceof PgClient) return given as typeof PgClient
+  const name = typeof given === 'function' ? given.name || 'an anonymous class' : typeof given
+  throw new ConfigError([
+    {
+      name: 'clientConfig.Client',
+      value: name,
+      expected:
+        "pg's Client or a subclass of it, from the same copy of pg as db-core's (db-core's monitoring extends the class; pg-native's Client is not supported)",
+    },
+  ])
 }
