@@ -3,7 +3,7 @@ import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type InstrumentedPool, isConnectionError } from '../src/index.js'
+import { DatabaseUnavailableError, type InstrumentedPool, isConnectionError } from '../src/index.js'
 import { configFor, openDb, openPool, sleep } from './support.js'
 
 // Faults between the pool and the server, provoked for real: a proxy that freezes or cuts TCP.
@@ -102,6 +102,44 @@ describe('a network that goes silent', () => {
       ).resolves.toMatchObject({
         rows: [{ n: 0 }],
       })
+    } finally {
+      proxy.unfreeze()
+      await close()
+    }
+  })
+
+  it('answers a read whose statement times out on a silent server within DB_QUERY_TIMEOUT_MS plus DB_POOL_UNAVAILABLE_WAIT_MS: its retry never waits a second acquire deadline', async () => {
+    const url = proxy.rewrite(cluster.connectionString())
+    const {
+      db,
+      pool: p,
+      close,
+    } = openDb(
+      configFor(url, {
+        DB_POOL_SIZE: '1',
+        DB_POOL_PRE_PING: 'false',
+        DB_QUERY_TIMEOUT_MS: '1000',
+        DB_POOL_TIMEOUT_SECONDS: '8',
+        DB_POOL_UNAVAILABLE_WAIT_MS: '1000',
+        DB_READ_RETRY_WAIT_MS: '1000',
+      }),
+    )
+    try {
+      await sql`select 1`.execute(db)
+      proxy.freeze()
+      const startedAt = performance.now()
+      const error = await db
+        .selectFrom('pg_class')
+        .select('relname')
+        .limit(1)
+        .execute()
+        .catch((e: unknown) => e)
+      const elapsed = performance.now() - startedAt
+      expect(error).toBeInstanceOf(DatabaseUnavailableError)
+      expect((error as Error).message).toContain('within 1 s')
+      expect(p.stats().readRetries).toBe(1)
+      // 1 s for the statement, at most 1 s for the retry's checkout; the acquire deadline is 8 s.
+      expect(elapsed).toBeLessThan(4000)
     } finally {
       proxy.unfreeze()
       await close()

@@ -21,6 +21,8 @@ const NO_TLS_OFFERED = 'The server does not support SSL connections'
 export interface CheckoutStanding {
   readonly settings: PoolSettings
   readonly tls: TlsSettings
+  /** How long this checkout could wait: the acquire timeout, or a retry's shorter bound. */
+  readonly deadlineMs: number
   readonly waitedMs: number
   /** Callers held every connection the pool may open. */
   readonly poolFull: boolean
@@ -45,7 +47,7 @@ export function translateAcquireError(error: unknown, standing: CheckoutStanding
   const { settings } = standing
   if (error.message === CONNECT_TIMEOUT_MESSAGE || !standing.poolFull) {
     return new DatabaseUnavailableError(
-      `could not open a connection to the database within ${formatSeconds(settings.acquireTimeoutMs)}`,
+      `could not open a connection to the database within ${formatSeconds(standing.deadlineMs)}`,
       { cause: error },
     )
   }

@@ -106,10 +106,15 @@ export class Checkouts {
    * A connection proven alive: any connection not opened for this very call is pinged whatever its
    * idle time, and an unreachable database is waited for at most `unavailableWaitMs`. For retries
    * after a lost connection, when others in the pool may have been dropped by the server a moment
-   * ago without pg having noticed yet.
+   * ago without pg having noticed yet. The whole checkout is bounded by that wait (or
+   * `unavailableWaitMs` of the settings, when longer), not the acquire timeout: a read run again
+   * after its statement timed out on a silent server must not wait a second, longer deadline.
    */
   verified(caller: Error | undefined, unavailableWaitMs: number): Promise<pg.PoolClient> {
-    return this.#ctx.tracing.traceCheckout(() => this.#run(caller, true, unavailableWaitMs))
+    const boundMs = Math.max(unavailableWaitMs, this.#ctx.settings.unavailableWaitMs)
+    return this.#ctx.tracing.traceCheckout(() =>
+      this.#run(caller, true, unavailableWaitMs, undefined, undefined, boundMs),
+    )
   }
 
   /**
@@ -194,13 +199,15 @@ export class Checkouts {
     unavailableWaitMs: number,
     signal?: AbortSignal,
     first?: FirstAttempt,
+    boundMs?: number,
   ): Promise<pg.PoolClient> {
     const ctx = this.#ctx
     const { availability, registry, counters } = ctx
     if (!first) signal?.throwIfAborted()
     const startedAt = first ? first.startedAt : performance.now()
     const { acquireTimeoutMs, prePingTimeoutMs } = ctx.settings
-    const deadline = startedAt + acquireTimeoutMs
+    const deadlineMs = Math.min(acquireTimeoutMs, boundMs ?? acquireTimeoutMs)
+    const deadline = startedAt + deadlineMs
     const waitUntil = Math.min(deadline, startedAt + unavailableWaitMs)
     // After the loop was held up, read what the sockets hold before trusting an idle connection.
     if (!first && ctx.loopWatch.stalled(startedAt) && ctx.gauges.idleCount > 0) await ctx.loopWatch.settle()
@@ -227,7 +234,8 @@ export class Checkouts {
           client = given
         } else {
           // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
-          client = await this.#acquireBefore(deadline, startedAt, attempt === 0 && !waited, signal)
+          const pgPoolBounds = attempt === 0 && !waited && deadlineMs === acquireTimeoutMs
+          client = await this.#acquireBefore(deadline, startedAt, pgPoolBounds, signal, deadlineMs)
         }
       } catch (error) {
         // One host of several refused: the next is tried at once, as libpq does.
@@ -324,9 +332,10 @@ export class Checkouts {
     startedAt: number,
     first: boolean,
     signal: AbortSignal | undefined,
+    deadlineMs: number,
   ): Promise<pg.PoolClient> {
     const remaining = deadline - performance.now()
-    if (remaining <= 0) throw this.#translate(queueTimeout(), startedAt)
+    if (remaining <= 0) throw this.#translate(queueTimeout(), startedAt, deadlineMs)
     const pending = new Promise<pg.PoolClient>((resolve, reject) =>
       this.#ctx.acquire((error, client) => (client ? resolve(client) : reject(error))),
     )
@@ -336,7 +345,7 @@ export class Checkouts {
       try {
         return await bounded
       } catch (error) {
-        throw this.#translate(error, startedAt)
+        throw this.#translate(error, startedAt, deadlineMs)
       }
     }
     let timer: NodeJS.Timeout | undefined
@@ -351,9 +360,9 @@ export class Checkouts {
         (late) => late.release(),
         () => undefined,
       )
-      throw this.#translate(queueTimeout(), startedAt)
+      throw this.#translate(queueTimeout(), startedAt, deadlineMs)
     } catch (error) {
-      throw this.#translate(error, startedAt)
+      throw this.#translate(error, startedAt, deadlineMs)
     } finally {
       clearTimeout(timer)
     }
@@ -375,11 +384,12 @@ export class Checkouts {
     return error
   }
 
-  #translate(error: unknown, startedAt: number): unknown {
+  #translate(error: unknown, startedAt: number, deadlineMs = this.#ctx.settings.acquireTimeoutMs): unknown {
     const { settings, tls, registry, gauges, capacity } = this.#ctx
     return translateAcquireError(error, {
       settings,
       tls,
+      deadlineMs,
       waitedMs: performance.now() - startedAt,
       // While the server is full, the pool's bound is what it holds.
       poolFull: registry.checkedOut.size >= capacity.limit,

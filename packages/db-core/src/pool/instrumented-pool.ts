@@ -55,7 +55,8 @@ type ConnectCallback = (
  * pg-pool's own. What db-core replaces, and why:
  * - `connect()` and `end()` are overridden: the checkout ({@link Checkouts}) and the shutdown
  *   ({@link PoolShutdown}) wrap pg-pool's own;
- * - `query()` is pg-pool's own, only marking its checkout as one that releases itself (no leak stack);
+ * - `query()` is pg-pool's own, wrapped in an instance field that marks its checkout as one that
+ *   releases itself (no leak stack is taken for it);
  * - the `Client` pg-pool opens connections with is db-core's {@link monitoredClient}: a subclass of
  *   pg's `Client`, or of the `clientConfig.Client` given (which must itself extend pg's `Client`);
  * - each checkout's `release` (a function pg-pool sets per checkout) is wrapped by the release

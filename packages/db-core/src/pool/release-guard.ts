@@ -20,11 +20,17 @@ export function guardRelease(client: pg.PoolClient, onUnsafe: (unsafe: string) =
 
 /** What still holds a session a caller released, or `undefined` when it is idle and safe to reuse. */
 function sessionInUse(client: pg.PoolClient): string | undefined {
+  const internals = client as unknown as {
+    _getActiveQuery(): unknown
+    _queryQueue: unknown[]
+    _queryable: boolean
+  }
+  // Closed already (a statement that timed out, a lost socket): pg-pool drops it, nothing to guard.
+  if (!internals._queryable) return undefined
   // The status of the last ReadyForQuery (node-postgres 8.21+).
   const status = client.getTransactionStatus()
   if (status === 'T') return 'inside an open transaction'
   if (status === 'E') return 'inside a failed transaction'
-  const internals = client as unknown as { _getActiveQuery(): unknown; _queryQueue: unknown[] }
   if (internals._getActiveQuery() || internals._queryQueue.length > 0) return 'with a query in flight'
   return undefined
 }
