@@ -114,7 +114,7 @@ describe('a network that goes silent', () => {
       db,
       pool: p,
       close,
-    } = openDb(
+    } = openDb<{ pg_class: { relname: string } }>(
       configFor(url, {
         DB_POOL_SIZE: '1',
         DB_POOL_PRE_PING: 'false',
