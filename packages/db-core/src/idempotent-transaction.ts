@@ -111,7 +111,7 @@ export async function idempotentTransaction<DB, R>(
       }
       if (!isConnectionError(error) || remainingMs <= 0) throw error
       // Committed or not? Ask on a fresh connection (the pool waits out a restart for it).
-      const stored = await storedKeyBefore(db, table, key, giveUpAt)
+      const stored = await storedKeyBefore(db, table, key, giveUpAt, error)
       if (stored) return replay(stored, attempts)
     }
   }
@@ -120,19 +120,25 @@ export async function idempotentTransaction<DB, R>(
 /**
  * The key's stored row, asked again while the question itself is cut off (a server shutting down
  * ends connections one by one): running the work again without the answer could write it twice.
+ * Every ask, its checkout included, ends by `giveUpAt`: a silent server must not hold the write for a
+ * checkout deadline more. Out of time, the outcome stays unknown and `failure` (the transaction's
+ * own lost connection) is what the caller gets.
  */
 async function storedKeyBefore<DB>(
   db: Kysely<DB>,
   table: ReturnType<typeof sql.table>,
   key: string,
   giveUpAt: number,
+  failure: unknown,
 ): Promise<StoredKey | undefined> {
   for (;;) {
+    const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(giveUpAt - performance.now())))
     try {
-      return await storedKey(db, table, key)
+      return await storedKey(db, table, key, deadline)
     } catch (error) {
       const remainingMs = giveUpAt - performance.now()
-      if (!isConnectionError(error) || remainingMs <= 0) throw error
+      if (deadline.aborted || remainingMs <= 0) throw failure
+      if (!isConnectionError(error)) throw error
       // The pool paces a database that is down; this pause paces one that refuses at once.
       await sleep(Math.min(LOOKUP_PAUSE_MS, remainingMs))
     }
@@ -144,9 +150,13 @@ async function storedKey<DB>(
   executor: Kysely<DB>,
   table: ReturnType<typeof sql.table>,
   key: string,
+  signal?: AbortSignal,
 ): Promise<StoredKey | undefined> {
   const { rows } =
-    await sql<StoredKey>`select fingerprint, response from ${table} where key = ${key}`.execute(executor)
+    await sql<StoredKey>`select fingerprint, response from ${table} where key = ${key}`.execute(
+      executor,
+      signal && { signal },
+    )
   return rows[0]
 }
 

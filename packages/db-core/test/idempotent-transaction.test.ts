@@ -223,6 +223,40 @@ describe('idempotentTransaction', () => {
     }
   })
 
+  it('answers a write on a frozen server within retryWithinMs: the look-up of its key never waits a checkout deadline more', async () => {
+    const { db, close } = openDb<Schema>(
+      configFor(proxy.rewrite(url), {
+        DB_POOL_SIZE: '1',
+        DB_POOL_PRE_PING: 'false',
+        DB_QUERY_TIMEOUT_MS: '500',
+        DB_POOL_TIMEOUT_SECONDS: '10',
+      }),
+    )
+    try {
+      await sql`select 1`.execute(db)
+      let startedAt = 0
+      const outcome = await idempotentTransaction(
+        db,
+        { key: 'frozen', fingerprint: 'POST /notes frozen', retryWithinMs: 1500 },
+        async (trx) => {
+          proxy.freeze()
+          startedAt = performance.now()
+          return addNote('frozen')(trx)
+        },
+      ).catch((e: unknown) => e)
+      const elapsed = performance.now() - startedAt
+      proxy.unfreeze()
+      // The transaction's own lost connection, not the look-up's abort: its outcome stays unknown.
+      expect(isConnectionError(outcome)).toBe(true)
+      // 1.5 s at most (counted from before BEGIN); a look-up waiting its checkout deadline would take 10 s more.
+      expect(elapsed).toBeLessThan(4000)
+      expect(await count('frozen')).toBe(0)
+    } finally {
+      proxy.unfreeze()
+      await close()
+    }
+  })
+
   it('rolls the key back with work that throws, so a retry runs afresh', async () => {
     const { db, close } = openDb<Schema>(configFor(url))
     try {
