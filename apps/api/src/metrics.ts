@@ -93,6 +93,11 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'Prepared statements the server had dropped or re-planned (a schema change), prepared anew and run again.',
     'statementsPreparedAnew',
   ],
+  [
+    'db_pool_capacity_refusals_total',
+    'Connection attempts the server refused for capacity (53300 too many clients, PgBouncer max_client_conn).',
+    'capacityRefusals',
+  ],
 ]
 
 /**
@@ -161,6 +166,11 @@ export function registerPoolMetrics({ registry }: ApiMetrics, pool: Instrumented
       'db_pool_database_down',
       '1 while the pool believes the database is down (its reconnect loop probing), else 0.',
       () => (pool.stats().databaseDown ? 1 : 0),
+    ],
+    [
+      'db_pool_database_at_capacity',
+      '1 while the server refuses new connections for capacity and the pool serves from those it holds, else 0.',
+      () => (pool.stats().databaseAtCapacity ? 1 : 0),
     ],
   ]
   for (const [name, help, read] of gauges) {

@@ -405,6 +405,8 @@ describe('operations', () => {
       'db_pool_connections_created_total',
       'db_pool_connections_removed_total',
       'db_pool_connections_recycled_total',
+      'db_pool_capacity_refusals_total 0',
+      'db_pool_database_at_capacity 0',
       'http_request_duration_seconds_bucket{le="0.001",method="GET",route="/classrooms",status_code="200"}',
     ]) {
       expect(body).toContain(name)
