@@ -106,8 +106,8 @@ describe('InstrumentedPostgresDialect: db-core as Kysely users write it', () => 
   })
 
   it('names bad settings before anything connects', () => {
-    expect(() => new InstrumentedPostgresDialect({ connectionString: url, pool: { size: 0 } })).toThrow(
-      'pool.size: got "0"; expected a whole number ≥ 1',
+    expect(() => new InstrumentedPostgresDialect({ connectionString: url, pool: { size: -1 } })).toThrow(
+      'pool.size: got "-1"; expected a whole number ≥ 0',
     )
   })
 })

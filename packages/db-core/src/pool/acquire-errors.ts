@@ -47,7 +47,7 @@ export function translateAcquireError(error: unknown, standing: CheckoutStanding
   const { settings } = standing
   if (error.message === CONNECT_TIMEOUT_MESSAGE || !standing.poolFull) {
     return new DatabaseUnavailableError(
-      `could not open a connection to the database within ${formatSeconds(standing.deadlineMs)}`,
+      `could not open a connection to the database within ${formatSeconds(standing.deadlineMs)} (connection timeout)`,
       { cause: error },
     )
   }

@@ -7,6 +7,9 @@ import type { PoolCounters } from './pool-stats.js'
 // How often end() looks whether the queue has drained.
 const DRAIN_POLL_MS = 10
 
+// pg-pool's words for end() called on a pool that has ended, kept for code that matches them.
+const ENDED_ALREADY = 'Called end on pool more than once'
+
 // The "error" a connection still held when a bounded end() ran out of time is released with.
 const HELD_AT_SHUTDOWN = new Error('the connection was still held at shutdown')
 
@@ -31,8 +34,9 @@ export interface ShutdownSteps {
 }
 
 /**
- * `end()` that is safe to call more than once (pg-pool rejects a second `end()`; Kysely's
- * `destroy()` and an app may both call it): later calls share the first one's outcome. Checkouts
+ * `end()` that may be called again while the pool is ending (Kysely's `destroy()` and an app may
+ * both call it): those calls share the first one's outcome, where pg-pool rejects them. Called once
+ * the pool has ended, it is refused as pg-pool refuses it. Checkouts
  * already queued are served before the pool closes (pg-pool 3 would strand them until their
  * timeout); each still leaves the queue by its own deadline. `endWithin()` bounds the wait.
  */
@@ -41,6 +45,7 @@ export class PoolShutdown {
   readonly #logger: DbLogger
   readonly #counters: PoolCounters
   #ending: Promise<void> | undefined
+  #ended = false
   /** endWithin() ran out of time: queued checkouts are no longer waited for. */
   #outOfTime = false
 
@@ -56,6 +61,7 @@ export class PoolShutdown {
   }
 
   end(): Promise<void> {
+    if (this.#ended) return Promise.reject(new Error(ENDED_ALREADY))
     this.#ending ??= (async () => {
       const steps = this.#steps
       steps.closing()
@@ -63,6 +69,7 @@ export class PoolShutdown {
       steps.drained()
       await steps.close()
       steps.closed()
+      this.#ended = true
     })()
     return this.#ending
   }
@@ -73,6 +80,8 @@ export class PoolShutdown {
    * code that took it. Resolves whether every connection came back in time.
    */
   async endWithin(timeoutMs: number): Promise<boolean> {
+    // Ended already: every connection came back.
+    if (this.#ended) return true
     const ended = this.end()
     let timer: NodeJS.Timeout | undefined
     const expired = new Promise<false>((resolve) => {

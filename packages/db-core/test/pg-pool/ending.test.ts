@@ -34,14 +34,16 @@ describe('ending a pool, as pg-pool does', () => {
     expect(results.map((r) => r.rows[0].name)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`))
   })
 
-  it("a second end() shares the first one's outcome (pg-pool rejects it: a deliberate difference)", async () => {
+  it("an end() while ending shares the first one's outcome (pg-pool rejects it: a deliberate difference); after it, end() is refused as pg-pool refuses it", async () => {
     const p = pool()
     await p.query('select 1')
     const first = p.end()
     await expect(p.end()).resolves.toBeUndefined()
     await first
+    await expect(p.end()).rejects.toThrow('Called end on pool more than once')
     const called = await new Promise<unknown[]>((resolve) => p.end((...args: unknown[]) => resolve(args)))
-    expect(called).toEqual([])
+    expect((called[0] as Error).message).toBe('Called end on pool more than once')
+    await expect(p.endWithin(100)).resolves.toBe(true)
   })
 
   it('refuses connect and query after end, by promise and by callback alike', async () => {
