@@ -56,11 +56,15 @@ function envArguments(env: Readonly<Record<string, string>>): string[] {
  * `k6 run` of any script with `-e` variables, output on this terminal; resolves with k6's exit code.
  *
  * ```ts
- * process.exitCode = await runWithK6('my-test.ts', { BASE_URL: 'http://127.0.0.1:3000' })
+ * process.exitCode = await runWithK6('my-test.ts', { BASE_URL: 'http://127.0.0.1:3000' }, process.cwd())
  * ```
  */
-export function runWithK6(script: string, env: Readonly<Record<string, string>>): Promise<number> {
-  const child = spawn('k6', ['run', ...envArguments(env), script], { stdio: 'inherit' })
+export function runWithK6(
+  script: string,
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): Promise<number> {
+  const child = spawn('k6', ['run', ...envArguments(env), script], { stdio: 'inherit', cwd })
   return exitCodeOf(child)
 }
 

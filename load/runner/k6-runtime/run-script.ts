@@ -22,6 +22,8 @@ export interface ScriptRunOptions {
   readonly onExchange?: (exchange: Exchange) => void
   /** Where console output goes; stderr, k6-style, by default. */
   readonly onConsole?: (level: string, text: string, vuId: number) => void
+  /** The directory handleSummary's file outputs are relative to; the process's by default. */
+  readonly cwd?: string
   /** Where `stdout` of handleSummary (or the default summary) goes; process.stdout by default. */
   readonly stdout?: (text: string) => void
 }
@@ -115,7 +117,11 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
       testRunDurationMs,
       setupData,
     })
-    await writeSummary(lead, ready.exports.includes('handleSummary'), summary, print, consoleLine)
+    await writeSummary(lead, ready.exports.includes('handleSummary'), summary, {
+      print,
+      consoleLine,
+      cwd: options.cwd ?? process.cwd(),
+    })
     const exitCode =
       test.exitCode ?? (outcomes.every((o) => o.ok) ? EXIT_CODES.ok : EXIT_CODES.thresholdsFailed)
     if (test.reason) consoleLine('error', test.reason, 0)
@@ -314,8 +320,15 @@ async function writeSummary(
   lead: VuHandle,
   handled: boolean,
   summary: SummaryData,
-  print: (text: string) => void,
-  consoleLine: (level: string, text: string, vuId: number) => void,
+  {
+    print,
+    consoleLine,
+    cwd,
+  }: {
+    print: (text: string) => void
+    consoleLine: (level: string, text: string, vuId: number) => void
+    cwd: string
+  },
 ): Promise<void> {
   if (!handled) return print(textSummary(summary))
   let outputs: unknown
@@ -333,7 +346,7 @@ async function writeSummary(
     }
     if (target === 'stdout') print(content)
     else if (target === 'stderr') process.stderr.write(content)
-    else await writeFile(path.resolve(target), content)
+    else await writeFile(path.resolve(cwd, target), content)
   }
 }
 
