@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { K6ScriptError } from '../runner/k6-runtime/errors.js'
+import { readOptions } from '../runner/k6-runtime/options.js'
 import { inspectScript } from '../runner/k6-runtime/run-script.js'
+import { iterationStartMs, vuSteps } from '../runner/k6-runtime/schedules.js'
 import { FAULT_OFFSET_SECONDS, phaseAt, REQUEST_MIX, restartPlan, USERS } from '../shared/scenarios.js'
 
 // The scripts' init code, run in a VU of the built-in engine as k6 runs it: what options it exports.
@@ -72,5 +75,106 @@ describe('k6 scripts: exported options', () => {
       'listClassrooms',
       'unenroll',
     ])
+  })
+})
+
+describe('readOptions: the executors as k6 documents them', () => {
+  it("fills k6's defaults: ramping-vus from 1 VU with a 30 s gracefulRampDown; maxVUs = preAllocatedVUs", () => {
+    const [ramp, open] = readOptions({
+      scenarios: {
+        ramp: { executor: 'ramping-vus', stages: [{ duration: '10s', target: 5 }] },
+        open: {
+          executor: 'constant-arrival-rate',
+          rate: 30,
+          timeUnit: '1m',
+          duration: '1m',
+          preAllocatedVUs: 3,
+        },
+      },
+    }).scenarios
+    expect(ramp).toMatchObject({ startVUs: 1, maxVUs: 5, gracefulRampDownMs: 30_000, maxDurationMs: 10_000 })
+    // 30 per minute, as a rate per millisecond.
+    expect(open).toMatchObject({
+      preAllocatedVUs: 3,
+      maxVUs: 3,
+      startRate: 30 / 60_000,
+      maxDurationMs: 60_000,
+    })
+  })
+
+  it('reads the stages shorthand as one ramping-vus scenario starting at options.vus', () => {
+    const [scenario] = readOptions({ vus: 2, stages: [{ duration: '5s', target: 8 }] }).scenarios
+    expect(scenario).toMatchObject({ name: 'default', executor: 'ramping-vus', startVUs: 2, maxVUs: 8 })
+  })
+
+  it.each([
+    [
+      { scenarios: { a: { executor: 'externally-controlled' } } },
+      'uses the "externally-controlled" executor, which does not run here',
+    ],
+    [
+      { scenarios: { a: { executor: 'constant-vus', duration: '1s', rate: 5 } } },
+      'constant-vus takes no option "rate"',
+    ],
+    [
+      { scenarios: { a: { executor: 'constant-arrival-rate', rate: 5, duration: '1s' } } },
+      'preAllocatedVUs is required',
+    ],
+    [
+      { scenarios: { a: { executor: 'ramping-arrival-rate', preAllocatedVUs: 1, stages: [] } } },
+      'stages is a non-empty array',
+    ],
+    [
+      { scenarios: { a: { executor: 'ramping-vus', stages: [{ duration: '1s', target: -1 }] } } },
+      'stages[0].target is a whole number ≥ 0',
+    ],
+    [
+      {
+        scenarios: {
+          a: { executor: 'constant-arrival-rate', rate: 5, duration: '1s', preAllocatedVUs: 4, maxVUs: 2 },
+        },
+      },
+      'maxVUs is a whole number ≥ 4',
+    ],
+    [
+      { scenarios: { a: { executor: 'shared-iterations', vus: 5, iterations: 2 } } },
+      '2 shared iterations cannot keep 5 VUs busy',
+    ],
+    [{ noConnectionReuse: true }, 'options.noConnectionReuse does not run here'],
+  ])('refuses %j at load time: %s', (raw, message) => {
+    expect(() => readOptions(raw)).toThrow(K6ScriptError)
+    expect(() => readOptions(raw)).toThrow(message)
+  })
+})
+
+describe("the executors' timetables", () => {
+  it('ramping-vus: a VU joins when the line reaches its number, leaves when the line falls below it', () => {
+    expect(
+      vuSteps(0, [
+        { durationMs: 1000, target: 2 },
+        { durationMs: 0, target: 1 },
+      ]),
+    ).toEqual([
+      { atMs: 0, count: 0 },
+      { atMs: 500, count: 1 },
+      { atMs: 1000, count: 2 },
+      { atMs: 1000, count: 1 },
+    ])
+  })
+
+  it("arrival rates: iteration i starts when the rate's integral reaches i", () => {
+    const perMs = 1 / 1000
+    // 10/s constant: 0, 100, … 900 ms, then none.
+    const constant = [{ durationMs: 1000, target: 10 * perMs }]
+    expect([0, 1, 9, 10].map((i) => iterationStartMs(10 * perMs, constant, i))).toEqual([
+      0,
+      100,
+      900,
+      Number.POSITIVE_INFINITY,
+    ])
+    // 0 → 20/s over 1 s: 10 iterations, the i-th at sqrt(i / 10) s.
+    const ramp = [{ durationMs: 1000, target: 20 * perMs }]
+    expect(iterationStartMs(0, ramp, 5)).toBeCloseTo(Math.sqrt(0.5) * 1000, 6)
+    expect(iterationStartMs(0, ramp, 10)).toBe(Number.POSITIVE_INFINITY)
   })
 })

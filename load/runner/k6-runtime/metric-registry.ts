@@ -26,6 +26,7 @@ const BUILT_IN: ReadonlyArray<readonly [string, MetricType, 'default' | 'time']>
   ['http_req_failed', 'rate', 'default'],
   ['checks', 'rate', 'default'],
   ['iterations', 'counter', 'default'],
+  ['dropped_iterations', 'counter', 'default'],
   ['iteration_duration', 'trend', 'time'],
   ['vus', 'gauge', 'default'],
   ['vus_max', 'gauge', 'default'],

@@ -2,10 +2,12 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { EXIT_CODES, K6ScriptError } from './errors.js'
+import { type PlayContext, playScenario } from './executors.js'
 import { type Exchange, HttpBridge } from './http-bridge.js'
 import { MetricRegistry } from './metric-registry.js'
 import { maxVUs, type RunOptions, readOptions, type Scenario } from './options.js'
 import type { Sample } from './protocol.js'
+import { alarmAt, TestState } from './run-state.js'
 import { loadScript } from './script-loader.js'
 import { CheckTally, type SummaryData, summaryData, textSummary } from './summary.js'
 import { evaluateThreshold, prepareThresholds, type Threshold, type ThresholdOutcome } from './thresholds.js'
@@ -97,7 +99,9 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
 
     const startedAt = performance.now()
     options.onStart?.(startedAt)
-    await playScenarios(runOptions, vus.slice(1), setupJson, registry, thresholds, startedAt, test)
+    await playScenarios(runOptions, vus.slice(1), setupJson, registry, thresholds, startedAt, test, (text) =>
+      consoleLine('warn', text, 0),
+    )
     const testRunDurationMs = performance.now() - startedAt
     if (bridge.observerError) throw bridge.observerError
 
@@ -170,27 +174,10 @@ export async function inspectScript(
   }
 }
 
-/** Why the test stops early, if it does: an abortOnFail threshold (99) or `exec.test.abort()` (108). */
-class TestState {
-  exitCode: number | undefined
-  reason: string | undefined
-  private readonly listeners: (() => void)[] = []
-
-  abort(exitCode: number, reason: string): void {
-    if (this.exitCode !== undefined) return
-    this.exitCode = exitCode
-    this.reason = reason
-    for (const listener of this.listeners) listener()
-  }
-
-  onAbort(listener: () => void): void {
-    this.listeners.push(listener)
-  }
-}
-
 /**
- * Starts each scenario at its start time on free VUs, stops new iterations at its deadline and
- * interrupts what still runs after its graceful stop; resolves when every scenario ended.
+ * Starts each scenario at its start time on the VUs it holds (taken from the free ones, given back
+ * when it ends) and resolves when every scenario ended; an abortOnFail threshold breached, or
+ * `exec.test.abort()`, stops them all.
  */
 async function playScenarios(
   runOptions: RunOptions,
@@ -200,11 +187,20 @@ async function playScenarios(
   thresholds: readonly Threshold[],
   startedAt: number,
   test: TestState,
+  warn: (text: string) => void,
 ): Promise<void> {
   const free = [...pool]
-  const busy = new Set<VuHandle>()
-  const timers: Alarm[] = []
-  const gauge = setInterval(() => registry.add('vus', busy.size, {}), VU_GAUGE_MS)
+  const context: PlayContext = {
+    startedAt,
+    setupJson,
+    tags: runOptions.tags,
+    registry,
+    test,
+    busy: new Set(),
+    alarms: [],
+    warn,
+  }
+  const gauge = setInterval(() => registry.add('vus', context.busy.size, {}), VU_GAUGE_MS)
   const aborting = thresholds.filter((t) => t.abortOnFail)
   const abortCheck =
     aborting.length > 0
@@ -221,63 +217,20 @@ async function playScenarios(
         }, ABORT_EVAL_MS)
       : undefined
   test.onAbort(() => {
-    for (const timer of timers) timer.cancel()
-    for (const vu of busy) vu.stop()
+    for (const alarm of context.alarms) alarm.cancel()
+    for (const vu of context.busy) vu.stop()
   })
-
   const play = (scenario: Scenario): Promise<void> =>
     new Promise<void>((resolve) => {
-      timers.push(
+      context.alarms.push(
         alarmAt(startedAt + scenario.startTimeMs, () => {
-          if (test.exitCode !== undefined) return resolve()
-          const vus = free.splice(0, scenario.vus)
-          // On the clock testRunDurationMs is measured by, so the run is never shorter than planned.
-          const deadline = startedAt + scenario.startTimeMs + scenario.maxDurationMs
-          const counter = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)
-          const runs = vus.map(async (vu) => {
-            busy.add(vu)
-            try {
-              await vu.command({
-                t: 'run',
-                data: setupJson,
-                scenario: {
-                  name: scenario.name,
-                  executor: scenario.executor,
-                  exec: scenario.exec,
-                  tags: { ...runOptions.tags, ...scenario.tags },
-                  msLeft: deadline - performance.now(),
-                  startedAt: Date.now(),
-                  iterations:
-                    scenario.executor === 'per-vu-iterations'
-                      ? scenario.iterations
-                      : Number.POSITIVE_INFINITY,
-                  counter,
-                  sharedTotal: scenario.executor === 'shared-iterations' ? scenario.iterations : null,
-                },
-              })
-            } finally {
-              busy.delete(vu)
-              vu.resume()
-              if (test.exitCode !== undefined) vu.stop()
-              free.push(vu)
-              free.sort((a, b) => a.id - b.id)
-            }
+          if (test.aborted) return resolve()
+          const vus = free.splice(0, scenario.maxVUs)
+          void playScenario(scenario, vus, context).then(() => {
+            free.push(...vus)
+            free.sort((a, b) => a.id - b.id)
+            resolve()
           })
-          const hardStop = alarmAt(deadline + scenario.gracefulStopMs, () => {
-            for (const vu of vus) if (busy.has(vu)) vu.stop()
-          })
-          timers.push(hardStop)
-          void Promise.all(runs).then(
-            () => {
-              hardStop.cancel()
-              resolve()
-            },
-            (error: unknown) => {
-              hardStop.cancel()
-              test.abort(EXIT_CODES.scriptError, `scenario "${scenario.name}": ${(error as Error).message}`)
-              resolve()
-            },
-          )
         }),
       )
     })
@@ -373,24 +326,4 @@ function printConsole(origin: number) {
     const seconds = String(Math.floor((performance.now() - origin) / 1000)).padStart(4, '0')
     process.stderr.write(`${level.slice(0, 4).toUpperCase()}[${seconds}] ${text}  source=console\n`)
   }
-}
-
-interface Alarm {
-  cancel(): void
-}
-
-/**
- * Calls `fire` once `performance.now()` has reached `at`, never before: Node's timers count whole
- * milliseconds from the event loop's cached time, so a `setTimeout` for the time left can fire up
- * to a millisecond early (a scenario's VUs stopped before its duration is up).
- */
-function alarmAt(at: number, fire: () => void): Alarm {
-  let timer: NodeJS.Timeout
-  const check = () => {
-    const left = at - performance.now()
-    if (left > 0) timer = setTimeout(check, Math.ceil(left))
-    else fire()
-  }
-  timer = setTimeout(check, Math.max(0, Math.ceil(at - performance.now())))
-  return { cancel: () => clearTimeout(timer) }
 }

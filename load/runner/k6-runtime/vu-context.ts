@@ -36,6 +36,8 @@ class VuContext {
   readonly vuTags: Record<string, string> = {}
   scenario: ScenarioRun | null = null
   iterationInScenario = 0
+  /** The scenario the VU last ran, so its iteration count goes on across one-iteration runs (arrival rates). */
+  lastScenario: string | null = null
   iterationInInstance = 0
   iterationInTest = 0
   /** The script's `options` export, for `exec.test.options`. */
@@ -118,6 +120,11 @@ class VuContext {
 
   stopped(): boolean {
     return Atomics.load(this.cells, CELL.stop) === 1
+  }
+
+  /** Whether the main thread asked this VU to end its loop after the current iteration. */
+  released(): boolean {
+    return Atomics.load(this.cells, CELL.release) === 1
   }
 
   throwIfStopped(): void {

@@ -73,9 +73,15 @@ export class VuHandle {
     Atomics.notify(this.cells, CELL.wake)
   }
 
-  /** Lets the VU run iterations again (it is handed to the next scenario). */
+  /** Ends the VU's loop once its current iteration is over (a ramping-vus ramp down). */
+  release(): void {
+    Atomics.store(this.cells, CELL.release, 1)
+  }
+
+  /** Lets the VU run iterations again (it is handed to the next scenario, or started again). */
   resume(): void {
     Atomics.store(this.cells, CELL.stop, 0)
+    Atomics.store(this.cells, CELL.release, 0)
   }
 
   async terminate(): Promise<void> {

@@ -85,13 +85,14 @@ function runScenario(scenario: ScenarioRun, setupData: unknown): void {
       `scenario "${scenario.name}" runs "${scenario.exec}", which the script does not export as a function`,
     )
   context.scenario = scenario
-  context.iterationInScenario = 0
+  if (context.lastScenario !== scenario.name) context.iterationInScenario = 0
+  context.lastScenario = scenario.name
   context.retag()
   const counter = new Int32Array(scenario.counter)
   const deadline = performance.now() + scenario.msLeft
   try {
     for (let own = 0; own < scenario.iterations; own++) {
-      if (performance.now() >= deadline || context.stopped()) return
+      if (performance.now() >= deadline || context.stopped() || context.released()) return
       const claimed = Atomics.add(counter, 0, 1)
       if (scenario.sharedTotal !== null && claimed >= scenario.sharedTotal) return
       context.iterationInTest = claimed
