@@ -148,7 +148,7 @@ describe('pnpm load through pnpm, as a user types it', () => {
   it('runs a script given relative to the repository root and keeps k6 exit code 99 for a breached threshold', () => {
     const run = pnpmLoad(['run', './load/test/fixtures/failing-threshold.js'])
     expect(run.stderr).not.toContain('no script at')
-    expect(run.stdout).toMatch(/✗ iterations\.+: count=1 /)
+    expect(run.stdout).toMatch(/iterations\n\s+✗ 'count>5' count=1/)
     expect(run.status).toBe(99)
   })
 

@@ -28,6 +28,7 @@ const BUILT_IN: ReadonlyArray<readonly [string, MetricType, 'default' | 'time']>
   ['iterations', 'counter', 'default'],
   ['dropped_iterations', 'counter', 'default'],
   ['iteration_duration', 'trend', 'time'],
+  ['group_duration', 'trend', 'time'],
   ['vus', 'gauge', 'default'],
   ['vus_max', 'gauge', 'default'],
 ]

@@ -27,6 +27,8 @@ export interface VuWorkerData {
   readonly vuId: number
   readonly cells: SharedArrayBuffer
   readonly port: MessagePort
+  /** The `k6/data` SharedArrays VU 0 built in its init code: their elements as JSON, by name. */
+  readonly shared: Readonly<Record<string, readonly string[]>>
 }
 
 /** One sample a VU measured: metric name, value, tags. */
@@ -101,6 +103,8 @@ export type Report =
       readonly options: Record<string, unknown>
     }
   | { readonly t: 'http'; readonly call: HttpCall; readonly samples: readonly Sample[] }
+  | { readonly t: 'batch'; readonly calls: readonly HttpCall[]; readonly samples: readonly Sample[] }
+  | { readonly t: 'shared'; readonly name: string; readonly items: readonly string[] }
   | { readonly t: 'samples'; readonly samples: readonly Sample[] }
   | { readonly t: 'metric'; readonly metric: MetricDeclaration }
   | { readonly t: 'console'; readonly level: 'info' | 'warn' | 'error' | 'debug'; readonly text: string }

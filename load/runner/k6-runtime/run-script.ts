@@ -9,7 +9,8 @@ import { maxVUs, type RunOptions, readOptions, type Scenario } from './options.j
 import type { Sample } from './protocol.js'
 import { alarmAt, TestState } from './run-state.js'
 import { loadScript } from './script-loader.js'
-import { CheckTally, type SummaryData, summaryData, textSummary } from './summary.js'
+import { CheckTally, type SummaryData, summaryData } from './summary.js'
+import { textSummary } from './text-summary.js'
 import { evaluateThreshold, prepareThresholds, type Threshold, type ThresholdOutcome } from './thresholds.js'
 import { type Ready, VuError, VuHandle, type VuHooks } from './vu-handle.js'
 
@@ -61,12 +62,16 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
   const consoleLine = options.onConsole ?? printConsole(performance.now())
   const bridge = new HttpBridge(registry, options.onExchange)
   const test = new TestState()
+  const shared: Record<string, readonly string[]> = {}
   const hooks: VuHooks = {
     bridge,
     onSamples: (samples) => ingest(registry, checks, samples, consoleLine),
     onMetric: (m) => registry.define(m.name, m.type, m.isTime ? 'time' : 'default'),
     onConsole: consoleLine,
     onAbort: (reason) => test.abort(EXIT_CODES.scriptAborted, `test aborted: ${reason}`),
+    onShared: (name, items) => {
+      shared[name] = items
+    },
   }
   const env = { ...options.env }
   const vus: VuHandle[] = []
@@ -84,7 +89,7 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
         )
     const thresholds = prepareThresholds(registry, runOptions.thresholds)
     const count = maxVUs(runOptions.scenarios)
-    for (let id = 1; id <= count; id++) vus.push(new VuHandle(id, loaded.url, env, hooks))
+    for (let id = 1; id <= count; id++) vus.push(new VuHandle(id, loaded.url, env, hooks, shared))
     await Promise.all(vus.slice(1).map(initOrExplain))
     registry.add('vus_max', count, {})
 
@@ -162,6 +167,7 @@ export async function inspectScript(
       onMetric: () => undefined,
       onConsole: printConsole(performance.now()),
       onAbort: () => undefined,
+      onShared: () => undefined,
     },
   )
   try {
@@ -311,7 +317,8 @@ function ingest(
   consoleLine: (level: string, text: string, vuId: number) => void,
 ): void {
   for (const [name, value, tags] of samples) {
-    if (name === 'checks') checks.add(tags.check ?? '', value !== 0)
+    if (name === 'checks') checks.add(tags.group ?? '', tags.check ?? '', value !== 0)
+    if (name === 'group_duration') checks.seeGroup(tags.group ?? '')
     try {
       registry.add(name, value, tags)
     } catch (error) {

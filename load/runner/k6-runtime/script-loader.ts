@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url'
 import ts from 'typescript'
 import { K6_RUNTIME_DIR } from '../package-paths.js'
 import { K6ScriptError } from './errors.js'
-import { MODULE_FILES, SUPPORTED_API } from './supported.js'
+import { MODULE_FILES, moduleName, SUPPORTED_API } from './supported.js'
 
 /** A script made runnable by Node: its files transpiled to ES modules under `dir`. */
 export interface LoadedScript {
@@ -76,7 +76,8 @@ function transpile(file: string, source: string): { output: string; imports: str
   const imports: string[] = []
   const where = path.relative(process.cwd(), file) || file
   const rewrite = (specifier: string): string => {
-    if (specifier in MODULE_FILES) return pathToFileURL(path.join(MODULES_DIR, MODULE_FILES[specifier]!)).href
+    const module = moduleName(specifier)
+    if (module in MODULE_FILES) return pathToFileURL(path.join(MODULES_DIR, MODULE_FILES[module]!)).href
     if (specifier.startsWith('./') || specifier.startsWith('../')) {
       const resolved = path.resolve(path.dirname(file), specifier)
       if (!/\.(ts|js|mjs)$/.test(resolved) || !existsSync(resolved))
@@ -120,7 +121,8 @@ function rewriteModule(
   }
   const visit = (node: ts.Node): ts.Node => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
-      const module = node.moduleSpecifier.text
+      const specifier = node.moduleSpecifier.text
+      const module = moduleName(specifier)
       const clause = node.importClause
       if (module in SUPPORTED_API && clause) {
         if (clause.name) moduleBindings.set(clause.name.text, module)
@@ -137,7 +139,7 @@ function rewriteModule(
         node,
         node.modifiers,
         node.importClause,
-        factory.createStringLiteral(rewrite(module)),
+        factory.createStringLiteral(rewrite(specifier)),
         node.attributes,
       )
     }

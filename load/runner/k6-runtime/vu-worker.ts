@@ -53,12 +53,12 @@ data.port.on('message', (command: Command) => {
 function handle(command: Command): unknown {
   switch (command.t) {
     case 'setup': {
-      const result = callExport('setup')
+      const result = inGroup('::setup', () => callExport('setup'))
       // k6 hands setup()'s result to the VUs as JSON.
       return result === undefined ? null : JSON.stringify(result)
     }
     case 'teardown':
-      callExport('teardown', parse(command.data))
+      inGroup('::teardown', () => callExport('teardown', parse(command.data)))
       return undefined
     case 'summary':
       return callExport('handleSummary', command.data)
@@ -71,6 +71,18 @@ function handle(command: Command): unknown {
 function callExport(name: string, ...args: unknown[]): unknown {
   const fn = script[name]
   return typeof fn === 'function' ? (fn as (...a: unknown[]) => unknown)(...args) : undefined
+}
+
+/** setup() and teardown() run in groups of their own, as k6 tags their samples. */
+function inGroup<T>(group: string, fn: () => T): T {
+  context.group = group
+  context.retag()
+  try {
+    return fn()
+  } finally {
+    context.group = ''
+    context.retag()
+  }
 }
 
 function parse(json: string | null): unknown {
