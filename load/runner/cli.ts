@@ -2,6 +2,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { UsageError, wholeNumberOption } from '@classroom/test-kit'
+import { WARMUP_SECONDS } from '../shared/scenarios.js'
 import { k6Available, runWithK6 } from './k6-engine.js'
 import { EXIT_CODES, K6ScriptError } from './k6-runtime/errors.js'
 import { runScript } from './k6-runtime/run-script.js'
@@ -61,6 +62,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
     options: {
       engine: { type: 'string' },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
       before: { type: 'string' },
       window: { type: 'string' },
       after: { type: 'string' },
@@ -93,6 +95,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       'failover with DATABASE_URL needs DB_FAILOVER_COMMAND: the runner cannot kill and promote servers it did not start',
     )
   }
+  if (values.warmup !== undefined && scenario !== 'steady')
+    throw new UsageError(`--warmup is for steady, not ${scenario} (a drill's before phase warms it)`)
   for (const name of ['promote-after', 'async', 'via'] as const) {
     if (values[name] !== undefined && scenario !== 'failover')
       throw new UsageError(`--${name} is for the failover drill, not ${scenario}`)
@@ -105,6 +109,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
     scenario,
     engine,
     durationSeconds: wholeSeconds('duration', text('duration'), 60, 1),
+    warmupSeconds: wholeSeconds('warmup', text('warmup'), WARMUP_SECONDS, 0),
     phases: {
       before: wholeSeconds('before', text('before'), 20, 1),
       window: wholeSeconds('window', text('window'), 20, 2),

@@ -43,6 +43,7 @@ export function scriptEnv(
     ...Object.fromEntries(
       plan.phases.map((phase) => [phaseVariable(phase.name), String(phase.durationSeconds)]),
     ),
+    ...(plan.name === 'steady' && !plan.phases.some((p) => p.name === 'warmup') && { WARMUP: '0' }),
     ...(plan.name === 'restart' && { DOWN_SECONDS: String(downSeconds) }),
   }
 }
@@ -110,6 +111,7 @@ function exitCodeOf(child: ChildProcess): Promise<number> {
   })
 }
 
+/** The `__ENV` variable of a phase's length: DURATION (steady), WARMUP, BEFORE, WINDOW, AFTER. */
 function phaseVariable(phase: string): string {
   return phase === 'steady' ? 'DURATION' : phase.toUpperCase()
 }

@@ -10,6 +10,8 @@ import {
   type ScenarioPlan,
   type SeedData,
   steadyPlan,
+  USERS,
+  WARMUP_SECONDS,
 } from '../shared/scenarios.js'
 import { fromExchange } from './exchange-records.js'
 import { runK6Engine, scriptEnv, scriptOf } from './k6-engine.js'
@@ -18,15 +20,24 @@ import { runScript } from './k6-runtime/run-script.js'
 import { checkLedger, type LedgerEntry } from './ledger.js'
 import { type ApiSample, startSampler } from './metrics-sampler.js'
 import { renderReport } from './report-html.js'
-import { percentile, type RequestRecord, summarise, type ThresholdResult, timeline } from './results.js'
+import {
+  percentile,
+  perName,
+  type RequestRecord,
+  summarise,
+  type ThresholdResult,
+  timeline,
+} from './results.js'
 import { type FailoverSummary, poolOverview, processOverview, type RunSummary } from './run-summary.js'
 import { type FailoverTimes, type ReplicationOptions, type RestartTimes, startStack } from './stack.js'
 
 export interface LoadOptions {
   readonly scenario: 'steady' | 'restart' | 'failover'
   readonly engine: 'node' | 'k6'
-  /** steady: seconds of load. */
+  /** steady: seconds of judged load. */
   readonly durationSeconds: number
+  /** steady: seconds of warm-up before it (users ramping up; shown, not judged). */
+  readonly warmupSeconds?: number
   /** restart: the three phases, in seconds. */
   readonly phases: { readonly before: number; readonly window: number; readonly after: number }
   /** restart: how PostgreSQL is stopped; failover: how the primary is killed. */
@@ -71,7 +82,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   const plan: ScenarioPlan =
     options.scenario === 'steady'
-      ? steadyPlan(options.durationSeconds)
+      ? steadyPlan(options.durationSeconds, USERS, options.warmupSeconds ?? WARMUP_SECONDS)
       : options.scenario === 'restart'
         ? restartPlan({ ...phases, downSeconds: options.downSeconds })
         : failoverPlan(phases)
@@ -139,6 +150,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
     // The built-in engine runs the same script; the runner reads each exchange from the main thread.
     const records: RequestRecord[] = []
+    const setupRecords: RequestRecord[] = []
     const writes: LedgerEntry[] = []
     let lastTick = 0
     const run = await runScript({
@@ -160,6 +172,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       onExchange: (exchange) => {
         const seen = fromExchange(exchange, plan, loadStartedAt)
         if (!seen) return
+        if (seen.record.phase === 'setup') return void setupRecords.push(seen.record)
         records.push(seen.record)
         if (seen.write) writes.push(seen.write)
       },
@@ -190,6 +203,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         users: plan.users,
       },
       phases: plan.phases,
+      setup: summarise(setupRecords, 'setup', 0),
       perPhase: plan.phases.map((phase) =>
         summarise(
           records.filter((r) => r.phase === phase.name),
@@ -198,6 +212,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         ),
       ),
       overall: summarise(records, 'all', totalSeconds),
+      perName: perName(records, totalSeconds),
       thresholds,
       ...(restartTimes && {
         restart: {

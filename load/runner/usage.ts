@@ -12,11 +12,13 @@ const DRILL_EXIT = `exit codes: 0 passed, 99 a threshold breached, 1 only the wr
 
 /** Each subcommand's help, as `pnpm load <subcommand> --help` prints it. */
 export const SUBCOMMAND_USAGE = {
-  steady: `usage: pnpm load steady [--duration N] [options]
+  steady: `usage: pnpm load steady [--duration N] [--warmup N] [options]
 
-  50 users, closed loop, against the api on an embedded PostgreSQL for --duration seconds.
+  50 users, closed loop, against the api on an embedded PostgreSQL: a warm-up stage ramping the users
+  up (shown, not judged), then --duration seconds judged by the thresholds.
 
-  --duration N             seconds of load (default 60)
+  --duration N             seconds of judged load (default 60)
+  --warmup N               seconds of warm-up before it, users ramping 1 → 50 (default 5; 0: none)
 ${COMMON}
 
 ${DRILL_EXIT}`,
@@ -71,7 +73,7 @@ export const USAGE = `usage: pnpm load <steady|restart|failover> [options]
        pnpm load run <script.js|script.ts> [-e KEY=VALUE ...] [--engine node|k6]
        pnpm load <subcommand> --help
 
-  steady                   50 users for --duration seconds (default 60)
+  steady                   50 users: a warm-up stage, then --duration seconds (default 60) judged
   restart                  50 users through --before, --window, --after; PostgreSQL restarts 1 s into the window
   failover                 the same phases on a primary and a standby; the primary is killed 1 s into
                            the window and the standby promoted --promote-after seconds later

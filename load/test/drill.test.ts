@@ -81,9 +81,10 @@ describe('load drills', () => {
     const report = await readFile(path.join(runDir, 'report.html'), 'utf8')
     expect(report).toContain('<svg')
     expect(report).toContain('>restart</text>')
-    // The api process, sampled every second: memory, its trend, and the event loop.
+    // The api process, sampled every second: memory, and the event loop; 20 s is too short for a trend.
     expect(summary!.process.rssPeakMb).toBeGreaterThan(20)
-    expect(Number.isFinite(summary!.process.rssSlopeMbPer10Min)).toBe(true)
+    expect(summary!.process.rssSlopeMbPer10Min).toBeNull()
+    expect(report).toContain('not enough data')
     expect(summary!.process.loopLagP99MaxMs).toBeGreaterThan(0)
     expect(report).toContain('The api process: memory')
     // Checkout waits and connection holds over the run, from the api's histograms.

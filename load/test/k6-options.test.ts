@@ -10,17 +10,31 @@ import { FAULT_OFFSET_SECONDS, phaseAt, REQUEST_MIX, restartPlan, USERS } from '
 const script = (name: string) => fileURLToPath(new URL(`../k6/${name}`, import.meta.url))
 
 describe('k6 scripts: exported options', () => {
-  it('steady: 50 constant VUs for the duration, with every steady threshold', async () => {
+  it('steady: a warm-up stage ramping 1 → 50 VUs, then 50 VUs for the duration, judged on the steady phase only', async () => {
     const { options, metrics } = await inspectScript(script('steady.ts'), {})
     expect(metrics.map((m) => m.name)).toEqual(['pool_limit_errors', 'unexpected_responses', 'server_errors'])
     expect(options.scenarios).toEqual({
-      steady: { executor: 'constant-vus', vus: 50, duration: '60s', gracefulStop: '5s' },
+      steady: {
+        executor: 'ramping-vus',
+        startVUs: 1,
+        stages: [
+          { duration: '5s', target: 50 },
+          { duration: '60s', target: 50 },
+        ],
+        gracefulRampDown: '5s',
+        gracefulStop: '5s',
+      },
     })
     expect(options.thresholds).toEqual({
-      server_errors: ['count==0'],
-      pool_limit_errors: ['count==0'],
-      http_req_failed: ['rate<0.001'],
-      http_req_duration: ['p(95)<250', 'p(99)<500'],
+      'server_errors{phase:steady}': ['count==0'],
+      'pool_limit_errors{phase:steady}': ['count==0'],
+      'http_req_failed{phase:steady}': ['rate<0.001'],
+      'http_req_duration{phase:steady}': ['p(95)<250', 'p(99)<500'],
+    })
+    // WARMUP=0: no warm-up stage, 50 constant VUs from the first second.
+    const cold = await inspectScript(script('steady.ts'), { WARMUP: '0', DURATION: '5' })
+    expect(cold.options.scenarios).toEqual({
+      steady: { executor: 'constant-vus', vus: 50, duration: '5s', gracefulStop: '5s' },
     })
   })
 
