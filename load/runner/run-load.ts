@@ -152,7 +152,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const records: RequestRecord[] = []
     const setupRecords: RequestRecord[] = []
     const writes: LedgerEntry[] = []
-    let lastTick = 0
+    // The progress line reads only the records of the last second: a long soak stays linear.
+    let seen = 0
+    let failed = 0
     const run = await runScript({
       script: scriptOf(plan),
       env: scriptEnv(plan, {
@@ -164,9 +166,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         scheduleFault(startedAt)
         progressTimer = setInterval(() => {
           const now = performance.now() - startedAt
-          const recent = records.filter((r) => r.at >= lastTick)
-          lastTick = now
-          options.onProgress?.(progressLine(plan, now, recent, records, sampler?.latest()))
+          const recent = records.slice(seen)
+          seen = records.length
+          for (const r of recent) if (r.outcome !== 'ok') failed++
+          options.onProgress?.(progressLine(plan, now, recent, failed, sampler?.latest()))
         }, 1000)
       },
       onExchange: (exchange) => {
@@ -306,7 +309,7 @@ function progressLine(
   plan: ScenarioPlan,
   elapsedMs: number,
   lastSecond: readonly RequestRecord[],
-  all: readonly RequestRecord[],
+  failed: number,
   pool: ApiSample | undefined,
 ): string {
   const total = planSeconds(plan)
@@ -315,7 +318,6 @@ function progressLine(
     lastSecond.map((r) => r.durationMs).sort((a, b) => a - b),
     99,
   )
-  const failed = all.filter((r) => r.outcome !== 'ok').length
   const poolText = pool ? `pool ${pool.total} open / ${pool.waiting} waiting` : 'pool ?'
   return `[${plan.name}] ${Math.floor(elapsedMs / 1000)}/${total} s  ${phase}  ${lastSecond.length} req/s  p99 ${Math.round(p99)} ms  ${failed} failed  ${poolText}`
 }
