@@ -171,6 +171,19 @@ describe('pnpm load through pnpm, as a user types it', () => {
   })
 })
 
+describe('measure-engine: the command line', () => {
+  const MEASURE = fileURLToPath(new URL('../dist/runner/measure-engine.js', import.meta.url))
+
+  it('exits 2 naming --earlier when it is missing, and 0 with its usage on --help', () => {
+    const missing = spawnSync(process.execPath, [MEASURE], { encoding: 'utf8' })
+    expect(missing.status).toBe(2)
+    expect(missing.stderr).toContain('--earlier DIR is required: the earlier load package, built')
+    const help = spawnSync(process.execPath, [MEASURE, '--help'], { encoding: 'utf8' })
+    expect(help.status).toBe(0)
+    expect(help.stdout).toContain('usage: pnpm --filter @classroom/load measure-engine --earlier DIR')
+  })
+})
+
 describe('helpWanted', () => {
   it.each([
     [['--help'], 'usage: pnpm load <steady|restart|failover>'],

@@ -103,6 +103,29 @@ describe('group', () => {
   })
 })
 
+describe('calls a script gets wrong', () => {
+  it('names a group without a function and a batch request without a method or url', async () => {
+    const seen: string[] = []
+    const outcome = await runScript({
+      script: fixture('bad-calls.js'),
+      env: {},
+      stdout: () => undefined,
+      onConsole: (_, text) => seen.push(text),
+    })
+    expect(outcome.exitCode).toBe(0)
+    expect(seen.join('\n')).toContain('group("no function") needs a function as its second argument')
+    expect(seen.join('\n')).toContain(
+      'http.batch request 0 is {"url":"http://127.0.0.1:1/"}: a URL, [method, url, body, params] or { method, url, body, params }',
+    )
+  })
+
+  it('refuses at load time a SharedArray whose function returns no array (K6ScriptError: exit 107)', async () => {
+    await expect(
+      runScript({ script: fixture('bad-shared-array-init.js'), env: {}, stdout: () => undefined }),
+    ).rejects.toThrow(`SharedArray "rows"'s function returned object: it must return an array`)
+  })
+})
+
 describe('SharedArray', () => {
   it("builds its array once in the whole test (VU 0's init code); every VU reads the same elements, as copies", () => {
     // VUs 1 and 2 never ran the function: they got VU 0's array (its random values included).

@@ -155,6 +155,14 @@ describe('readOptions: the executors as k6 documents them', () => {
       '2 shared iterations cannot keep 5 VUs busy',
     ],
     [{ noConnectionReuse: true }, 'options.noConnectionReuse does not run here'],
+    [
+      { scenarios: { a: { executor: 'constant-vus', duration: '1s', env: { A: '1' } } } },
+      "a scenario's env does not run here; use -e",
+    ],
+    [
+      { scenarios: { a: { executor: 'constant-arrival-rate', duration: '1s', preAllocatedVUs: 1 } } },
+      'scenario "a": rate is required',
+    ],
   ])('refuses %j at load time: %s', (raw, message) => {
     expect(() => readOptions(raw)).toThrow(K6ScriptError)
     expect(() => readOptions(raw)).toThrow(message)
