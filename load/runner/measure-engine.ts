@@ -6,6 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { UsageError, wholeNumberOption } from '@classroom/test-kit'
+import { outputOf } from './child-output.js'
 import { percentile } from './k6-runtime/metric-sinks.js'
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url))
@@ -65,31 +66,16 @@ interface Measure {
 }
 
 /** Runs a command under /usr/bin/time: its JSON line (requests, ms) and the CPU it used. */
-function measure(argv: readonly string[], cwd: string): Promise<Measure> {
-  const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', ...argv], { cwd })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-  })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk
-  })
-  return new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.once('close', (code) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('{"requests"'))
-      const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(stderr)
-      if (code !== 0 || !line || !cpu)
-        return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-400)}`))
-      const { requests, ms } = JSON.parse(line) as { requests: number; ms: number }
-      resolve({
-        requests,
-        requestsPerSecond: requests / (ms / 1000),
-        cpuSeconds: Number(cpu[1]) + Number(cpu[2]),
-      })
-    })
-  })
+async function measure(argv: readonly string[], cwd: string): Promise<Measure> {
+  const { status, stdout, stderr } = await outputOf(
+    spawn('/usr/bin/time', ['-f', 'cpu %U %S', ...argv], { cwd }),
+  )
+  const line = stdout.split('\n').find((l) => l.startsWith('{"requests"'))
+  const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(stderr)
+  if (status !== 0 || !line || !cpu)
+    throw new Error(`${argv.join(' ')} exited ${status}: ${stderr.slice(-400)}`)
+  const { requests, ms } = JSON.parse(line) as { requests: number; ms: number }
+  return { requests, requestsPerSecond: requests / (ms / 1000), cpuSeconds: Number(cpu[1]) + Number(cpu[2]) }
 }
 
 async function main(): Promise<void> {

@@ -1,37 +1,42 @@
 import { createHash } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Exchange } from '../runner/k6-runtime/http-bridge.js'
 import { selectJson } from '../runner/k6-runtime/modules/json-selector.js'
 import { runScript } from '../runner/k6-runtime/run-script.js'
 import type { SummaryData } from '../runner/k6-runtime/summary.js'
 import { textSummary } from '../runner/k6-runtime/text-summary.js'
+import { fixture, type LocalServer, startLocalServer } from './local-server.js'
 
 // group, SharedArray, http.batch and Response.json(selector) as k6 documents them, on the built-in
 // engine against a local HTTP server; and k6's text summary.
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-let server: Server
-let baseUrl: string
+let server: LocalServer
 let run: Awaited<ReturnType<typeof runScript>>
 let summary: SummaryData
 const exchanges: Exchange[] = []
-const errors: string[] = []
+/** A fixture that fails inside its iterations: what its console said (the VUs go on; exit 0). */
+async function consoleOf(name: string): Promise<string> {
+  const seen: string[] = []
+  const outcome = await runScript({
+    script: fixture(name),
+    env: {},
+    stdout: () => undefined,
+    onConsole: (_, text) => seen.push(text),
+  })
+  expect(outcome.exitCode).toBe(0)
+  return seen.join('\n')
+}
 const md5 = (text: string) => createHash('md5').update(text).digest('hex')
 const logged: { vu: number; built: number; user: { name: string; at: number }; length: number }[] = []
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  server = await startLocalServer((request, response) => {
     if (request.url === '/json') response.end(JSON.stringify({ items: [{ id: 3 }, { id: 7 }] }))
     else response.end('ok')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   let stdout = ''
   run = await runScript({
     script: fixture('groups-shared-batch.js'),
-    env: { BASE_URL: baseUrl },
+    env: { BASE_URL: server.baseUrl },
     onExchange: (exchange) => exchanges.push(exchange),
     onConsole: (_, text) => logged.push(JSON.parse(text) as (typeof logged)[number]),
     stdout: (text) => {
@@ -41,10 +46,7 @@ beforeAll(async () => {
   summary = JSON.parse(stdout) as SummaryData
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
+afterAll(() => server.close())
 
 describe('group', () => {
   it("tags what runs inside with k6's group path (::browse, ::browse::details), setup with ::setup, and times each group", () => {
@@ -92,29 +94,15 @@ describe('group', () => {
   })
 
   it('refuses a group name holding "::", the separator of nested groups', async () => {
-    const outcome = await runScript({
-      script: fixture('bad-group.js'),
-      env: {},
-      stdout: () => undefined,
-      onConsole: (_, text) => errors.push(text),
-    })
-    expect(outcome.exitCode).toBe(0)
-    expect(errors.join('\n')).toContain('group name "a::b" contains "::"')
+    expect(await consoleOf('bad-group.js')).toContain('group name "a::b" contains "::"')
   })
 })
 
 describe('calls a script gets wrong', () => {
   it('names a group without a function and a batch request without a method or url', async () => {
-    const seen: string[] = []
-    const outcome = await runScript({
-      script: fixture('bad-calls.js'),
-      env: {},
-      stdout: () => undefined,
-      onConsole: (_, text) => seen.push(text),
-    })
-    expect(outcome.exitCode).toBe(0)
-    expect(seen.join('\n')).toContain('group("no function") needs a function as its second argument')
-    expect(seen.join('\n')).toContain(
+    const text = await consoleOf('bad-calls.js')
+    expect(text).toContain('group("no function") needs a function as its second argument')
+    expect(text).toContain(
       'http.batch request 0 is {"url":"http://127.0.0.1:1/"}: a URL, [method, url, body, params] or { method, url, body, params }',
     )
   })
@@ -138,14 +126,7 @@ describe('SharedArray', () => {
   })
 
   it('refuses to be written to, and to be built outside the init code', async () => {
-    const outcome = await runScript({
-      script: fixture('bad-shared-array.js'),
-      env: {},
-      stdout: () => undefined,
-      onConsole: (_, text) => errors.push(text),
-    })
-    expect(outcome.exitCode).toBe(0)
-    const text = errors.join('\n')
+    const text = await consoleOf('bad-shared-array.js')
     expect(text).toContain('SharedArray "list" is read-only')
     expect(text).toContain('new SharedArray("late") is only possible in the init code')
   })

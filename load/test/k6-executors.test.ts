@@ -1,29 +1,20 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Exchange } from '../runner/k6-runtime/http-bridge.js'
 import { runScript } from '../runner/k6-runtime/run-script.js'
+import { fixture, type LocalServer, startLocalServer } from './local-server.js'
 
 // The executors as k6 documents them, played by the built-in engine against a local HTTP server:
 // when VUs start and stop, when iterations start, what is dropped.
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-let server: Server
-let baseUrl: string
+let server: LocalServer
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  server = await startLocalServer((request, response) => {
     if (request.url === '/slow') setTimeout(() => response.end('late'), 300)
     else response.end('ok')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
+afterAll(() => server.close())
 
 /** Runs a fixture; its exchanges (times from the scenarios' start), its stdout and its warnings. */
 async function play(name: string, env: Record<string, string> = {}) {
@@ -33,7 +24,7 @@ async function play(name: string, env: Record<string, string> = {}) {
   const warnings: string[] = []
   const run = await runScript({
     script: fixture(name),
-    env: { BASE_URL: baseUrl, ...env },
+    env: { BASE_URL: server.baseUrl, ...env },
     onStart: (at) => {
       startedAt = at
     },

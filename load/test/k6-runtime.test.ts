@@ -1,45 +1,29 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { outputOf } from '../runner/child-output.js'
 import { runScript } from '../runner/k6-runtime/run-script.js'
+import { fixture, type LocalServer, startLocalServer } from './local-server.js'
 
 // `pnpm load run` on small scripts against a local HTTP server: the built-in engine as a load
 // engineer meets it, exit codes and output included.
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-let server: Server
-let baseUrl: string
+let server: LocalServer
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  server = await startLocalServer((request, response) => {
     if (request.url === '/slow') setTimeout(() => response.end('late'), 2000)
     else if (request.url === '/missing') response.writeHead(404).end('no')
     else response.end('ok')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
+afterAll(() => server.close())
 
 /** `pnpm load run <fixture> -e BASE_URL=…`, without blocking this process's server. */
-function run(name: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'run', fixture(name), '-e', `BASE_URL=${baseUrl}`])
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-  })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk
-  })
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })))
+function run(name: string) {
+  return outputOf(spawn(process.execPath, [CLI, 'run', fixture(name), '-e', `BASE_URL=${server.baseUrl}`]))
 }
 
 describe('pnpm load run: k6 scripts on the built-in engine', () => {

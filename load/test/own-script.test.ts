@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { outputOf } from '../runner/child-output.js'
 import type { SummaryData } from '../runner/k6-runtime/summary.js'
 import { type Stack, startStack } from '../runner/stack.js'
 
@@ -14,7 +15,7 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url))
 let stack: Stack
 let dir: string
 let status: number | null
-let stdout = ''
+let stdout: string
 let summary: SummaryData
 
 beforeAll(async () => {
@@ -38,10 +39,9 @@ beforeAll(async () => {
     ],
     { cwd: REPO },
   )
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-  })
-  status = await new Promise((resolve) => child.once('close', resolve))
+  const output = await outputOf(child)
+  status = output.status
+  stdout = output.stdout
   summary = JSON.parse(await readFile(path.join(dir, 'journey.json'), 'utf8')) as SummaryData
 }, 120_000)
 
