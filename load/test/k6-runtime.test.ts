@@ -37,6 +37,13 @@ describe('pnpm load run: k6 scripts on the built-in engine', () => {
     expect(stdout).toMatch(/http_reqs\n\s+✓ 'count==4' count=4/)
   })
 
+  it("prints k6's own text summary when handleSummary returns nothing, as k6's summary wrapper does", async () => {
+    const { status, stdout } = await run('summary-nothing.js')
+    expect(status).toBe(0)
+    expect(stdout).toContain('█ TOTAL RESULTS')
+    expect(stdout).toMatch(/iterations\.+: 1 /)
+  })
+
   it.each([
     ['unsupported-module.js', 'imports "k6/ws", which does not run here'],
     ['unsupported-export.js', 'uses cookieJar from k6/http, which does not run here'],

@@ -298,7 +298,9 @@ async function writeSummary(
     consoleLine('error', `handleSummary() threw: ${(error as Error).message}`, 0)
     return print(textSummary(summary))
   }
-  for (const [target, content] of Object.entries((outputs ?? {}) as Record<string, unknown>)) {
+  // As k6's summary wrapper: a handleSummary that returns nothing leaves k6's own summary in place.
+  if (!outputs) return print(textSummary(summary))
+  for (const [target, content] of Object.entries(outputs as Record<string, unknown>)) {
     if (typeof content !== 'string') {
       consoleLine('error', `handleSummary() returned a ${typeof content} for ${target}, not a string`, 0)
       continue
