@@ -146,13 +146,22 @@ describe('load drills', () => {
   )
 
   it("exits 99 (k6's code for a breached threshold) and names the broken threshold when the pool is starved", () => {
-    const run = spawnSync(process.execPath, [CLI, 'steady', '--duration', '4', '--results-dir', resultsDir], {
-      encoding: 'utf8',
-      env: { ...process.env, DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0', DB_POOL_TIMEOUT_SECONDS: '0.05' },
-      timeout: 90_000,
-    })
+    const run = spawnSync(
+      process.execPath,
+      [CLI, 'steady', '--warmup', '1', '--duration', '4', '--results-dir', resultsDir],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          DB_POOL_SIZE: '1',
+          DB_POOL_MAX_OVERFLOW: '0',
+          DB_POOL_TIMEOUT_SECONDS: '0.05',
+        },
+        timeout: 90_000,
+      },
+    )
     expect(run.status).toBe(99)
-    expect(run.stdout).toContain('✗ pool_limit_errors: count==0')
+    expect(run.stdout).toContain('✗ pool_limit_errors{phase:steady}: count==0')
     expect(run.stdout).toMatch(/\nFAILED\n/)
   })
 })
