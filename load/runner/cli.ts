@@ -1,3 +1,4 @@
+// `pnpm load`: the command line read, help printed, the drill or the script run, the exit code given back.
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'

@@ -1,3 +1,4 @@
+// One exchange of a drill's script as the runner records it: its phase, name, outcome and ledger entry.
 import {
   classify,
   errorCodeOf,

@@ -1,3 +1,4 @@
+// A real k6, when one is on PATH: the drills' scripts and `pnpm load run --engine k6` handed to it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'

@@ -1,3 +1,4 @@
+// The drills' request records summed up: per phase, per request name, per second.
 import type { Outcome, PhaseName, RequestName } from '../shared/scenarios.js'
 import { percentile } from './k6-runtime/metric-sinks.js'
 

@@ -1,3 +1,4 @@
+// A drill end to end: the stack, the script on the engine, the fault, the ledger, the summary and report written.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'

@@ -1,3 +1,4 @@
+// What a drill measured (summary.json's shape), the api process and pool over it, and the terminal table.
 import type { PhaseName } from '../shared/scenarios.js'
 import { type Bucket, quantileBetween } from './histogram.js'
 import type { LedgerCheck } from './ledger.js'

@@ -1,3 +1,4 @@
+// The run's metrics in the main thread: built-in and custom, with the tagged submetrics thresholds name.
 import { K6ScriptError } from './errors.js'
 import { type MetricType, newSink, type Sink } from './metric-sinks.js'
 

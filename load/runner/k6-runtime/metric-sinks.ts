@@ -1,3 +1,4 @@
+// How each k6 metric type aggregates its samples, and the one percentile estimator every figure uses.
 export type MetricType = 'counter' | 'gauge' | 'rate' | 'trend'
 
 /** What a metric's samples aggregate to; `stat` answers a threshold's aggregation method. */

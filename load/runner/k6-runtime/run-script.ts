@@ -1,3 +1,4 @@
+// `k6 run` on the built-in engine: the script loaded, its VUs started, setup, the scenarios, teardown, the verdicts.
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'

@@ -1,3 +1,4 @@
+// A k6 script and its local files made runnable in a VU, refusing what the engine does not provide.
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'

@@ -1,3 +1,4 @@
+// The VU a worker thread is: its ids, scenario, group and tags, pending samples, and its blocking calls.
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import {
   CELL,

@@ -1,3 +1,4 @@
+// The main thread's end of one VU: its worker, its messages, and the answers that wake it.
 import path from 'node:path'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import { K6_RUNTIME_DIR } from '../package-paths.js'
