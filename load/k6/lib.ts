@@ -1,4 +1,6 @@
 // The k6 side of the shared request mix: one iteration = one request of one user.
+
+import { textSummary } from 'https://jslib.k6.io/k6-summary/0.0.2/index.js'
 import { check, sleep } from 'k6'
 import exec from 'k6/execution'
 import http from 'k6/http'
@@ -109,11 +111,11 @@ export function userIteration(seed: SeedData, plan: ScenarioPlan): void {
   if (THINK_TIME_SECONDS > 0) sleep(THINK_TIME_SECONDS)
 }
 
-/** A `handleSummary` that writes k6's summary as JSON where `SUMMARY_JSON` says, and a line to stdout. */
+/** A `handleSummary` that writes k6's summary as JSON where `SUMMARY_JSON` says, and keeps k6's text summary on stdout. */
 export function writeSummary(data: { metrics: Record<string, unknown> }): Record<string, string> {
   const path = __ENV.SUMMARY_JSON ?? 'summary.json'
   return {
     [path]: JSON.stringify(data, null, 2),
-    stdout: `summary written to ${path}\n`,
+    stdout: `${textSummary(data, { indent: ' ', enableColors: false })}\nsummary written to ${path}\n`,
   }
 }

@@ -1,43 +1,16 @@
+// `pnpm load`: the command line read, help printed, the drill or the script run, the exit code given back.
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { UsageError, wholeNumberOption } from '@classroom/test-kit'
+import { WARMUP_SECONDS } from '../shared/scenarios.js'
 import { k6Available, runWithK6 } from './k6-engine.js'
 import { EXIT_CODES, K6ScriptError } from './k6-runtime/errors.js'
 import { runScript } from './k6-runtime/run-script.js'
 import { DEFAULT_RESULTS_DIR } from './package-paths.js'
 import { type LoadOptions, runLoad } from './run-load.js'
 import { formatSummaryTable } from './run-summary.js'
-
-const USAGE = `usage: pnpm load <steady|restart|failover> [options]
-       pnpm load run <script.ts|script.js> [-e KEY=VALUE ...] [--engine node|k6]
-
-  steady                   50 users for --duration seconds
-  restart                  50 users through --before, --window, --after; PostgreSQL restarts 1 s into the window
-  failover                 the same phases on a primary and a standby; the primary is killed 1 s into
-                           the window and the standby promoted --promote-after seconds later
-  run SCRIPT               a k6 script of your own, as \`k6 run\` runs it, against the api you point it at
-                           (-e BASE_URL=...); exits with k6's code (99: a threshold breached)
-
-  --engine node|k6         k6 when it is on PATH, or the built-in engine (default: node)
-  --duration N             steady: seconds of load (default 60)
-  --before N --window N --after N
-                           restart: phase lengths in seconds (default 20 each)
-  --mode fast|immediate    restart: PostgreSQL shutdown mode (default fast);
-                           failover: how the primary is killed (default immediate)
-  --down-seconds N         restart: keep PostgreSQL down N seconds (default 0)
-  --promote-after N        failover: seconds from the kill to the promotion (default 1)
-  --async                  failover: asynchronous replication (default synchronous)
-  --via hosts|proxy        failover: the api gets the multi-host URL with target_session_attrs=read-write
-                           (default), or one address re-pointed to the promoted node (a VIP, a DNS name)
-  --results-dir DIR        where <scenario>-<time>/ goes (default load/results)
-
-  DATABASE_URL             load an existing database instead of an embedded one
-  DB_RESTART_COMMAND       with DATABASE_URL and restart: the shell command that restarts it
-                           (it receives DB_RESTART_MODE and DB_DOWN_SECONDS)
-  DB_FAILOVER_COMMAND      with DATABASE_URL and failover: the shell command that kills the primary and
-                           promotes a standby, returning once it is promoted (it receives
-                           DB_FAILOVER_MODE and DB_PROMOTE_AFTER_SECONDS)
-  DB_POOL_* and friends    reach the api unchanged, e.g. DB_POOL_PRE_PING_IDLE_MS=0`
+import { SUBCOMMAND_USAGE, type Subcommand, USAGE } from './usage.js'
 
 export { UsageError }
 
@@ -46,6 +19,16 @@ export interface RunCommand {
   readonly script: string
   readonly env: Readonly<Record<string, string>>
   readonly engine: 'node' | 'k6'
+  /** Where the user typed the command: handleSummary's files are written relative to it. */
+  readonly cwd: string
+}
+
+/**
+ * Where the user typed the command: pnpm runs scripts in the package's directory and says where it
+ * was called from in INIT_CWD, so paths on the command line are read from there, as k6 reads them.
+ */
+export function userDirectory(env: NodeJS.ProcessEnv): string {
+  return env.INIT_CWD || process.cwd()
 }
 
 const wholeSeconds = (name: string, raw: string | undefined, fallback: number, min: number) =>
@@ -80,6 +63,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
     options: {
       engine: { type: 'string' },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
       before: { type: 'string' },
       window: { type: 'string' },
       after: { type: 'string' },
@@ -112,6 +96,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       'failover with DATABASE_URL needs DB_FAILOVER_COMMAND: the runner cannot kill and promote servers it did not start',
     )
   }
+  if (values.warmup !== undefined && scenario !== 'steady')
+    throw new UsageError(`--warmup is for steady, not ${scenario} (a drill's before phase warms it)`)
   for (const name of ['promote-after', 'async', 'via'] as const) {
     if (values[name] !== undefined && scenario !== 'failover')
       throw new UsageError(`--${name} is for the failover drill, not ${scenario}`)
@@ -124,6 +110,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
     scenario,
     engine,
     durationSeconds: wholeSeconds('duration', text('duration'), 60, 1),
+    warmupSeconds: wholeSeconds('warmup', text('warmup'), WARMUP_SECONDS, 0),
     phases: {
       before: wholeSeconds('before', text('before'), 20, 1),
       window: wholeSeconds('window', text('window'), 20, 2),
@@ -141,7 +128,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       synchronous: values.async !== true,
       via: choice('via', text('via'), ['hosts', 'proxy'] as const, 'hosts'),
     },
-    resultsDir: text('results-dir') ?? DEFAULT_RESULTS_DIR,
+    resultsDir: resultsDirectory(text('results-dir'), env),
     databaseUrl: env.DATABASE_URL || undefined,
     restartCommand: env.DB_RESTART_COMMAND || undefined,
     failoverCommand: env.DB_FAILOVER_COMMAND || undefined,
@@ -176,14 +163,35 @@ export function parseRunCommand(argv: string[], env: NodeJS.ProcessEnv): RunComm
     if (equals <= 0) throw new UsageError(`-e takes KEY=VALUE, not "${pair}"`)
     scriptEnv[pair.slice(0, equals)] = pair.slice(equals + 1)
   }
-  return { script: positionals[0]!, env: scriptEnv, engine }
+  const cwd = userDirectory(env)
+  return { script: path.resolve(cwd, positionals[0]!), env: scriptEnv, engine, cwd }
+}
+
+/** `--results-dir`, from where the user typed the command; `load/results` by default. */
+function resultsDirectory(raw: string | undefined, env: NodeJS.ProcessEnv): string {
+  return raw === undefined ? DEFAULT_RESULTS_DIR : path.resolve(userDirectory(env), raw)
+}
+
+/**
+ * The help the command line asks for, if it does: `--help` or `-h` anywhere (before a `run`
+ * script's `-e` values, which could hold the same text), or `help [subcommand]`.
+ */
+export function helpWanted(argv: readonly string[]): string | undefined {
+  const [first, second] = argv
+  const subcommand = (name: string | undefined): name is Subcommand =>
+    name !== undefined && name in SUBCOMMAND_USAGE
+  if (first === 'help') return subcommand(second) ? SUBCOMMAND_USAGE[second] : USAGE
+  const flags =
+    first === 'run' ? argv.slice(0, argv.indexOf('-e') < 0 ? undefined : argv.indexOf('-e')) : argv
+  if (!flags.includes('--help') && !flags.includes('-h')) return undefined
+  return subcommand(first) ? SUBCOMMAND_USAGE[first] : USAGE
 }
 
 /** `pnpm load run`: the script's own output, and k6's exit code (107 when it cannot run here). */
 async function runCommand(command: RunCommand): Promise<number> {
-  if (command.engine === 'k6') return runWithK6(command.script, command.env)
+  if (command.engine === 'k6') return runWithK6(command.script, command.env, command.cwd)
   try {
-    return (await runScript({ script: command.script, env: command.env })).exitCode
+    return (await runScript({ script: command.script, env: command.env, cwd: command.cwd })).exitCode
   } catch (error) {
     if (!(error instanceof K6ScriptError)) throw error
     process.stderr.write(`${error.message}\n`)
@@ -193,13 +201,19 @@ async function runCommand(command: RunCommand): Promise<number> {
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2)
+  const help = helpWanted(argv)
+  if (help) {
+    process.stdout.write(`${help}\n`)
+    return 0
+  }
   let options: LoadOptions
   try {
     if (argv[0] === 'run') return await runCommand(parseRunCommand(argv.slice(1), process.env))
     options = parseCommandLine(argv, process.env)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`)
+    const subcommand = argv[0] as Subcommand
+    process.stderr.write(`${error.message}\n\n${SUBCOMMAND_USAGE[subcommand] ?? USAGE}\n`)
     return 2
   }
   const tty = process.stdout.isTTY === true

@@ -1,3 +1,4 @@
+// One exchange of a drill's script as the runner records it: its phase, name, outcome and ledger entry.
 import {
   classify,
   errorCodeOf,
@@ -14,7 +15,8 @@ const ENROLLMENTS = /^\/classrooms\/(\d+)\/enrollments(?:\/(\d+))?$/
 /**
  * What the runner learns from one exchange of a drill's script, seen from the main thread: the
  * request's record (phase from its scenario's `phase` tag, name from its `name` tag) and, for an
- * enroll or a drop, its ledger entry. setup()'s and teardown()'s calls (no scenario) give nothing.
+ * enroll or a drop, its ledger entry. setup()'s seeding (k6's group `::setup`) gives a record of
+ * phase `setup`, counted apart from the load; teardown()'s calls give nothing.
  *
  * ```ts
  * const { record, write } = fromExchange(exchange, plan, loadStartedAt) ?? {}
@@ -26,6 +28,7 @@ export function fromExchange(
   loadStartedAt: number,
 ): { record: RequestRecord; write: LedgerEntry | undefined } | undefined {
   const { call, answer } = exchange
+  if (call.tags.group === '::setup') return { record: setupRecord(exchange), write: undefined }
   const phase = call.tags.phase as PhaseName | undefined
   if (call.tags.scenario === undefined || !plan.phases.some((p) => p.name === phase)) return undefined
   const errorCode = answer.status >= 400 ? errorCodeOf(parseJson(answer.body)) : undefined
@@ -41,6 +44,20 @@ export function fromExchange(
     durationMs: answer.durationMs,
   }
   return { record, write: ledgerEntry(exchange, name, at, errorCode) }
+}
+
+/** A seeding request of setup(): a creation, answered 201 when it worked (a 503 is sent again). */
+function setupRecord({ answer }: Exchange): RequestRecord {
+  const errorCode = answer.status >= 400 ? errorCodeOf(parseJson(answer.body)) : undefined
+  return {
+    at: 0,
+    phase: 'setup',
+    name: 'seed',
+    status: answer.status,
+    errorCode,
+    outcome: answer.status === 201 ? 'ok' : answer.status === 503 ? 'unavailable' : 'unexpected',
+    durationMs: answer.durationMs,
+  }
 }
 
 /** The pair an enroll (`POST /classrooms/:id/enrollments {studentId}`) or a drop wrote, and how it was answered. */

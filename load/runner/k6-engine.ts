@@ -1,3 +1,4 @@
+// A real k6, when one is on PATH: the drills' scripts and `pnpm load run --engine k6` handed to it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -43,6 +44,7 @@ export function scriptEnv(
     ...Object.fromEntries(
       plan.phases.map((phase) => [phaseVariable(phase.name), String(phase.durationSeconds)]),
     ),
+    ...(plan.name === 'steady' && !plan.phases.some((p) => p.name === 'warmup') && { WARMUP: '0' }),
     ...(plan.name === 'restart' && { DOWN_SECONDS: String(downSeconds) }),
   }
 }
@@ -56,11 +58,15 @@ function envArguments(env: Readonly<Record<string, string>>): string[] {
  * `k6 run` of any script with `-e` variables, output on this terminal; resolves with k6's exit code.
  *
  * ```ts
- * process.exitCode = await runWithK6('my-test.ts', { BASE_URL: 'http://127.0.0.1:3000' })
+ * process.exitCode = await runWithK6('my-test.ts', { BASE_URL: 'http://127.0.0.1:3000' }, process.cwd())
  * ```
  */
-export function runWithK6(script: string, env: Readonly<Record<string, string>>): Promise<number> {
-  const child = spawn('k6', ['run', ...envArguments(env), script], { stdio: 'inherit' })
+export function runWithK6(
+  script: string,
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): Promise<number> {
+  const child = spawn('k6', ['run', ...envArguments(env), script], { stdio: 'inherit', cwd })
   return exitCodeOf(child)
 }
 
@@ -106,6 +112,7 @@ function exitCodeOf(child: ChildProcess): Promise<number> {
   })
 }
 
+/** The `__ENV` variable of a phase's length: DURATION (steady), WARMUP, BEFORE, WINDOW, AFTER. */
 function phaseVariable(phase: string): string {
   return phase === 'steady' ? 'DURATION' : phase.toUpperCase()
 }

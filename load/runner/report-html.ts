@@ -1,5 +1,7 @@
+// The run as one offline HTML page: verdict, tables (phases, request names, thresholds) and charts with the run's moments marked.
 import type { ApiSample } from './metrics-sampler.js'
-import { formatSummaryTable, type RunSummary } from './run-summary.js'
+import type { PhaseSummary } from './results.js'
+import { formatSummaryTable, type RunSummary, tableRows } from './run-summary.js'
 
 interface Series {
   readonly name: string
@@ -18,14 +20,10 @@ const WIDTH = 860
 const HEIGHT = 220
 const PAD = { left: 56, right: 16, top: 16, bottom: 28 }
 
-/**
- * A self-contained HTML report: the summary table and timeline charts as inline SVG, with the
- * restart marked. No script, no external resource: it opens offline.
- */
-export function renderReport(summary: RunSummary): string {
-  // Per-second buckets are drawn at their centres, so nothing seems to happen before it did.
-  const seconds = summary.timeline.length
-  const markers: Marker[] = summary.restart
+/** Where the phases begin, and the restart's or the failover's instants, to draw on every chart. */
+function runMarkers(summary: RunSummary): Marker[] {
+  const phases = summary.phases.map((phase) => ({ x: phase.startSeconds, label: phase.name }))
+  const instants = summary.restart
     ? [
         { x: summary.restart.stoppedAtSeconds, label: 'restart' },
         { x: summary.restart.acceptingAtSeconds, label: 'accepting' },
@@ -36,6 +34,19 @@ export function renderReport(summary: RunSummary): string {
           { x: summary.failover.promotedAtSeconds, label: 'promoted' },
         ]
       : []
+  return [...phases, ...instants]
+}
+
+/**
+ * A self-contained HTML report: the verdict, the phases and each request name as tables (count,
+ * failures by code, p50/p95/p99), the thresholds passed or failed, the terminal summary, and
+ * timeline charts as inline SVG with the phases' starts and the fault's instants marked on each.
+ * No script, no external resource: it opens offline.
+ */
+export function renderReport(summary: RunSummary): string {
+  // Per-second buckets are drawn at their centres, so nothing seems to happen before it did.
+  const seconds = summary.timeline.length
+  const markers = runMarkers(summary)
   const codes = [...new Set(summary.timeline.flatMap((p) => Object.keys(p.errorsByCode)))].sort()
   const charts = [
     chart('Requests per second', 'req/s', seconds, markers, [
@@ -58,6 +69,7 @@ export function renderReport(summary: RunSummary): string {
     ),
     chart('Latency', 'ms', seconds, markers, [
       { name: 'p50', color: PALETTE[0]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p50Ms]) },
+      { name: 'p95', color: PALETTE[3]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p95Ms]) },
       { name: 'p99', color: PALETTE[1]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p99Ms]) },
     ]),
     chart('Database pool', 'connections', seconds, markers, [
@@ -85,16 +97,57 @@ export function renderReport(summary: RunSummary): string {
   .verdict { font-weight: 600; color: ${summary.passed ? '#15803d' : '#b91c1c'}; }
   .legend span { margin-right: 14px; font-size: 12px; } .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
   svg { display: block; }
+  table { border-collapse: collapse; font-size: 12px; margin: 4px 0 12px; }
+  th, td { padding: 3px 8px; border-bottom: 1px solid #e5e7eb; text-align: right; }
+  th:first-child, td:first-child { text-align: left; }
+  .pass { color: #15803d; } .fail { color: #b91c1c; font-weight: 600; }
 </style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="verdict">${summary.passed ? 'PASSED' : 'FAILED'}: ${summary.environment.users} users, engine ${summary.engine}, ${escapeHtml(summary.environment.database)}, ${summary.environment.cpus} CPUs, Node ${escapeHtml(summary.environment.node)}</p>
-<pre>${escapeHtml(formatSummaryTable(summary))}</pre>
+<h2>Phases (setup's seeding apart, judged by no threshold)</h2>
+${figuresTable(
+  'phase',
+  [summary.setup, ...summary.perPhase, summary.overall].map((r) => [r.phase, r]),
+)}
+<h2>Requests by name (the load's phases together)</h2>
+${figuresTable(
+  'request',
+  summary.perName.map((r) => [r.name, r]),
+)}
+<h2>Thresholds</h2>
+${thresholdsTable(summary)}
 ${charts.join('\n')}
+<h2>The terminal summary</h2>
+<pre>${escapeHtml(formatSummaryTable(summary))}</pre>
 </body>
 </html>
 `
+}
+
+/** A phase or request-name table, with a failures-by-code column. */
+function figuresTable(first: string, rows: readonly (readonly [string, PhaseSummary])[]): string {
+  const [header, ...body] = tableRows(first, rows)
+  const codes = (r: PhaseSummary) =>
+    Object.entries(r.failedByCode)
+      .map(([code, n]) => `${code} ${n}`)
+      .join(', ') || '–'
+  const cells = (row: readonly string[], tag: 'th' | 'td') =>
+    row.map((c) => `<${tag}>${escapeHtml(c)}</${tag}>`).join('')
+  return `<table><tr>${cells([...header!, 'failures by code'], 'th')}</tr>${body
+    .map((row, i) => `<tr>${cells([...row, codes(rows[i]![1])], 'td')}</tr>`)
+    .join('')}</table>`
+}
+
+function thresholdsTable(summary: RunSummary): string {
+  const rows = summary.thresholds
+    .map(
+      (t) =>
+        `<tr><td>${escapeHtml(t.threshold)}</td><td>${Number.isInteger(t.actual) ? t.actual : t.actual.toFixed(4)}</td><td class="${t.passed ? 'pass">✓ pass' : 'fail">✗ fail'}</td></tr>`,
+    )
+    .join('')
+  return `<table><tr><th>threshold</th><th>actual</th><th>verdict</th></tr>${rows}</table>`
 }
 
 /** One series of the api's once-a-second scrapes, seconds skipped where the scrape did not tell. */
@@ -143,10 +196,11 @@ function chart(
         `<polyline fill="none" stroke="${s.color}" stroke-width="1.6" points="${s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ')}"/>`,
     )
     .join('')
+  // Labels step down so markers close together stay readable.
   const marks = markers
     .map(
-      (m) =>
-        `<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${PAD.top}" y2="${HEIGHT - PAD.bottom}" stroke="#111827" stroke-dasharray="4 3"/><text x="${x(m.x) + 4}" y="${PAD.top + 10}" font-size="11">${escapeHtml(m.label)}</text>`,
+      (m, i) =>
+        `<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${PAD.top}" y2="${HEIGHT - PAD.bottom}" stroke="#111827" stroke-dasharray="4 3"/><text x="${x(m.x) + 4}" y="${PAD.top + 10 + 12 * (i % 3)}" font-size="11">${escapeHtml(m.label)}</text>`,
     )
     .join('')
   const legend = series

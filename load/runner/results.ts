@@ -1,11 +1,17 @@
+// The drills' request records summed up: per phase, per request name, per second.
 import type { Outcome, PhaseName, RequestName } from '../shared/scenarios.js'
+import { percentile } from './k6-runtime/metric-sinks.js'
+
+export { percentile }
 
 /** One answered (or failed) request. `status` 0 is a network error or a hang. */
 export interface RequestRecord {
-  /** Milliseconds from the start of the load to the request's start. */
+  /** Milliseconds from the start of the load to the request's start (setup's: before it, negative). */
   readonly at: number
-  readonly phase: PhaseName
-  readonly name: RequestName
+  /** The phase it started in; `setup` for the seeding setup() does before the load. */
+  readonly phase: PhaseName | 'setup'
+  /** The request of the mix; `seed` for setup()'s. */
+  readonly name: RequestName | 'seed'
   readonly status: number
   readonly errorCode: string | undefined
   readonly outcome: Outcome
@@ -20,7 +26,7 @@ export interface LatencySummary {
 }
 
 export interface PhaseSummary {
-  readonly phase: PhaseName | 'all'
+  readonly phase: PhaseName | 'all' | 'setup'
   readonly requests: number
   readonly requestsPerSecond: number
   readonly latencyMs: LatencySummary
@@ -47,7 +53,7 @@ export function failureLabel(record: Pick<RequestRecord, 'status' | 'errorCode'>
 
 export function summarise(
   records: readonly RequestRecord[],
-  phase: PhaseName | 'all',
+  phase: PhaseSummary['phase'],
   seconds: number,
 ): PhaseSummary {
   const durations = records.map((r) => r.durationMs).sort((a, b) => a - b)
@@ -84,12 +90,21 @@ export function summarise(
   }
 }
 
-/** Nearest-rank percentile of sorted values (0 for none). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0
-  const rank = Math.ceil((p / 100) * sorted.length)
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!
+/** Each request name of the mix over the load (setup apart): its count, failures by code, percentiles. */
+export function perName(records: readonly RequestRecord[], seconds: number): NameSummary[] {
+  const names = [...new Set(records.map((r) => r.name))].sort()
+  return names.map((name) => ({
+    name,
+    ...summarise(
+      records.filter((r) => r.name === name),
+      'all',
+      seconds,
+    ),
+  }))
 }
+
+/** One request name's figures over the load. */
+export type NameSummary = PhaseSummary & { readonly name: RequestRecord['name'] }
 
 /** One second of the run, for the report's charts. */
 export interface TimelinePoint {
@@ -97,6 +112,7 @@ export interface TimelinePoint {
   readonly requests: number
   readonly errorsByCode: Record<string, number>
   readonly p50Ms: number
+  readonly p95Ms: number
   readonly p99Ms: number
 }
 
@@ -119,6 +135,7 @@ export function timeline(records: readonly RequestRecord[], totalSeconds: number
       requests: bucket.length,
       errorsByCode,
       p50Ms: percentile(durations, 50),
+      p95Ms: percentile(durations, 95),
       p99Ms: percentile(durations, 99),
     }
   })

@@ -1,3 +1,4 @@
+// A drill end to end: the stack, the script on the engine, the fault, the ledger, the summary and report written.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
@@ -10,6 +11,8 @@ import {
   type ScenarioPlan,
   type SeedData,
   steadyPlan,
+  USERS,
+  WARMUP_SECONDS,
 } from '../shared/scenarios.js'
 import { fromExchange } from './exchange-records.js'
 import { runK6Engine, scriptEnv, scriptOf } from './k6-engine.js'
@@ -18,15 +21,24 @@ import { runScript } from './k6-runtime/run-script.js'
 import { checkLedger, type LedgerEntry } from './ledger.js'
 import { type ApiSample, startSampler } from './metrics-sampler.js'
 import { renderReport } from './report-html.js'
-import { percentile, type RequestRecord, summarise, type ThresholdResult, timeline } from './results.js'
+import {
+  percentile,
+  perName,
+  type RequestRecord,
+  summarise,
+  type ThresholdResult,
+  timeline,
+} from './results.js'
 import { type FailoverSummary, poolOverview, processOverview, type RunSummary } from './run-summary.js'
 import { type FailoverTimes, type ReplicationOptions, type RestartTimes, startStack } from './stack.js'
 
 export interface LoadOptions {
   readonly scenario: 'steady' | 'restart' | 'failover'
   readonly engine: 'node' | 'k6'
-  /** steady: seconds of load. */
+  /** steady: seconds of judged load. */
   readonly durationSeconds: number
+  /** steady: seconds of warm-up before it (users ramping up; shown, not judged). */
+  readonly warmupSeconds?: number
   /** restart: the three phases, in seconds. */
   readonly phases: { readonly before: number; readonly window: number; readonly after: number }
   /** restart: how PostgreSQL is stopped; failover: how the primary is killed. */
@@ -71,7 +83,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   const plan: ScenarioPlan =
     options.scenario === 'steady'
-      ? steadyPlan(options.durationSeconds)
+      ? steadyPlan(options.durationSeconds, USERS, options.warmupSeconds ?? WARMUP_SECONDS)
       : options.scenario === 'restart'
         ? restartPlan({ ...phases, downSeconds: options.downSeconds })
         : failoverPlan(phases)
@@ -139,8 +151,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
     // The built-in engine runs the same script; the runner reads each exchange from the main thread.
     const records: RequestRecord[] = []
+    const setupRecords: RequestRecord[] = []
     const writes: LedgerEntry[] = []
-    let lastTick = 0
+    // The progress line reads only the records of the last second: a long soak stays linear.
+    let seen = 0
+    let failed = 0
     const run = await runScript({
       script: scriptOf(plan),
       env: scriptEnv(plan, {
@@ -152,14 +167,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         scheduleFault(startedAt)
         progressTimer = setInterval(() => {
           const now = performance.now() - startedAt
-          const recent = records.filter((r) => r.at >= lastTick)
-          lastTick = now
-          options.onProgress?.(progressLine(plan, now, recent, records, sampler?.latest()))
+          const recent = records.slice(seen)
+          seen = records.length
+          for (const r of recent) if (r.outcome !== 'ok') failed++
+          options.onProgress?.(progressLine(plan, now, recent, failed, sampler?.latest()))
         }, 1000)
       },
       onExchange: (exchange) => {
         const seen = fromExchange(exchange, plan, loadStartedAt)
         if (!seen) return
+        if (seen.record.phase === 'setup') return void setupRecords.push(seen.record)
         records.push(seen.record)
         if (seen.write) writes.push(seen.write)
       },
@@ -190,6 +207,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         users: plan.users,
       },
       phases: plan.phases,
+      setup: summarise(setupRecords, 'setup', 0),
       perPhase: plan.phases.map((phase) =>
         summarise(
           records.filter((r) => r.phase === phase.name),
@@ -198,6 +216,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         ),
       ),
       overall: summarise(records, 'all', totalSeconds),
+      perName: perName(records, totalSeconds),
       thresholds,
       ...(restartTimes && {
         restart: {
@@ -291,7 +310,7 @@ function progressLine(
   plan: ScenarioPlan,
   elapsedMs: number,
   lastSecond: readonly RequestRecord[],
-  all: readonly RequestRecord[],
+  failed: number,
   pool: ApiSample | undefined,
 ): string {
   const total = planSeconds(plan)
@@ -300,7 +319,6 @@ function progressLine(
     lastSecond.map((r) => r.durationMs).sort((a, b) => a - b),
     99,
   )
-  const failed = all.filter((r) => r.outcome !== 'ok').length
   const poolText = pool ? `pool ${pool.total} open / ${pool.waiting} waiting` : 'pool ?'
   return `[${plan.name}] ${Math.floor(elapsedMs / 1000)}/${total} s  ${phase}  ${lastSecond.length} req/s  p99 ${Math.round(p99)} ms  ${failed} failed  ${poolText}`
 }

@@ -1,8 +1,9 @@
+// What a drill measured (summary.json's shape), the api process and pool over it, and the terminal table.
 import type { PhaseName } from '../shared/scenarios.js'
 import { type Bucket, quantileBetween } from './histogram.js'
 import type { LedgerCheck } from './ledger.js'
 import type { ApiSample } from './metrics-sampler.js'
-import type { PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
+import type { NameSummary, PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
 
 /** Everything a run measured: written as `summary.json`, rendered as the report and the terminal table. */
 export interface RunSummary {
@@ -20,8 +21,15 @@ export interface RunSummary {
     readonly startSeconds: number
     readonly durationSeconds: number
   }[]
+  /**
+   * setup()'s seeding through the api, before the load: counted apart (k6's `http_reqs` counts it
+   * too, in its group `::setup`), judged by no threshold. Its requests/s is 0: it has no phase time.
+   */
+  readonly setup: PhaseSummary
   readonly perPhase: readonly PhaseSummary[]
   readonly overall: PhaseSummary
+  /** Each request name over the load (every phase, setup apart). */
+  readonly perName: readonly NameSummary[]
   readonly thresholds: readonly ThresholdResult[]
   readonly restart?: {
     readonly mode: string
@@ -80,9 +88,12 @@ export interface ProcessOverview {
   readonly rssPeakMb: number | null
   /**
    * The trend of RSS over the run (least-squares slope), in MB per 10 minutes: a soak that holds
-   * memory flat reads about 0; a leak reads its rate.
+   * memory flat reads about 0; a leak reads its rate. `null` when the scrapes span less than
+   * {@link MIN_TREND_SECONDS}: a GC cycle or the warm-up would read as a leak.
    */
   readonly rssSlopeMbPer10Min: number | null
+  /** Seconds between the first and the last scrape that told the RSS. */
+  readonly rssSpanSeconds: number
   readonly heapPeakMb: number | null
   /** The worst second's event-loop delay, 99th percentile, in milliseconds. */
   readonly loopLagP99MaxMs: number | null
@@ -90,6 +101,8 @@ export interface ProcessOverview {
 
 const MB = 1024 * 1024
 const TEN_MINUTES_MS = 600_000
+/** The shortest run whose RSS trend is reported: five minutes, over a few GC cycles and past the warm-up. */
+export const MIN_TREND_SECONDS = 300
 
 /**
  * Memory and event-loop lag of the api over the samples, with the RSS trend as a least-squares
@@ -103,11 +116,13 @@ export function processOverview(samples: readonly ApiSample[]): ProcessOverview 
   const rss = samples.filter((s) => Number.isFinite(s.rssBytes)).map((s) => [s.at, s.rssBytes / MB] as const)
   const heap = samples.map((s) => s.heapUsedBytes / MB).filter(Number.isFinite)
   const lag = samples.map((s) => s.loopLagP99Seconds * 1000).filter(Number.isFinite)
+  const spanSeconds = rss.length >= 2 ? (rss.at(-1)![0] - rss[0]![0]) / 1000 : 0
   return {
     rssStartMb: rss[0]?.[1] ?? null,
     rssEndMb: rss.at(-1)?.[1] ?? null,
     rssPeakMb: rss.length ? Math.max(...rss.map(([, mb]) => mb)) : null,
-    rssSlopeMbPer10Min: rss.length >= 2 ? leastSquaresSlope(rss) * TEN_MINUTES_MS : null,
+    rssSlopeMbPer10Min: spanSeconds >= MIN_TREND_SECONDS ? leastSquaresSlope(rss) * TEN_MINUTES_MS : null,
+    rssSpanSeconds: spanSeconds,
     heapPeakMb: heap.length ? Math.max(...heap) : null,
     loopLagP99MaxMs: lag.length ? Math.max(...lag) : null,
   }
@@ -171,18 +186,14 @@ export function poolOverview(
   }
 }
 
-const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`
-
-/** The run as a fixed-width table and verdict lines, for the terminal. */
-export function formatSummaryTable(summary: RunSummary): string {
-  const rows = [...summary.perPhase, ...(summary.perPhase.length > 1 ? [summary.overall] : [])]
-  const header = ['phase', 'requests', 'req/s', 'p50', 'p95', 'p99', 'max', 'failed', 'pool-limit', '5xx']
-  const table = [
-    header,
-    ...rows.map((r) => [
-      r.phase,
+/** The columns of a phase or request-name table: what the terminal and the report show alike. */
+export function tableRows(first: string, rows: readonly (readonly [string, PhaseSummary])[]): string[][] {
+  return [
+    [first, 'requests', 'req/s', 'p50', 'p95', 'p99', 'max', 'failed', 'pool-limit', '5xx'],
+    ...rows.map(([label, r]) => [
+      label,
       String(r.requests),
-      r.requestsPerSecond.toFixed(0),
+      r.phase === 'setup' ? '-' : r.requestsPerSecond.toFixed(0),
       ms(r.latencyMs.p50),
       ms(r.latencyMs.p95),
       ms(r.latencyMs.p99),
@@ -192,15 +203,51 @@ export function formatSummaryTable(summary: RunSummary): string {
       String(r.serverErrors),
     ]),
   ]
-  const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)))
+}
+
+/** A header and rows as aligned text: the first column left, the others right. */
+function fixedWidth(table: readonly (readonly string[])[]): string[] {
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)))
   const lines = table.map((row) =>
     row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '),
   )
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '))
+  return lines
+}
+
+export const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`
+
+/** The run as a fixed-width table and verdict lines, for the terminal. */
+export function formatSummaryTable(summary: RunSummary): string {
+  const rows = [summary.setup, ...summary.perPhase, ...(summary.perPhase.length > 1 ? [summary.overall] : [])]
+  const lines = fixedWidth(
+    tableRows(
+      'phase',
+      rows.map((r) => [r.phase, r]),
+    ),
+  )
+  lines.push(
+    "  setup: setup()'s seeding before the load, judged by no threshold (k6's http_reqs counts it, group ::setup);",
+    "  the phases are what the thresholds judge: the same requests, the same percentiles (k6's estimator)",
+  )
   for (const r of rows) {
     const codes = Object.entries(r.failedByCode)
     if (codes.length > 0)
       lines.push(`  ${r.phase} failures: ${codes.map(([code, n]) => `${code} ${n}`).join(', ')}`)
+  }
+  lines.push(
+    '',
+    ...fixedWidth(
+      tableRows(
+        'request',
+        summary.perName.map((r) => [r.name, r]),
+      ),
+    ),
+  )
+  for (const r of summary.perName) {
+    const codes = Object.entries(r.failedByCode)
+    if (codes.length > 0)
+      lines.push(`  ${r.name} failures: ${codes.map(([code, n]) => `${code} ${n}`).join(', ')}`)
   }
   lines.push('', 'thresholds:')
   for (const t of summary.thresholds)
@@ -239,7 +286,7 @@ export function formatSummaryTable(summary: RunSummary): string {
     const slope = proc.rssSlopeMbPer10Min
     lines.push(
       `api process: RSS ${mb(proc.rssStartMb)} → ${mb(proc.rssEndMb)} MB (peak ${mb(proc.rssPeakMb)}, ` +
-        `trend ${slope === null ? '?' : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)}`} MB per 10 min), ` +
+        `trend ${slope === null ? `not enough data: ${proc.rssSpanSeconds.toFixed(0)} s of scrapes, a trend needs ${MIN_TREND_SECONDS} s` : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)} MB per 10 min`}), ` +
         `heap peak ${mb(proc.heapPeakMb)} MB, event-loop lag p99 at worst ${proc.loopLagP99MaxMs?.toFixed(1) ?? '?'} ms`,
     )
   }

@@ -22,7 +22,7 @@ export const FAULT_OFFSET_SECONDS = 1
 /** A request slower than this is abandoned and counted as a hang. */
 export const REQUEST_TIMEOUT_SECONDS = 10
 
-export type PhaseName = 'steady' | 'before' | 'window' | 'after'
+export type PhaseName = 'warmup' | 'steady' | 'before' | 'window' | 'after'
 
 export interface Phase {
   readonly name: PhaseName
@@ -61,24 +61,37 @@ export interface ScenarioPlan {
   readonly faultAtSeconds?: number
 }
 
+/** Seconds of warm-up before a steady run is judged: the users ramp up, the api and its pool warm. */
+export const WARMUP_SECONDS = 5
+
 /**
- * 50 users for `durationSeconds`: no 5xx, no pool-limit error, under 0.1 % failed, bounded latency.
+ * 50 users for `durationSeconds`, after `warmupSeconds` of warm-up (the users ramping up, as a k6
+ * warm-up stage; its requests are shown, never judged): no 5xx, no pool-limit error, under 0.1 %
+ * failed, bounded latency, all in the steady phase.
  *
  * ```ts
  * steadyPlan(60)
  * ```
  */
-export function steadyPlan(durationSeconds = 60, users = USERS): ScenarioPlan {
+export function steadyPlan(
+  durationSeconds = 60,
+  users = USERS,
+  warmupSeconds = WARMUP_SECONDS,
+): ScenarioPlan {
+  const steady: Phase = { name: 'steady', startSeconds: warmupSeconds, durationSeconds }
   return {
     name: 'steady',
     users,
-    phases: [{ name: 'steady', startSeconds: 0, durationSeconds }],
+    phases:
+      warmupSeconds > 0
+        ? [{ name: 'warmup', startSeconds: 0, durationSeconds: warmupSeconds }, steady]
+        : [steady],
     thresholds: [
-      { metric: 'server_errors', stat: 'count', op: '==', value: 0 },
-      { metric: 'pool_limit_errors', stat: 'count', op: '==', value: 0 },
-      { metric: 'http_req_failed', stat: 'rate', op: '<', value: 0.001 },
-      { metric: 'http_req_duration', stat: 'p(95)', op: '<', value: 250 },
-      { metric: 'http_req_duration', stat: 'p(99)', op: '<', value: 500 },
+      { metric: 'server_errors', phase: 'steady', stat: 'count', op: '==', value: 0 },
+      { metric: 'pool_limit_errors', phase: 'steady', stat: 'count', op: '==', value: 0 },
+      { metric: 'http_req_failed', phase: 'steady', stat: 'rate', op: '<', value: 0.001 },
+      { metric: 'http_req_duration', phase: 'steady', stat: 'p(95)', op: '<', value: 250 },
+      { metric: 'http_req_duration', phase: 'steady', stat: 'p(99)', op: '<', value: 500 },
     ],
   }
 }
@@ -183,9 +196,10 @@ export function phaseAt(plan: ScenarioPlan, elapsedMs: number): PhaseName {
 }
 
 /**
- * A scenario plan as k6 `options`: one constant-vus scenario through every phase, so the same
- * users (each a VU with what it enrolled) carry on from one phase to the next; the scripts tag
- * each request with the phase it starts in ({@link phaseAt}), and thresholds select phases by that tag.
+ * A scenario plan as k6 `options`: one scenario through every phase, so the same users (each a VU
+ * with what it enrolled) carry on from one phase to the next: constant-vus, or ramping-vus when the
+ * plan starts with a warm-up (1 → users over it, then held); the scripts tag each request with the
+ * phase it starts in ({@link phaseAt}), and thresholds select phases by that tag.
  */
 export function k6Options(plan: ScenarioPlan) {
   const thresholds: Record<string, string[]> = {}
@@ -193,15 +207,22 @@ export function k6Options(plan: ScenarioPlan) {
     const key = k6ThresholdKey(threshold)
     thresholds[key] = [...(thresholds[key] ?? []), k6ThresholdExpression(threshold)]
   }
+  const [first] = plan.phases
+  const scenario =
+    first?.name === 'warmup'
+      ? {
+          executor: 'ramping-vus',
+          startVUs: 1,
+          stages: [
+            { duration: `${first.durationSeconds}s`, target: plan.users },
+            { duration: `${planSeconds(plan) - first.durationSeconds}s`, target: plan.users },
+          ],
+          gracefulRampDown: '5s',
+          gracefulStop: '5s',
+        }
+      : { executor: 'constant-vus', vus: plan.users, duration: `${planSeconds(plan)}s`, gracefulStop: '5s' }
   return {
-    scenarios: {
-      [plan.name]: {
-        executor: 'constant-vus',
-        vus: plan.users,
-        duration: `${planSeconds(plan)}s`,
-        gracefulStop: '5s',
-      },
-    },
+    scenarios: { [plan.name]: scenario },
     thresholds,
     setupTimeout: '120s',
     summaryTrendStats: ['avg', 'p(50)', 'p(95)', 'p(99)', 'max'],

@@ -4,10 +4,16 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { parseCommandLine, parseRunCommand, UsageError } from '../runner/cli.js'
+import { helpWanted, parseCommandLine, parseRunCommand, UsageError } from '../runner/cli.js'
 import { k6Available } from '../runner/k6-engine.js'
 
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+
+/** `pnpm load …` as a user types it in `cwd`: through pnpm, the build and the root script. */
+function pnpmLoad(args: string[], cwd = REPO) {
+  return spawnSync('pnpm', ['--silent', 'load', ...args], { cwd, encoding: 'utf8' })
+}
 
 describe('pnpm load: the command line', () => {
   it('reads a restart drill with its phases, mode and downtime', () => {
@@ -51,6 +57,8 @@ describe('pnpm load: the command line', () => {
     [['steady', '--engine', 'jmeter'], '--engine is one of node, k6, not "jmeter"'],
     [['steady', '--engine', 'k6'], '--engine k6 needs the k6 binary on PATH'],
     [['steady', '--users', '10'], "Unknown option '--users'"],
+    [['restart', '--warmup', '3'], '--warmup is for steady, not restart'],
+    [['steady', '--warmup', '1.5'], '--warmup takes a whole number of seconds ≥ 0, not "1.5"'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(UsageError)
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(message)
@@ -70,7 +78,7 @@ describe('pnpm load: the command line', () => {
     const run = spawnSync(process.execPath, [CLI, 'restart', '--mode', 'gentle'], { encoding: 'utf8' })
     expect(run.status).toBe(2)
     expect(run.stderr).toContain('--mode is one of fast, immediate, not "gentle"')
-    expect(run.stderr).toContain('usage: pnpm load <steady|restart|failover> [options]')
+    expect(run.stderr).toContain('usage: pnpm load restart')
   })
 
   it('reads a failover drill: immediate kill, synchronous, multi-host URL and a 1 s promotion by default', () => {
@@ -108,12 +116,25 @@ describe('pnpm load: the command line', () => {
 describe('pnpm load run: the command line', () => {
   it('reads a script and its -e variables as k6 run does', () => {
     expect(
-      parseRunCommand(['my-test.ts', '-e', 'BASE_URL=http://127.0.0.1:3000', '-e', 'QUERY=a=b'], {}),
+      parseRunCommand(['my-test.ts', '-e', 'BASE_URL=http://127.0.0.1:3000', '-e', 'QUERY=a=b'], {
+        INIT_CWD: '/w',
+      }),
     ).toEqual({
-      script: 'my-test.ts',
+      script: '/w/my-test.ts',
+      cwd: '/w',
       env: { BASE_URL: 'http://127.0.0.1:3000', QUERY: 'a=b' },
       engine: 'node',
     })
+  })
+
+  it('reads the script and --results-dir from where the user typed the command (INIT_CWD), not from load/', () => {
+    const env = { INIT_CWD: '/home/me/tests' }
+    expect(parseRunCommand(['./my-test.js'], env)).toMatchObject({
+      script: '/home/me/tests/my-test.js',
+      cwd: '/home/me/tests',
+    })
+    expect(parseRunCommand(['/abs/x.js'], env).script).toBe('/abs/x.js')
+    expect(parseCommandLine(['steady', '--results-dir', 'out'], env).resultsDir).toBe('/home/me/tests/out')
   })
 
   it.each([
@@ -122,6 +143,63 @@ describe('pnpm load run: the command line', () => {
     [['a.ts', '--engine', 'k6'], '--engine k6 needs the k6 binary on PATH'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseRunCommand(argv, { PATH: '/nonexistent' })).toThrow(message)
+  })
+})
+
+describe('pnpm load through pnpm, as a user types it', () => {
+  it('runs a script given relative to the repository root and keeps k6 exit code 99 for a breached threshold', () => {
+    const run = pnpmLoad(['run', './load/test/fixtures/failing-threshold.js'])
+    expect(run.stderr).not.toContain('no script at')
+    expect(run.stdout).toMatch(/iterations\n\s+✗ 'count>5' count=1/)
+    expect(run.status).toBe(99)
+  })
+
+  it('keeps k6 exit code 107 for a script using what does not run here, naming it', () => {
+    const run = pnpmLoad(['run', 'fixtures/unsupported-module.js'], path.join(REPO, 'load', 'test'))
+    expect(run.stderr).toContain('imports "k6/ws", which does not run here')
+    expect(run.status).toBe(107)
+  })
+
+  it('prints the usage and exits 0 on --help, for the command and each subcommand', () => {
+    const top = pnpmLoad(['--help'])
+    expect(top.status).toBe(0)
+    expect(top.stdout).toContain('usage: pnpm load <steady|restart|failover> [options]')
+    const run = pnpmLoad(['run', '--help'])
+    expect(run.status).toBe(0)
+    expect(run.stdout).toContain('usage: pnpm load run <script.js|script.ts>')
+    expect(run.stdout).toContain('107 the script cannot run here')
+  })
+})
+
+describe('measure-engine: the command line', () => {
+  const MEASURE = fileURLToPath(new URL('../dist/runner/measure-engine.js', import.meta.url))
+
+  it('exits 2 naming --earlier when it is missing, and 0 with its usage on --help', () => {
+    const missing = spawnSync(process.execPath, [MEASURE], { encoding: 'utf8' })
+    expect(missing.status).toBe(2)
+    expect(missing.stderr).toContain('--earlier DIR is required: the earlier load package, built')
+    const help = spawnSync(process.execPath, [MEASURE, '--help'], { encoding: 'utf8' })
+    expect(help.status).toBe(0)
+    expect(help.stdout).toContain('usage: pnpm --filter @classroom/load measure-engine --earlier DIR')
+  })
+})
+
+describe('helpWanted', () => {
+  it.each([
+    [['--help'], 'usage: pnpm load <steady|restart|failover>'],
+    [['-h'], 'usage: pnpm load <steady|restart|failover>'],
+    [['help'], 'usage: pnpm load <steady|restart|failover>'],
+    [['help', 'failover'], 'usage: pnpm load failover'],
+    [['steady', '--help'], 'usage: pnpm load steady'],
+    [['restart', '--mode', 'fast', '-h'], 'usage: pnpm load restart'],
+    [['run', 'x.js', '--help'], 'usage: pnpm load run'],
+  ])('%j prints %s', (argv, usage) => {
+    expect(helpWanted(argv)).toContain(usage)
+  })
+
+  it("leaves a command without --help alone, and a run script's -e value that reads --help", () => {
+    expect(helpWanted(['steady', '--duration', '5'])).toBeUndefined()
+    expect(helpWanted(['run', 'x.js', '-e', '--help'])).toBeUndefined()
   })
 })
 

@@ -81,9 +81,10 @@ describe('load drills', () => {
     const report = await readFile(path.join(runDir, 'report.html'), 'utf8')
     expect(report).toContain('<svg')
     expect(report).toContain('>restart</text>')
-    // The api process, sampled every second: memory, its trend, and the event loop.
+    // The api process, sampled every second: memory, and the event loop; 20 s is too short for a trend.
     expect(summary!.process.rssPeakMb).toBeGreaterThan(20)
-    expect(Number.isFinite(summary!.process.rssSlopeMbPer10Min)).toBe(true)
+    expect(summary!.process.rssSlopeMbPer10Min).toBeNull()
+    expect(report).toContain('not enough data')
     expect(summary!.process.loopLagP99MaxMs).toBeGreaterThan(0)
     expect(report).toContain('The api process: memory')
     // Checkout waits and connection holds over the run, from the api's histograms.
@@ -145,13 +146,22 @@ describe('load drills', () => {
   )
 
   it("exits 99 (k6's code for a breached threshold) and names the broken threshold when the pool is starved", () => {
-    const run = spawnSync(process.execPath, [CLI, 'steady', '--duration', '4', '--results-dir', resultsDir], {
-      encoding: 'utf8',
-      env: { ...process.env, DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0', DB_POOL_TIMEOUT_SECONDS: '0.05' },
-      timeout: 90_000,
-    })
+    const run = spawnSync(
+      process.execPath,
+      [CLI, 'steady', '--warmup', '1', '--duration', '4', '--results-dir', resultsDir],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          DB_POOL_SIZE: '1',
+          DB_POOL_MAX_OVERFLOW: '0',
+          DB_POOL_TIMEOUT_SECONDS: '0.05',
+        },
+        timeout: 90_000,
+      },
+    )
     expect(run.status).toBe(99)
-    expect(run.stdout).toContain('✗ pool_limit_errors: count==0')
+    expect(run.stdout).toContain('✗ pool_limit_errors{phase:steady}: count==0')
     expect(run.stdout).toMatch(/\nFAILED\n/)
   })
 })

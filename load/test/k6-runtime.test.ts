@@ -1,44 +1,29 @@
 import { spawn } from 'node:child_process'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { outputOf } from '../runner/child-output.js'
 import { runScript } from '../runner/k6-runtime/run-script.js'
+import { fixture, type LocalServer, startLocalServer } from './local-server.js'
 
 // `pnpm load run` on small scripts against a local HTTP server: the built-in engine as a load
 // engineer meets it, exit codes and output included.
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-let server: Server
-let baseUrl: string
+let server: LocalServer
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  server = await startLocalServer((request, response) => {
     if (request.url === '/slow') setTimeout(() => response.end('late'), 2000)
     else if (request.url === '/missing') response.writeHead(404).end('no')
     else response.end('ok')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
+afterAll(() => server.close())
 
 /** `pnpm load run <fixture> -e BASE_URL=…`, without blocking this process's server. */
-function run(name: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'run', fixture(name), '-e', `BASE_URL=${baseUrl}`])
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-  })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk
-  })
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })))
+function run(name: string) {
+  return outputOf(spawn(process.execPath, [CLI, 'run', fixture(name), '-e', `BASE_URL=${server.baseUrl}`]))
 }
 
 describe('pnpm load run: k6 scripts on the built-in engine', () => {
@@ -48,13 +33,20 @@ describe('pnpm load run: k6 scripts on the built-in engine', () => {
     // k6's text summary (no handleSummary): the check failed 4 times, its threshold is marked.
     expect(stdout).toContain('✗ answered 200')
     expect(stdout).toContain('✓ 0 / ✗ 4')
-    expect(stdout).toMatch(/✗ checks\.+: rate=0\.00%/)
-    expect(stdout).toMatch(/✓ http_reqs\.+: count=4 /)
+    expect(stdout).toMatch(/checks\n\s+✗ 'rate==1' rate=0\.00%/)
+    expect(stdout).toMatch(/http_reqs\n\s+✓ 'count==4' count=4/)
+  })
+
+  it("prints k6's own text summary when handleSummary returns nothing, as k6's summary wrapper does", async () => {
+    const { status, stdout } = await run('summary-nothing.js')
+    expect(status).toBe(0)
+    expect(stdout).toContain('█ TOTAL RESULTS')
+    expect(stdout).toMatch(/iterations\.+: 1 /)
   })
 
   it.each([
     ['unsupported-module.js', 'imports "k6/ws", which does not run here'],
-    ['unsupported-export.js', 'uses batch from k6/http, which does not run here'],
+    ['unsupported-export.js', 'uses cookieJar from k6/http, which does not run here'],
   ])('refuses %s at load time, naming what does not run (exit 107)', async (name, message) => {
     const { status, stderr, stdout } = await run(name)
     expect(status).toBe(107)
@@ -69,7 +61,15 @@ describe('pnpm load run: k6 scripts on the built-in engine', () => {
       // 3 iterations that threw (VU 1) and 3 that made a call (VU 2).
       iterations: 6,
       httpReqs: 3,
-      checks: [{ name: 'answered 200', path: '::answered 200', id: 'answered 200', passes: 3, fails: 0 }],
+      checks: [
+        {
+          name: 'answered 200',
+          path: '::answered 200',
+          id: createHash('md5').update('::answered 200').digest('hex'),
+          passes: 3,
+          fails: 0,
+        },
+      ],
     })
     for (const iteration of [0, 1, 2])
       expect(stderr).toContain(`Error: VU 1 fails on purpose in iteration ${iteration}`)

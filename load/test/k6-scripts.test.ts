@@ -49,7 +49,13 @@ async function written(seed: SeedData): Promise<{ students: number; enrollments:
 
 describe('the k6 scripts on the built-in engine', () => {
   it.each([
-    ['steady', steadyPlan(3, 2), ['steady'], ['server_errors', 'pool_limit_errors'], 2],
+    [
+      'steady',
+      steadyPlan(3, 2, 1),
+      ['warmup', 'steady'],
+      ['server_errors{phase:steady}', 'pool_limit_errors{phase:steady}'],
+      2,
+    ],
     [
       'restart drill',
       restartPlan({ users: 2, beforeSeconds: 1, windowSeconds: 2, afterSeconds: 1 }),

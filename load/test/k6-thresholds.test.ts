@@ -29,12 +29,32 @@ describe('thresholds in k6 syntax', () => {
   it('passes a clean steady run and fails one with a single pool-limit error', () => {
     const { thresholds } = k6Options(steadyPlan(60))
     const metrics = registry()
+    // Prepared before any sample, as a run prepares them: a tagged submetric sees the samples after it.
+    expect(broken(metrics, thresholds)).toEqual([])
     for (let i = 0; i < 2000; i++) answer(metrics, { phase: 'steady' })
     expect(broken(metrics, thresholds)).toEqual([])
     answer(metrics, { phase: 'steady' }, { failed: true })
     metrics.add('pool_limit_errors', 1, { phase: 'steady' })
     metrics.add('server_errors', 1, { phase: 'steady' })
-    expect(broken(metrics, thresholds)).toEqual(['server_errors: count==0', 'pool_limit_errors: count==0'])
+    expect(broken(metrics, thresholds)).toEqual([
+      'server_errors{phase:steady}: count==0',
+      'pool_limit_errors{phase:steady}: count==0',
+    ])
+  })
+
+  it("judges a steady run on its steady phase only: the warm-up's and setup's slow answers are not its", () => {
+    const { thresholds } = k6Options(steadyPlan(60))
+    const metrics = registry()
+    expect(broken(metrics, thresholds)).toEqual([])
+    for (let i = 0; i < 200; i++) answer(metrics, { phase: 'steady' })
+    for (let i = 0; i < 50; i++) answer(metrics, { phase: 'warmup' }, { ms: 900 })
+    for (let i = 0; i < 50; i++) answer(metrics, { group: '::setup' }, { ms: 900 })
+    expect(broken(metrics, thresholds)).toEqual([])
+    for (let i = 0; i < 50; i++) answer(metrics, { phase: 'steady' }, { ms: 900 })
+    expect(broken(metrics, thresholds)).toEqual([
+      'http_req_duration{phase:steady}: p(95)<250',
+      'http_req_duration{phase:steady}: p(99)<500',
+    ])
   })
 
   it('judges each restart phase on its own samples, through tagged submetrics', () => {

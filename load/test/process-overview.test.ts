@@ -25,12 +25,21 @@ describe('the api process over a run', () => {
   })
 
   it('reads memory that holds flat as a trend of about zero, and names the worst second of lag', () => {
-    const samples = Array.from({ length: 120 }, (_, s) =>
+    const samples = Array.from({ length: 301 }, (_, s) =>
       sample(s, 150 + (s % 3), 40 + (s % 5), s === 60 ? 85 : 2),
     )
     const overview = processOverview(samples)
     expect(Math.abs(overview.rssSlopeMbPer10Min!)).toBeLessThan(0.5)
     expect(overview).toMatchObject({ rssStartMb: 150, heapPeakMb: 44, loopLagP99MaxMs: 85 })
+  })
+
+  it('gives no trend over a run too short to mean one (a 20 s climb is warm-up, not a leak), and says how long it was', () => {
+    const samples = Array.from({ length: 21 }, (_, s) => sample(s, 150 + 2 * s))
+    expect(processOverview(samples)).toMatchObject({
+      rssSlopeMbPer10Min: null,
+      rssSpanSeconds: 20,
+      rssEndMb: 190,
+    })
   })
 
   it('says nothing rather than something wrong when no scrape told (an api that never answered /metrics)', () => {
@@ -39,6 +48,7 @@ describe('the api process over a run', () => {
       rssEndMb: null,
       rssPeakMb: null,
       rssSlopeMbPer10Min: null,
+      rssSpanSeconds: 0,
       heapPeakMb: null,
       loopLagP99MaxMs: null,
     })

@@ -31,10 +31,11 @@ describe('classify', () => {
 })
 
 describe('percentile', () => {
-  it('measures latency percentiles by nearest rank', () => {
+  it("measures latency percentiles with k6's estimator, interpolating between ranks, as the thresholds do", () => {
     const durations = Array.from({ length: 100 }, (_, i) => i + 1)
-    expect(percentile(durations, 50)).toBe(50)
-    expect(percentile(durations, 99)).toBe(99)
+    expect(percentile(durations, 50)).toBe(50.5)
+    expect(percentile(durations, 99)).toBeCloseTo(99.01, 10)
+    expect(percentile([], 99)).toBe(0)
   })
 })
 

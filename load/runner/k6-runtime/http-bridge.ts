@@ -1,3 +1,4 @@
+// The VUs' HTTP calls, made in the main thread on one undici agent, with k6's built-in HTTP metrics.
 import { performance } from 'node:perf_hooks'
 import { Agent, errors, request } from 'undici'
 import type { MetricRegistry } from './metric-registry.js'

@@ -1,3 +1,4 @@
+// The run's metrics in the main thread: built-in and custom, with the tagged submetrics thresholds name.
 import { K6ScriptError } from './errors.js'
 import { type MetricType, newSink, type Sink } from './metric-sinks.js'
 
@@ -26,7 +27,9 @@ const BUILT_IN: ReadonlyArray<readonly [string, MetricType, 'default' | 'time']>
   ['http_req_failed', 'rate', 'default'],
   ['checks', 'rate', 'default'],
   ['iterations', 'counter', 'default'],
+  ['dropped_iterations', 'counter', 'default'],
   ['iteration_duration', 'trend', 'time'],
+  ['group_duration', 'trend', 'time'],
   ['vus', 'gauge', 'default'],
   ['vus_max', 'gauge', 'default'],
 ]

@@ -1,3 +1,4 @@
+// How each k6 metric type aggregates its samples, and the one percentile estimator every figure uses.
 export type MetricType = 'counter' | 'gauge' | 'rate' | 'trend'
 
 /** What a metric's samples aggregate to; `stat` answers a threshold's aggregation method. */
@@ -94,19 +95,30 @@ class TrendSink implements Sink {
   values(trendStats: readonly string[]) {
     return Object.fromEntries(trendStats.map((name) => [name, this.stat(name) ?? 0]))
   }
-  /** k6's percentile: linear interpolation between the closest ranks. */
   private percentile(fraction: number): number {
-    const n = this.observed.length
-    if (n === 0) return 0
     if (!this.sorted) {
       this.observed.sort((a, b) => a - b)
       this.sorted = true
     }
-    const index = fraction * (n - 1)
-    const lower = Math.floor(index)
-    const below = this.observed[lower]!
-    return lower + 1 < n ? below + (this.observed[lower + 1]! - below) * (index - lower) : below
+    return percentile(this.observed, fraction * 100)
   }
+}
+
+/**
+ * k6's percentile of sorted values: linear interpolation between the closest ranks (0 for none).
+ * The one estimator of every figure here: thresholds, the summaries, the runner's table and report.
+ *
+ * ```ts
+ * percentile([10, 20, 30, 40], 50) // 25
+ * ```
+ */
+export function percentile(sorted: readonly number[], percent: number): number {
+  const n = sorted.length
+  if (n === 0) return 0
+  const index = (percent / 100) * (n - 1)
+  const lower = Math.floor(index)
+  const below = sorted[lower]!
+  return lower + 1 < n ? below + (sorted[lower + 1]! - below) * (index - lower) : below
 }
 
 /** `p(95)` → 95, `p(99.9)` → 99.9; undefined for anything else. */

@@ -13,8 +13,10 @@ export const CELL = {
   stop: 1,
   /** Never written: `sleep()` waits on it with a timeout; a notify cuts the sleep short. */
   wake: 2,
+  /** Set to 1 by the main thread to end the VU's loop after its current iteration (a ramp down). */
+  release: 3,
 } as const
-export const CELL_COUNT = 3
+export const CELL_COUNT = 4
 
 /** What a worker is started with. */
 export interface VuWorkerData {
@@ -25,6 +27,8 @@ export interface VuWorkerData {
   readonly vuId: number
   readonly cells: SharedArrayBuffer
   readonly port: MessagePort
+  /** The `k6/data` SharedArrays VU 0 built in its init code: their elements as JSON, by name. */
+  readonly shared: Readonly<Record<string, readonly string[]>>
 }
 
 /** One sample a VU measured: metric name, value, tags. */
@@ -80,7 +84,7 @@ export interface ScenarioRun {
   readonly msLeft: number
   /** `Date.now()` at the scenario's start, for `exec.scenario.startTime`. */
   readonly startedAt: number
-  /** per-vu-iterations: this VU's count; otherwise Infinity. */
+  /** per-vu-iterations: this VU's count; arrival rates: 1 (one iteration per start); otherwise Infinity. */
   readonly iterations: number
   /** One Int32 all the scenario's VUs claim iteration numbers from (`exec.scenario.iterationInTest`). */
   readonly counter: SharedArrayBuffer
@@ -99,6 +103,8 @@ export type Report =
       readonly options: Record<string, unknown>
     }
   | { readonly t: 'http'; readonly call: HttpCall; readonly samples: readonly Sample[] }
+  | { readonly t: 'batch'; readonly calls: readonly HttpCall[]; readonly samples: readonly Sample[] }
+  | { readonly t: 'shared'; readonly name: string; readonly items: readonly string[] }
   | { readonly t: 'samples'; readonly samples: readonly Sample[] }
   | { readonly t: 'metric'; readonly metric: MetricDeclaration }
   | { readonly t: 'console'; readonly level: 'info' | 'warn' | 'error' | 'debug'; readonly text: string }

@@ -1,13 +1,17 @@
+// `k6 run` on the built-in engine: the script loaded, its VUs started, setup, the scenarios, teardown, the verdicts.
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { EXIT_CODES, K6ScriptError } from './errors.js'
+import { type PlayContext, playScenario } from './executors.js'
 import { type Exchange, HttpBridge } from './http-bridge.js'
 import { MetricRegistry } from './metric-registry.js'
 import { maxVUs, type RunOptions, readOptions, type Scenario } from './options.js'
 import type { Sample } from './protocol.js'
+import { alarmAt, TestState } from './run-state.js'
 import { loadScript } from './script-loader.js'
-import { CheckTally, type SummaryData, summaryData, textSummary } from './summary.js'
+import { CheckTally, type SummaryData, summaryData } from './summary.js'
+import { textSummary } from './text-summary.js'
 import { evaluateThreshold, prepareThresholds, type Threshold, type ThresholdOutcome } from './thresholds.js'
 import { type Ready, VuError, VuHandle, type VuHooks } from './vu-handle.js'
 
@@ -22,6 +26,8 @@ export interface ScriptRunOptions {
   readonly onExchange?: (exchange: Exchange) => void
   /** Where console output goes; stderr, k6-style, by default. */
   readonly onConsole?: (level: string, text: string, vuId: number) => void
+  /** The directory handleSummary's file outputs are relative to; the process's by default. */
+  readonly cwd?: string
   /** Where `stdout` of handleSummary (or the default summary) goes; process.stdout by default. */
   readonly stdout?: (text: string) => void
 }
@@ -57,12 +63,16 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
   const consoleLine = options.onConsole ?? printConsole(performance.now())
   const bridge = new HttpBridge(registry, options.onExchange)
   const test = new TestState()
+  const shared: Record<string, readonly string[]> = {}
   const hooks: VuHooks = {
     bridge,
     onSamples: (samples) => ingest(registry, checks, samples, consoleLine),
     onMetric: (m) => registry.define(m.name, m.type, m.isTime ? 'time' : 'default'),
     onConsole: consoleLine,
     onAbort: (reason) => test.abort(EXIT_CODES.scriptAborted, `test aborted: ${reason}`),
+    onShared: (name, items) => {
+      shared[name] = items
+    },
   }
   const env = { ...options.env }
   const vus: VuHandle[] = []
@@ -80,7 +90,7 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
         )
     const thresholds = prepareThresholds(registry, runOptions.thresholds)
     const count = maxVUs(runOptions.scenarios)
-    for (let id = 1; id <= count; id++) vus.push(new VuHandle(id, loaded.url, env, hooks))
+    for (let id = 1; id <= count; id++) vus.push(new VuHandle(id, loaded.url, env, hooks, shared))
     await Promise.all(vus.slice(1).map(initOrExplain))
     registry.add('vus_max', count, {})
 
@@ -95,7 +105,9 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
 
     const startedAt = performance.now()
     options.onStart?.(startedAt)
-    await playScenarios(runOptions, vus.slice(1), setupJson, registry, thresholds, startedAt, test)
+    await playScenarios(runOptions, vus.slice(1), setupJson, registry, thresholds, startedAt, test, (text) =>
+      consoleLine('warn', text, 0),
+    )
     const testRunDurationMs = performance.now() - startedAt
     if (bridge.observerError) throw bridge.observerError
 
@@ -115,7 +127,11 @@ export async function runScript(options: ScriptRunOptions): Promise<ScriptRun> {
       testRunDurationMs,
       setupData,
     })
-    await writeSummary(lead, ready.exports.includes('handleSummary'), summary, print, consoleLine)
+    await writeSummary(lead, ready.exports.includes('handleSummary'), summary, {
+      print,
+      consoleLine,
+      cwd: options.cwd ?? process.cwd(),
+    })
     const exitCode =
       test.exitCode ?? (outcomes.every((o) => o.ok) ? EXIT_CODES.ok : EXIT_CODES.thresholdsFailed)
     if (test.reason) consoleLine('error', test.reason, 0)
@@ -152,6 +168,7 @@ export async function inspectScript(
       onMetric: () => undefined,
       onConsole: printConsole(performance.now()),
       onAbort: () => undefined,
+      onShared: () => undefined,
     },
   )
   try {
@@ -164,27 +181,10 @@ export async function inspectScript(
   }
 }
 
-/** Why the test stops early, if it does: an abortOnFail threshold (99) or `exec.test.abort()` (108). */
-class TestState {
-  exitCode: number | undefined
-  reason: string | undefined
-  private readonly listeners: (() => void)[] = []
-
-  abort(exitCode: number, reason: string): void {
-    if (this.exitCode !== undefined) return
-    this.exitCode = exitCode
-    this.reason = reason
-    for (const listener of this.listeners) listener()
-  }
-
-  onAbort(listener: () => void): void {
-    this.listeners.push(listener)
-  }
-}
-
 /**
- * Starts each scenario at its start time on free VUs, stops new iterations at its deadline and
- * interrupts what still runs after its graceful stop; resolves when every scenario ended.
+ * Starts each scenario at its start time on the VUs it holds (taken from the free ones, given back
+ * when it ends) and resolves when every scenario ended; an abortOnFail threshold breached, or
+ * `exec.test.abort()`, stops them all.
  */
 async function playScenarios(
   runOptions: RunOptions,
@@ -194,11 +194,20 @@ async function playScenarios(
   thresholds: readonly Threshold[],
   startedAt: number,
   test: TestState,
+  warn: (text: string) => void,
 ): Promise<void> {
   const free = [...pool]
-  const busy = new Set<VuHandle>()
-  const timers: Alarm[] = []
-  const gauge = setInterval(() => registry.add('vus', busy.size, {}), VU_GAUGE_MS)
+  const context: PlayContext = {
+    startedAt,
+    setupJson,
+    tags: runOptions.tags,
+    registry,
+    test,
+    busy: new Set(),
+    alarms: [],
+    warn,
+  }
+  const gauge = setInterval(() => registry.add('vus', context.busy.size, {}), VU_GAUGE_MS)
   const aborting = thresholds.filter((t) => t.abortOnFail)
   const abortCheck =
     aborting.length > 0
@@ -215,63 +224,20 @@ async function playScenarios(
         }, ABORT_EVAL_MS)
       : undefined
   test.onAbort(() => {
-    for (const timer of timers) timer.cancel()
-    for (const vu of busy) vu.stop()
+    for (const alarm of context.alarms) alarm.cancel()
+    for (const vu of context.busy) vu.stop()
   })
-
   const play = (scenario: Scenario): Promise<void> =>
     new Promise<void>((resolve) => {
-      timers.push(
+      context.alarms.push(
         alarmAt(startedAt + scenario.startTimeMs, () => {
-          if (test.exitCode !== undefined) return resolve()
-          const vus = free.splice(0, scenario.vus)
-          // On the clock testRunDurationMs is measured by, so the run is never shorter than planned.
-          const deadline = startedAt + scenario.startTimeMs + scenario.maxDurationMs
-          const counter = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)
-          const runs = vus.map(async (vu) => {
-            busy.add(vu)
-            try {
-              await vu.command({
-                t: 'run',
-                data: setupJson,
-                scenario: {
-                  name: scenario.name,
-                  executor: scenario.executor,
-                  exec: scenario.exec,
-                  tags: { ...runOptions.tags, ...scenario.tags },
-                  msLeft: deadline - performance.now(),
-                  startedAt: Date.now(),
-                  iterations:
-                    scenario.executor === 'per-vu-iterations'
-                      ? scenario.iterations
-                      : Number.POSITIVE_INFINITY,
-                  counter,
-                  sharedTotal: scenario.executor === 'shared-iterations' ? scenario.iterations : null,
-                },
-              })
-            } finally {
-              busy.delete(vu)
-              vu.resume()
-              if (test.exitCode !== undefined) vu.stop()
-              free.push(vu)
-              free.sort((a, b) => a.id - b.id)
-            }
+          if (test.aborted) return resolve()
+          const vus = free.splice(0, scenario.maxVUs)
+          void playScenario(scenario, vus, context).then(() => {
+            free.push(...vus)
+            free.sort((a, b) => a.id - b.id)
+            resolve()
           })
-          const hardStop = alarmAt(deadline + scenario.gracefulStopMs, () => {
-            for (const vu of vus) if (busy.has(vu)) vu.stop()
-          })
-          timers.push(hardStop)
-          void Promise.all(runs).then(
-            () => {
-              hardStop.cancel()
-              resolve()
-            },
-            (error: unknown) => {
-              hardStop.cancel()
-              test.abort(EXIT_CODES.scriptError, `scenario "${scenario.name}": ${(error as Error).message}`)
-              resolve()
-            },
-          )
         }),
       )
     })
@@ -314,8 +280,15 @@ async function writeSummary(
   lead: VuHandle,
   handled: boolean,
   summary: SummaryData,
-  print: (text: string) => void,
-  consoleLine: (level: string, text: string, vuId: number) => void,
+  {
+    print,
+    consoleLine,
+    cwd,
+  }: {
+    print: (text: string) => void
+    consoleLine: (level: string, text: string, vuId: number) => void
+    cwd: string
+  },
 ): Promise<void> {
   if (!handled) return print(textSummary(summary))
   let outputs: unknown
@@ -326,14 +299,16 @@ async function writeSummary(
     consoleLine('error', `handleSummary() threw: ${(error as Error).message}`, 0)
     return print(textSummary(summary))
   }
-  for (const [target, content] of Object.entries((outputs ?? {}) as Record<string, unknown>)) {
+  // As k6's summary wrapper: a handleSummary that returns nothing leaves k6's own summary in place.
+  if (!outputs) return print(textSummary(summary))
+  for (const [target, content] of Object.entries(outputs as Record<string, unknown>)) {
     if (typeof content !== 'string') {
       consoleLine('error', `handleSummary() returned a ${typeof content} for ${target}, not a string`, 0)
       continue
     }
     if (target === 'stdout') print(content)
     else if (target === 'stderr') process.stderr.write(content)
-    else await writeFile(path.resolve(target), content)
+    else await writeFile(path.resolve(cwd, target), content)
   }
 }
 
@@ -345,7 +320,8 @@ function ingest(
   consoleLine: (level: string, text: string, vuId: number) => void,
 ): void {
   for (const [name, value, tags] of samples) {
-    if (name === 'checks') checks.add(tags.check ?? '', value !== 0)
+    if (name === 'checks') checks.add(tags.group ?? '', tags.check ?? '', value !== 0)
+    if (name === 'group_duration') checks.seeGroup(tags.group ?? '')
     try {
       registry.add(name, value, tags)
     } catch (error) {
@@ -360,24 +336,4 @@ function printConsole(origin: number) {
     const seconds = String(Math.floor((performance.now() - origin) / 1000)).padStart(4, '0')
     process.stderr.write(`${level.slice(0, 4).toUpperCase()}[${seconds}] ${text}  source=console\n`)
   }
-}
-
-interface Alarm {
-  cancel(): void
-}
-
-/**
- * Calls `fire` once `performance.now()` has reached `at`, never before: Node's timers count whole
- * milliseconds from the event loop's cached time, so a `setTimeout` for the time left can fire up
- * to a millisecond early (a scenario's VUs stopped before its duration is up).
- */
-function alarmAt(at: number, fire: () => void): Alarm {
-  let timer: NodeJS.Timeout
-  const check = () => {
-    const left = at - performance.now()
-    if (left > 0) timer = setTimeout(check, Math.ceil(left))
-    else fire()
-  }
-  timer = setTimeout(check, Math.max(0, Math.ceil(at - performance.now())))
-  return { cancel: () => clearTimeout(timer) }
 }

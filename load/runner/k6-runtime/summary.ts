@@ -1,16 +1,11 @@
+// k6's handleSummary data: metrics with their values and verdicts, checks in their groups, the run's length.
+import { createHash } from 'node:crypto'
 import type { MetricRegistry } from './metric-registry.js'
-import { percentOf } from './metric-sinks.js'
 import type { ThresholdOutcome } from './thresholds.js'
 
 /** k6's `handleSummary` data, the parts the built-in engine fills. */
 export interface SummaryData {
-  readonly root_group: {
-    readonly name: ''
-    readonly path: ''
-    readonly id: string
-    readonly groups: []
-    readonly checks: readonly { name: string; path: string; id: string; passes: number; fails: number }[]
-  }
+  readonly root_group: SummaryGroup
   readonly options: {
     readonly summaryTrendStats: readonly string[]
     readonly summaryTimeUnit: ''
@@ -25,6 +20,23 @@ export interface SummaryData {
   readonly setup_data?: unknown
 }
 
+/** A group as k6's summary nests them: its checks and its subgroups; the root's name and path are ''. */
+export interface SummaryGroup {
+  readonly name: string
+  readonly path: string
+  readonly id: string
+  readonly groups: SummaryGroup[]
+  readonly checks: SummaryCheck[]
+}
+
+export interface SummaryCheck {
+  readonly name: string
+  readonly path: string
+  readonly id: string
+  readonly passes: number
+  readonly fails: number
+}
+
 export interface SummaryMetric {
   readonly type: string
   readonly contains: string
@@ -32,29 +44,70 @@ export interface SummaryMetric {
   readonly thresholds?: Record<string, { ok: boolean }>
 }
 
-/** Passes and fails of each named check, in the order they were first seen. */
+/** Passes and fails of each check in each group (`''`, `::name`), in the order they were first seen. */
 export class CheckTally {
-  private readonly counts = new Map<string, { passes: number; fails: number }>()
+  readonly #groups = new Map<string, Map<string, { passes: number; fails: number }>>()
 
-  add(name: string, passed: boolean): void {
-    let count = this.counts.get(name)
+  add(group: string, name: string, passed: boolean): void {
+    const checks = this.#group(group)
+    let count = checks.get(name)
     if (!count) {
       count = { passes: 0, fails: 0 }
-      this.counts.set(name, count)
+      checks.set(name, count)
     }
     if (passed) count.passes++
     else count.fails++
   }
 
-  list() {
-    return [...this.counts].map(([name, c]) => ({ name, path: `::${name}`, id: name, ...c }))
+  /** Notes a group that ran (its `group_duration`), so it shows even without checks. */
+  seeGroup(group: string): void {
+    this.#group(group)
   }
+
+  /** The groups as a tree under the root, k6's `root_group`; ids are the md5 of the paths, as k6's. */
+  tree(): SummaryGroup {
+    const root = newGroup('', '')
+    const byPath = new Map([['', root]])
+    const groupAt = (path: string): SummaryGroup => {
+      const known = byPath.get(path)
+      if (known) return known
+      const cut = path.lastIndexOf('::')
+      const group = newGroup(path.slice(cut + 2), path)
+      groupAt(path.slice(0, cut)).groups.push(group)
+      byPath.set(path, group)
+      return group
+    }
+    for (const [path, checks] of this.#groups)
+      for (const [name, count] of checks) {
+        const checkPath = `${path}::${name}`
+        groupAt(path).checks.push({ name, path: checkPath, id: md5(checkPath), ...count })
+      }
+    for (const path of this.#groups.keys()) groupAt(path)
+    return root
+  }
+
+  #group(group: string): Map<string, { passes: number; fails: number }> {
+    let checks = this.#groups.get(group)
+    if (!checks) {
+      checks = new Map()
+      this.#groups.set(group, checks)
+    }
+    return checks
+  }
+}
+
+function newGroup(name: string, path: string): SummaryGroup {
+  return { name, path, id: md5(path), groups: [], checks: [] }
+}
+
+function md5(text: string): string {
+  return createHash('md5').update(text).digest('hex')
 }
 
 /**
  * The summary k6 hands `handleSummary`: every metric that got a sample (and every submetric a
  * threshold names) with its `values`, threshold verdicts, checks by name and the run's length.
- * Trends report `summaryTrendStats` and each percentile a threshold names.
+ * Trends report `summaryTrendStats` and each aggregation a threshold names.
  */
 export function summaryData(input: {
   registry: MetricRegistry
@@ -70,8 +123,7 @@ export function summaryData(input: {
   for (const { threshold, ok } of outcomes) {
     verdicts.set(threshold.key, { ...verdicts.get(threshold.key), [threshold.expression]: { ok } })
     const name = threshold.key.replace(/\{.*$/, '')
-    if (percentOf(threshold.stat) !== undefined)
-      thresholdStats.set(name, new Set([...(thresholdStats.get(name) ?? []), threshold.stat]))
+    thresholdStats.set(name, new Set([...(thresholdStats.get(name) ?? []), threshold.stat]))
   }
   const metrics: Record<string, SummaryMetric> = {}
   for (const metric of registry.all()) {
@@ -87,13 +139,7 @@ export function summaryData(input: {
     for (const sub of metric.submetrics) metrics[sub.key] = entry(sub.sink, sub.key)
   }
   return {
-    root_group: {
-      name: '',
-      path: '',
-      id: 'd41d8cd98f00b204e9800998ecf8427e',
-      groups: [],
-      checks: input.checks.list(),
-    },
+    root_group: input.checks.tree(),
     options: { summaryTrendStats: input.summaryTrendStats, summaryTimeUnit: '', noColor: false },
     state: {
       isStdOutTTY: process.stdout.isTTY === true,
@@ -103,34 +149,4 @@ export function summaryData(input: {
     metrics,
     ...(input.setupData !== undefined && { setup_data: input.setupData }),
   }
-}
-
-/** k6's end-of-test text: checks, then each metric's values, thresholds marked ✓ or ✗. */
-export function textSummary(data: SummaryData): string {
-  const lines: string[] = []
-  const checks = data.root_group.checks
-  for (const c of checks)
-    lines.push(
-      `     ${c.fails === 0 ? '✓' : '✗'} ${c.name}${c.fails === 0 ? '' : `\n      ↳  ${Math.round((100 * c.passes) / (c.passes + c.fails))}% — ✓ ${c.passes} / ✗ ${c.fails}`}`,
-    )
-  if (checks.length > 0) lines.push('')
-  const names = Object.keys(data.metrics).sort()
-  const width = Math.max(...names.map((n) => n.length), 10) + 3
-  for (const name of names) {
-    const metric = data.metrics[name]!
-    const marks = Object.values(metric.thresholds ?? {})
-    const mark = marks.length === 0 ? ' ' : marks.every((t) => t.ok) ? '✓' : '✗'
-    const values = Object.entries(metric.values)
-      .map(([k, v]) => `${k}=${format(v, metric, k)}`)
-      .join(' ')
-    lines.push(`   ${mark} ${`${name}`.padEnd(width, '.')}: ${values}`)
-  }
-  return `${lines.join('\n')}\n`
-}
-
-function format(value: number, metric: SummaryMetric, key: string): string {
-  if (metric.type === 'rate' && key === 'rate') return `${(value * 100).toFixed(2)}%`
-  if (metric.contains === 'time')
-    return value >= 1000 ? `${(value / 1000).toFixed(2)}s` : `${value.toFixed(2)}ms`
-  return Number.isInteger(value) ? String(value) : value.toFixed(4)
 }

@@ -1,3 +1,4 @@
+// The VU a worker thread is: its ids, scenario, group and tags, pending samples, and its blocking calls.
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import {
   CELL,
@@ -36,6 +37,8 @@ class VuContext {
   readonly vuTags: Record<string, string> = {}
   scenario: ScenarioRun | null = null
   iterationInScenario = 0
+  /** The scenario the VU last ran, so its iteration count goes on across one-iteration runs (arrival rates). */
+  lastScenario: string | null = null
   iterationInInstance = 0
   iterationInTest = 0
   /** The script's `options` export, for `exec.test.options`. */
@@ -53,9 +56,18 @@ class VuContext {
     this.vuId = data.vuId
     this.port = data.port
     this.cells = new Int32Array(data.cells)
+    this.shared = data.shared
   }
 
-  /** Tags every sample of this VU carries now: the scenario's, `scenario`, and the VU's own. */
+  /**
+   * The group the VU is in, as k6 tags it: '' at the root, `::name` inside `group('name')`,
+   * `::outer::inner` nested; setup() and teardown() run in `::setup` and `::teardown`.
+   */
+  group = ''
+  /** `k6/data` SharedArrays the lead VU built, by name, each element as JSON. */
+  readonly shared: Readonly<Record<string, readonly string[]>>
+
+  /** Tags every sample of this VU carries now: the scenario's, `scenario`, `group`, and the VU's own. */
   tags(): Record<string, string> {
     return this.baseTags
   }
@@ -64,6 +76,7 @@ class VuContext {
   retag(): void {
     this.baseTags = {
       ...(this.scenario && { ...this.scenario.tags, scenario: this.scenario.name }),
+      group: this.group,
       ...this.vuTags,
     }
   }
@@ -96,13 +109,23 @@ class VuContext {
 
   /** Makes an HTTP call through the main thread and blocks until its answer is posted back. */
   http(call: HttpCall): HttpAnswer {
+    return this.#exchange({ t: 'http', call, samples: this.takeSamples() }) as HttpAnswer
+  }
+
+  /** Makes the calls at once through the main thread (`http.batch`); blocks until all are answered. */
+  httpBatch(calls: readonly HttpCall[]): HttpAnswer[] {
+    return this.#exchange({ t: 'batch', calls, samples: this.takeSamples() }) as HttpAnswer[]
+  }
+
+  /** Posts a request the main thread answers, and blocks until the answer is posted back. */
+  #exchange(report: Report): unknown {
     this.throwIfStopped()
     Atomics.store(this.cells, CELL.answered, 0)
-    this.post({ t: 'http', call, samples: this.takeSamples() })
+    this.post(report)
     while (Atomics.load(this.cells, CELL.answered) === 0) Atomics.wait(this.cells, CELL.answered, 0)
-    const answer = receiveMessageOnPort(this.port)?.message as HttpAnswer | undefined
+    const answer = receiveMessageOnPort(this.port)?.message as unknown
     this.throwIfStopped()
-    if (!answer) throw new Error('the main thread signalled an HTTP answer but posted none')
+    if (answer === undefined) throw new Error('the main thread signalled an HTTP answer but posted none')
     return answer
   }
 
@@ -118,6 +141,11 @@ class VuContext {
 
   stopped(): boolean {
     return Atomics.load(this.cells, CELL.stop) === 1
+  }
+
+  /** Whether the main thread asked this VU to end its loop after the current iteration. */
+  released(): boolean {
+    return Atomics.load(this.cells, CELL.release) === 1
   }
 
   throwIfStopped(): void {

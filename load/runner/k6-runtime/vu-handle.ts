@@ -1,3 +1,4 @@
+// The main thread's end of one VU: its worker, its messages, and the answers that wake it.
 import path from 'node:path'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import { K6_RUNTIME_DIR } from '../package-paths.js'
@@ -14,6 +15,8 @@ export interface VuHooks {
   onMetric(report: Extract<Report, { t: 'metric' }>['metric']): void
   onConsole(level: string, text: string, vuId: number): void
   onAbort(reason: string): void
+  /** A SharedArray VU 0 built: the VUs started after it get its elements instead of building their own. */
+  onShared(name: string, items: readonly string[]): void
 }
 
 /** An error thrown inside a VU (setup(), teardown(), handleSummary() or its init code), with its stack. */
@@ -41,12 +44,13 @@ export class VuHandle {
     scriptUrl: string,
     env: Record<string, string>,
     private readonly hooks: VuHooks,
+    shared: Readonly<Record<string, readonly string[]>> = {},
   ) {
-    const shared = new SharedArrayBuffer(CELL_COUNT * Int32Array.BYTES_PER_ELEMENT)
-    this.cells = new Int32Array(shared)
+    const buffer = new SharedArrayBuffer(CELL_COUNT * Int32Array.BYTES_PER_ELEMENT)
+    this.cells = new Int32Array(buffer)
     const { port1, port2 } = new MessageChannel()
     this.port = port1
-    const workerData: VuWorkerData = { scriptUrl, env, vuId: id, cells: shared, port: port2 }
+    const workerData: VuWorkerData = { scriptUrl, env, vuId: id, cells: buffer, port: port2, shared }
     this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2], stdout: false, stderr: false })
     this.ready = new Promise<Ready>((resolve, reject) => {
       this.settleReady = { resolve, reject }
@@ -73,9 +77,15 @@ export class VuHandle {
     Atomics.notify(this.cells, CELL.wake)
   }
 
-  /** Lets the VU run iterations again (it is handed to the next scenario). */
+  /** Ends the VU's loop once its current iteration is over (a ramping-vus ramp down). */
+  release(): void {
+    Atomics.store(this.cells, CELL.release, 1)
+  }
+
+  /** Lets the VU run iterations again (it is handed to the next scenario, or started again). */
   resume(): void {
     Atomics.store(this.cells, CELL.stop, 0)
+    Atomics.store(this.cells, CELL.release, 0)
   }
 
   async terminate(): Promise<void> {
@@ -88,12 +98,15 @@ export class VuHandle {
     switch (report.t) {
       case 'http':
         // The request leaves first; the samples that came with it are counted while it is out.
-        void this.hooks.bridge.send(report.call, this.id).then((answer) => {
-          this.port.postMessage(answer)
-          Atomics.store(this.cells, CELL.answered, 1)
-          Atomics.notify(this.cells, CELL.answered)
-        })
+        this.answer(this.hooks.bridge.send(report.call, this.id))
         if (report.samples.length > 0) this.hooks.onSamples(report.samples)
+        return
+      case 'batch':
+        this.answer(Promise.all(report.calls.map((call) => this.hooks.bridge.send(call, this.id))))
+        if (report.samples.length > 0) this.hooks.onSamples(report.samples)
+        return
+      case 'shared':
+        this.hooks.onShared(report.name, report.items)
         return
       case 'samples':
         this.hooks.onSamples(report.samples)
@@ -123,6 +136,15 @@ export class VuHandle {
         }
       }
     }
+  }
+
+  /** Posts the answer to the VU blocked on it and wakes it (the bridge never rejects). */
+  private answer(pending: Promise<unknown>): void {
+    void pending.then((answer) => {
+      this.port.postMessage(answer)
+      Atomics.store(this.cells, CELL.answered, 1)
+      Atomics.notify(this.cells, CELL.answered)
+    })
   }
 
   private fail(error: Error): void {

@@ -53,12 +53,12 @@ data.port.on('message', (command: Command) => {
 function handle(command: Command): unknown {
   switch (command.t) {
     case 'setup': {
-      const result = callExport('setup')
+      const result = inGroup('::setup', () => callExport('setup'))
       // k6 hands setup()'s result to the VUs as JSON.
       return result === undefined ? null : JSON.stringify(result)
     }
     case 'teardown':
-      callExport('teardown', parse(command.data))
+      inGroup('::teardown', () => callExport('teardown', parse(command.data)))
       return undefined
     case 'summary':
       return callExport('handleSummary', command.data)
@@ -73,6 +73,18 @@ function callExport(name: string, ...args: unknown[]): unknown {
   return typeof fn === 'function' ? (fn as (...a: unknown[]) => unknown)(...args) : undefined
 }
 
+/** setup() and teardown() run in groups of their own, as k6 tags their samples. */
+function inGroup<T>(group: string, fn: () => T): T {
+  context.group = group
+  context.retag()
+  try {
+    return fn()
+  } finally {
+    context.group = ''
+    context.retag()
+  }
+}
+
 function parse(json: string | null): unknown {
   return json === null ? undefined : JSON.parse(json)
 }
@@ -85,13 +97,14 @@ function runScenario(scenario: ScenarioRun, setupData: unknown): void {
       `scenario "${scenario.name}" runs "${scenario.exec}", which the script does not export as a function`,
     )
   context.scenario = scenario
-  context.iterationInScenario = 0
+  if (context.lastScenario !== scenario.name) context.iterationInScenario = 0
+  context.lastScenario = scenario.name
   context.retag()
   const counter = new Int32Array(scenario.counter)
   const deadline = performance.now() + scenario.msLeft
   try {
     for (let own = 0; own < scenario.iterations; own++) {
-      if (performance.now() >= deadline || context.stopped()) return
+      if (performance.now() >= deadline || context.stopped() || context.released()) return
       const claimed = Atomics.add(counter, 0, 1)
       if (scenario.sharedTotal !== null && claimed >= scenario.sharedTotal) return
       context.iterationInTest = claimed

@@ -1,7 +1,8 @@
-// `k6/http` inside a VU of the built-in engine: synchronous calls, made by the main thread.
+// `k6/http` inside a VU of the built-in engine: synchronous calls (one, or a batch), made by the main thread.
 import { parseDuration } from '../durations.js'
-import type { HttpAnswer } from '../protocol.js'
+import type { HttpAnswer, HttpCall } from '../protocol.js'
 import { vu } from '../vu-context.js'
+import { selectJson } from './json-selector.js'
 
 /** What `http.expectedStatuses()` returns and `setResponseCallback` / `params.responseCallback` take. */
 export interface ResponseCallback {
@@ -21,7 +22,7 @@ const DEFAULT_TIMEOUT_MS = 60_000
 // Scripts pass the same few timeouts on every call: parsed once each.
 const timeouts = new Map<string | number, number>()
 
-function _timeoutMs(timeout: string | number | undefined): number {
+function timeoutMs(timeout: string | number | undefined): number {
   if (timeout === undefined) return DEFAULT_TIMEOUT_MS
   let ms = timeouts.get(timeout)
   if (ms === undefined) {
@@ -63,13 +64,10 @@ export class Response {
     return this.canonical
   }
 
-  /** The body parsed as JSON; with a selector (`a.b.0`), the value there. */
+  /** The body parsed as JSON; with a selector in k6's (gjson) path syntax (`a.b.0`, `items.#`), the value there. */
   json(selector?: string): unknown {
     const parsed = JSON.parse(this.body) as unknown
-    if (!selector) return parsed
-    return selector
-      .split('.')
-      .reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], parsed)
+    return selector ? selectJson(parsed, selector) : parsed
   }
 }
 
@@ -95,6 +93,45 @@ export function setResponseCallback(callback: ResponseCallback | null): void {
 
 /** One HTTP call; blocks the VU until the answer (or the timeout) comes. */
 export function request(method: string, url: string, body?: Body, params: Params = {}): Response {
+  const call = prepare(method, url, body, params)
+  return new Response(call.method, url, vu().http(call))
+}
+
+/** A request of `http.batch`: a URL (GET), `[method, url, body, params]` or `{ method, url, body, params }`. */
+type BatchRequest =
+  | string
+  | readonly [method: string, url: string, body?: Body, params?: Params]
+  | { readonly method: string; readonly url: string; readonly body?: Body; readonly params?: Params }
+
+/**
+ * Several calls at once, as k6's `http.batch`: sent together, the VU blocked until all are answered;
+ * the responses come back in the requests' shape (an array, or an object with the same keys).
+ */
+export function batch(
+  requests: readonly BatchRequest[] | Readonly<Record<string, BatchRequest>>,
+): Response[] | Record<string, Response> {
+  const entries = Object.entries(requests)
+  const calls = entries.map(([key, raw]) => prepare(...batchArguments(key, raw)))
+  const answers = vu().httpBatch(calls)
+  const responses = calls.map((call, i) => new Response(call.method, call.url, answers[i]!))
+  return Array.isArray(requests)
+    ? responses
+    : Object.fromEntries(entries.map(([key], i) => [key, responses[i]!]))
+}
+
+function batchArguments(key: string, raw: BatchRequest): [string, string, Body, Params | undefined] {
+  if (typeof raw === 'string') return ['GET', raw, null, undefined]
+  if (Array.isArray(raw)) return [raw[0], raw[1], raw[2], raw[3]] as [string, string, Body, Params]
+  const request = raw as Exclude<BatchRequest, string | readonly unknown[]>
+  if (typeof request?.method !== 'string' || typeof request.url !== 'string')
+    throw new Error(
+      `http.batch request ${key} is ${JSON.stringify(raw)}: a URL, [method, url, body, params] or { method, url, body, params }`,
+    )
+  return [request.method, request.url, request.body, request.params]
+}
+
+/** The call a request makes: its params checked, its body encoded, its tags and statuses resolved. */
+function prepare(method: string, url: string, body: Body, params: Params = {}): HttpCall {
   for (const key of Object.keys(params))
     if (!KNOWN_PARAMS.has(key))
       throw new Error(`k6/http param "${key}" does not run here (supported: ${[...KNOWN_PARAMS].join(', ')})`)
@@ -108,19 +145,16 @@ export function request(method: string, url: string, body?: Body, params: Params
     if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
       headers['Content-Type'] = 'application/x-www-form-urlencoded'
   }
-  const verb = method.toUpperCase()
-  const answer = context.http({
-    method: verb,
+  return {
+    method: method.toUpperCase(),
     url,
     body: text,
     headers,
     tags: { ...context.tags(), name: url, ...params.tags },
-    timeoutMs:
-      params.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(params.timeout, 'params.timeout'),
+    timeoutMs: timeoutMs(params.timeout),
     expected:
       params.responseCallback === undefined ? context.expected : (params.responseCallback?.expected ?? null),
-  })
-  return new Response(verb, url, answer)
+  }
 }
 
 export const get = (url: string, params?: Params) => request('GET', url, null, params)
@@ -131,4 +165,16 @@ export const patch = (url: string, body?: Body, params?: Params) => request('PAT
 export const del = (url: string, body?: Body, params?: Params) => request('DELETE', url, body, params)
 export const options = (url: string, body?: Body, params?: Params) => request('OPTIONS', url, body, params)
 
-export default { request, get, head, post, put, patch, del, options, expectedStatuses, setResponseCallback }
+export default {
+  request,
+  batch,
+  get,
+  head,
+  post,
+  put,
+  patch,
+  del,
+  options,
+  expectedStatuses,
+  setResponseCallback,
+}
