@@ -15,7 +15,11 @@ export { loadDbConfig } from './config/load-db-config.js'
 export { type ConnectionBudget, checkConnectionBudget } from './connection-budget.js'
 export { isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
-export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
+export {
+  type InstrumentedPoolSource,
+  InstrumentedPostgresDialect,
+  type InstrumentedPostgresDialectConfig,
+} from './dialect/instrumented-postgres-dialect.js'
 export { StatementCancellation } from './dialect/statement-cancellation.js'
 export {
   ConfigError,

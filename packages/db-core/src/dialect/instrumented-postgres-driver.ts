@@ -1,4 +1,6 @@
+// db-core's Kysely driver: checkouts, transactions and the read retry over one InstrumentedPool.
 import {
+  type AbortableOperationOptions,
   CompiledQuery,
   type DatabaseConnection,
   type Driver,
@@ -32,16 +34,20 @@ const RELEASED = Promise.resolve()
  *   connection would silently lack. Writes are never retried: their failure is reported as it happened.
  */
 export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
-  readonly #pool: InstrumentedPool
+  readonly #source: (options?: AbortableOperationOptions) => Promise<InstrumentedPool>
+  /** Set by {@link init}: Kysely calls nothing else before it. */
+  #pool!: InstrumentedPool
   /** Kysely's own PostgreSQL driver: its transaction and savepoint statements, run on our connections. */
   readonly #statements: Driver
-  readonly #readRetry: boolean
+  #readRetry = false
   readonly #connections = new WeakMap<pg.PoolClient, InstrumentedConnection>()
 
-  constructor(pool: InstrumentedPool, statements: Driver) {
-    this.#pool = pool
+  constructor(
+    source: (options?: AbortableOperationOptions) => Promise<InstrumentedPool>,
+    statements: Driver,
+  ) {
+    this.#source = source
     this.#statements = statements
-    this.#readRetry = pool.settings.readRetry
   }
 
   /** Whether failed reads run again (`readRetry`). */
@@ -49,9 +55,13 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
     return this.#readRetry
   }
 
-  /** The pool is made with the dialect: nothing to set up. */
-  init(): Promise<void> {
-    return RELEASED
+  /**
+   * Takes the pool when Kysely first connects, as its PostgreSQL driver does: Kysely destroys only a
+   * driver it initialised, so a pool made any earlier could outlive `db.destroy()`.
+   */
+  async init(options?: AbortableOperationOptions): Promise<void> {
+    this.#pool = await this.#source(options)
+    this.#readRetry = this.#pool.settings.readRetry
   }
 
   acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
