@@ -21,6 +21,7 @@ export {
   type InstrumentedPostgresDialectConfig,
 } from './dialect/instrumented-postgres-dialect.js'
 export { StatementCancellation } from './dialect/statement-cancellation.js'
+export { StreamInterruptedError } from './dialect/stream-interrupted-error.js'
 export {
   ConfigError,
   type ConfigIssue,

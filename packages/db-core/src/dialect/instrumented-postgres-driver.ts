@@ -82,9 +82,8 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const wrapped = connection as InstrumentedConnection
     // A transaction can be held open (a hung callback, a controlled transaction never ended): name
-    // the code that began it. Taken synchronously, so the caller's async frames are in it.
-    const begunAt = this.#pool.captureCaller(this.beginTransaction)
-    if (begunAt) this.#pool.attributeCheckout(wrapped.client, begunAt)
+    // the code that began it.
+    this.attributeToCaller(wrapped.client, this.beginTransaction)
     wrapped.inTransaction = true
     await this.#statements.beginTransaction(wrapped, settings)
   }
@@ -145,6 +144,12 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
 
   destroy(): Promise<void> {
     return this.#pool.end()
+  }
+
+  /** Taken synchronously, so the caller's async frames are in the stack. */
+  attributeToCaller(client: pg.PoolClient, entry: (...args: never[]) => unknown): void {
+    const calledAt = this.#pool.captureCaller(entry)
+    if (calledAt) this.#pool.attributeCheckout(client, calledAt)
   }
 
   connectDetached(): Promise<pg.Client> {
