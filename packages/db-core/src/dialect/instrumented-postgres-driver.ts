@@ -16,6 +16,9 @@ import { StatementCancellation } from './statement-cancellation.js'
 
 type AbortOptions = Parameters<Driver['acquireConnection']>[0]
 
+/** A promise that never settles: one each, so that what waits on it is collected with it. */
+const unanswered = () => new Promise<never>(() => undefined)
+
 // Kysely awaits a release; there is nothing to wait for.
 const RELEASED = Promise.resolve()
 
@@ -76,7 +79,14 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
       }
       return connection.checkedOut(cancellation)
     })
-    return cancellation ? cancellation.checkout(checkout) : checkout
+    if (cancellation) return cancellation.checkout(checkout)
+    const signal = options?.signal
+    // After an abort Kysely has thrown its reason to the caller and only waits to release what the
+    // checkout brings: a failure then (the pool's own, for the abort) it prints with console.error.
+    // The caller is gone and the pool gave its place in the queue up: nothing is left to say.
+    return signal
+      ? checkout.catch((error: unknown) => (signal.aborted ? unanswered() : Promise.reject(error)))
+      : checkout
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
