@@ -55,6 +55,37 @@ describe('quiet aborts: a checkout Kysely gave up on ends without a word', () =>
   })
 })
 
+describe('quiet aborts: a statement Kysely gave up on ends without a word', () => {
+  it.each([
+    ['cancel query', false],
+    ['kill session', true],
+  ] as const)(
+    '"%s": the read ends on the server, is not run again, and Kysely prints nothing',
+    async (strategy, killed) => {
+      const { db, pool, close } = openDb(configFor(url, ONE_CONNECTION))
+      try {
+        const before = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]!.pid
+        const abort = new AbortController()
+        const read = sql`select pg_sleep(5)`.execute(db, {
+          signal: abort.signal,
+          inflightQueryAbortStrategy: strategy,
+        } as never)
+        await sleep(200)
+        abort.abort(new Error('the reader left'))
+        await expect(read).rejects.toThrow('the reader left')
+        await vi.waitFor(() => expect(pool.stats().active).toBe(0), { timeout: 3000 })
+        await sleep(100)
+        expect(printed).not.toHaveBeenCalled()
+        expect(pool.stats().readRetries).toBe(0)
+        const after = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]!.pid
+        expect(after !== before).toBe(killed)
+      } finally {
+        await close()
+      }
+    },
+  )
+})
+
 describe('the queue warning and idle connections', () => {
   const threshold = { DB_POOL_QUEUE_WARN_THRESHOLD: '10' }
 

@@ -86,6 +86,18 @@ describe('streaming through the dialect', () => {
     }
   })
 
+  it('runs longer than DB_QUERY_TIMEOUT_MS: each read is bounded on its own, not the whole stream', async () => {
+    const { db, close } = onePool({ DB_QUERY_TIMEOUT_MS: '400' })
+    try {
+      const rows = []
+      // Four reads of 200 ms each: 800 ms in all, twice the timeout.
+      for await (const row of numbers(db, 4, 0.2).stream(1)) rows.push(row.n)
+      expect(rows).toEqual([1, 2, 3, 4])
+    } finally {
+      await close()
+    }
+  })
+
   it('names the code that opened a stream held past DB_POOL_LEAK_WARN_MS', async () => {
     const { db, close, lines } = onePool({ DB_POOL_LEAK_WARN_MS: '200' })
     try {

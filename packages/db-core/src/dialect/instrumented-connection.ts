@@ -74,9 +74,16 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
     this.client.release()
   }
 
-  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+  executeQuery<R>(query: CompiledQuery, options?: AbortableOperationOptions): Promise<QueryResult<R>> {
     const first = this.#statements++ === 0
-    const result = this.#run<R>(query)
+    const signal = options?.signal
+    const ran = this.#run<R>(query)
+    // After an abort Kysely has thrown its reason and only waits for the statement to end before it
+    // releases the connection: the failure it asked for (a cancel, a kill) it would print with
+    // console.error, and a read lost to 'kill session' must not run again. Nobody reads this result.
+    const result = signal
+      ? ran.catch((error: unknown) => (signal.aborted ? { rows: [] } : Promise.reject(error)))
+      : ran
     // Only a read, first on its checkout and outside a transaction, may run again: nothing to wrap otherwise.
     if (!this.#driver.readRetry || !first || this.inTransaction || !isReadOnlyQuery(query.query))
       return result
@@ -128,6 +135,10 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
     this.#statements++
     const signal = options?.signal
     const cursor = this.client.query(new Cursor<R>(query.sql, [...query.parameters]))
+    // pg's query_timeout runs from a query's submission to its callback, which a cursor never calls: it
+    // would end a stream longer than it, and hold the process open after one. The server's
+    // statement_timeout bounds each read on its own.
+    ;(cursor as { callback?: () => void }).callback?.()
     let reading = false
     // Between reads the cursor's portal waits suspended, and close() ends it: only a read runs.
     const onAbort = () => {
@@ -184,7 +195,8 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
       // Still the statement that was aborted: the session may have moved on meanwhile.
       if (this.#running === running) await control.query('select pg_terminate_backend($1)', [pid])
     } finally {
-      await control.end()
+      // Closed in the background, as Kysely's driver does: Kysely releases the session once this returns.
+      control.end().catch(() => undefined)
     }
   }
 }
