@@ -149,6 +149,29 @@ describe('streaming through the dialect', () => {
     },
   )
 
+  it("fails on a statement error mid-stream with the reader's stack, and its connection serves on", async () => {
+    const { db, pool, close } = onePool()
+    try {
+      const { rows } = await backendPid.execute(db)
+      const seen: number[] = []
+      const failure = await (async () => {
+        for await (const row of db
+          .selectFrom(sql<{ g: number }>`generate_series(1, 10)`.as('g'))
+          .select(sql<number>`10 / (5 - g)`.as('n'))
+          .stream(2)) {
+          seen.push(row.n)
+        }
+      })().catch((error: unknown) => error)
+      expect(failure).toMatchObject({ code: '22012' })
+      expect(String((failure as Error).stack)).toContain('streaming.test.ts')
+      expect(seen).toEqual([2, 3, 5, 10])
+      expect(pool.stats()).toMatchObject({ active: 0, unsafeReleases: 0 })
+      await expect(backendPid.execute(db)).resolves.toEqual({ rows })
+    } finally {
+      await close()
+    }
+  })
+
   it('ends with StreamInterruptedError when its connection is lost mid-stream, never run again', async () => {
     const { db, pool, close } = onePool()
     try {

@@ -155,8 +155,8 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
         try {
           rows = await cursor.read(chunkSize)
         } catch (error) {
-          if (signal?.aborted) return
           lost = isConnectionError(error)
+          if (signal?.aborted) return
           throw lost ? new StreamInterruptedError(streamed, error) : withCallerStack(error, new Error())
         } finally {
           reading = false
