@@ -1,7 +1,6 @@
 import { MigrationError, migrateToLatest } from '@classroom/classroom-db'
 import { type DbLogger, InstrumentedPostgresDialect } from '@classroom/db-core'
 import { Kysely, sql } from 'kysely'
-import { closeDatabase } from './close-database.js'
 import type { ApiConfig } from './config.js'
 
 // PostgreSQL's insufficient_privilege.
@@ -43,7 +42,7 @@ export async function runMigrations(
       { cause: error },
     )
   } finally {
-    await closeDatabase(db, dialect.pool)
+    await db.destroy()
   }
 }
 

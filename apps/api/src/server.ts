@@ -9,7 +9,6 @@ import {
 import type { FastifyInstance } from 'fastify'
 import { Kysely } from 'kysely'
 import { buildApp } from './app.js'
-import { closeDatabase } from './close-database.js'
 import type { ApiConfig } from './config.js'
 import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
 import { startIdempotencyPurge } from './idempotency-purge.js'
@@ -59,9 +58,10 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
     onConnectionCreated: (ms) => metrics.connectionCreateTime.observe(ms / 1000),
     clientConfig: { application_name: 'classroom-api' },
   })
-  const { pool } = dialect
   const db = new Kysely<Database>({ dialect })
   try {
+    // Kysely makes the pool as it first connects: from then on, db.destroy() ends it on every path.
+    const pool = await db.connection().execute(async () => dialect.pool)
     registerPoolMetrics(metrics, pool)
     if (config.migrateOnStart) {
       const applied = await runMigrations(config, target.migrationConnectionString, logger)
@@ -95,7 +95,7 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
       },
     }
   } catch (error) {
-    await closeDatabase(db, pool)
+    await db.destroy()
     await target.stop()
     throw error
   }
@@ -129,7 +129,8 @@ async function closeApi(
   }
   // The database gets what is left of the same budget: a checkout still held then is destroyed.
   const databaseInTime = await pool.endWithin(deadlineAt - performance.now())
-  await closeDatabase(db, pool)
+  // The pool has ended: this only marks the Kysely instance destroyed.
+  await db.destroy()
   await target.stop()
   return inTime && databaseInTime
 }

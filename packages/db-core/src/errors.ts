@@ -16,6 +16,7 @@ export type DbCoreErrorCode =
   | 'DATABASE_AUTH_FAILED'
   | 'CONNECTION_BUDGET_EXCEEDED'
   | 'IDEMPOTENCY_KEY_REUSED'
+  | 'STREAM_INTERRUPTED'
 
 /** Base class of db-core's errors: `code` tells them apart without `instanceof` chains. */
 export abstract class DbCoreError extends Error {

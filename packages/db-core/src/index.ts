@@ -15,8 +15,13 @@ export { type PasswordFunction, Secret } from './config/secret.js'
 export { type ConnectionBudget, ConnectionBudgetError, checkConnectionBudget } from './connection-budget.js'
 export { isCapacityRefusal, isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'
-export { InstrumentedPostgresDialect } from './dialect/instrumented-postgres-dialect.js'
+export {
+  type InstrumentedPoolSource,
+  InstrumentedPostgresDialect,
+  type InstrumentedPostgresDialectConfig,
+} from './dialect/instrumented-postgres-dialect.js'
 export { StatementCancellation } from './dialect/statement-cancellation.js'
+export { StreamInterruptedError } from './dialect/stream-interrupted-error.js'
 export {
   ConfigError,
   type ConfigIssue,

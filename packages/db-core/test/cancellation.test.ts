@@ -122,6 +122,8 @@ describe('aborting', () => {
       configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }),
     )
     const driver = dialect.createDriver()
+    // As Kysely does before any checkout: the driver takes its pool here.
+    await driver.init()
     const connection = await driver.acquireConnection()
     try {
       const { rows } = await connection.executeQuery<{ pid: number }>(

@@ -32,7 +32,7 @@ describe('InstrumentedPostgresDialect: db-core as Kysely users write it', () => 
     }
   })
 
-  it("runs Kysely's statements straight on the pool's clients: affected rows, savepoints, a commit that rolled back, the caller's stack, no streaming", async () => {
+  it("runs Kysely's statements straight on the pool's clients: affected rows, savepoints, a commit that rolled back, the caller's stack, a stream", async () => {
     // One connection: the temporary table is there for every checkout.
     const dialect = new InstrumentedPostgresDialect({
       connectionString: url,
@@ -63,9 +63,9 @@ describe('InstrumentedPostgresDialect: db-core as Kysely users write it', () => 
         { id: 1 },
         { id: 2 },
       ])
-      await expect(db.selectFrom('notes').selectAll().stream().next()).rejects.toThrow(
-        /streaming is not supported/,
-      )
+      const streamed: { id: number }[] = []
+      for await (const row of db.selectFrom('notes').select('id').orderBy('id').stream(1)) streamed.push(row)
+      expect(streamed).toEqual([{ id: 1 }, { id: 2 }])
       expect(dialect.pool.stats()).toMatchObject({ active: 0, total: 1, unsafeReleases: 0 })
     } finally {
       await db.destroy()

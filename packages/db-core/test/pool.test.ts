@@ -284,7 +284,9 @@ describe('checkout failures', () => {
       })
       const error = await p.query('select 1').catch((e: unknown) => e)
       expect(error).toBeInstanceOf(DatabaseUnavailableError)
-      expect((error as Error).message).toBe('could not open a connection to the database within 0.3 s (connection timeout)')
+      expect((error as Error).message).toBe(
+        'could not open a connection to the database within 0.3 s (connection timeout)',
+      )
       expect(p.stats()).toMatchObject({ acquireTimeouts: 0, acquireFailures: 1 })
     } finally {
       silent.close()

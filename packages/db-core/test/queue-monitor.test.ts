@@ -7,14 +7,14 @@ import { ManualClock } from './manual-clock.js'
 function monitor(threshold = 3, intervalMs = 1000) {
   const clock = new ManualClock()
   const { logger, lines } = recordingLogger()
-  const queue = { waiting: 0 }
+  const queue = { waiting: 0, idle: 0 }
   const subject = new QueueMonitor({
     threshold,
     intervalMs,
     logger,
     clock,
     waiting: () => queue.waiting,
-    snapshot: () => ({ waiting: queue.waiting, total: 5, idle: 0, max: 5 }),
+    snapshot: () => ({ waiting: queue.waiting, total: 5, idle: queue.idle, max: 5 }),
   })
   return { clock, lines, queue, subject }
 }
@@ -39,6 +39,17 @@ describe('QueueMonitor', () => {
         threshold: 3,
       },
     ])
+  })
+
+  it('says nothing while idle connections are there for the queue: pg-pool serves it a tick later', () => {
+    const { lines, queue, subject } = monitor(3)
+    queue.waiting = 7
+    queue.idle = 4
+    subject.check()
+    expect(lines).toEqual([])
+    queue.idle = 3
+    subject.check()
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', waiting: 7, idle: 3 })])
   })
 
   it('repeats the warning once per interval while the queue stays above, polling on its own', () => {

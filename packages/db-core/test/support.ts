@@ -21,14 +21,15 @@ export function openPool(config: DbConfig, logger: DbLogger = recordingLogger().
   return new InstrumentedPool({ ...config, logger })
 }
 
-/** Kysely over db-core's dialect, as a service writes it, and the pool under it. */
+/** Kysely over db-core's dialect given a pool, and that pool (at hand before the first query). */
 export function openDb<DB>(
   config: DbConfig,
   logger: DbLogger = recordingLogger().logger,
 ): { db: Kysely<DB>; pool: InstrumentedPool; close(): Promise<void> } {
-  const dialect = new InstrumentedPostgresDialect({ ...config, logger })
-  const db = new Kysely<DB>({ dialect })
-  return { db, pool: dialect.pool, close: () => db.destroy() }
+  const pool = openPool(config, logger)
+  const db = new Kysely<DB>({ dialect: new InstrumentedPostgresDialect({ pool }) })
+  // A pool handed to Kysely is ended by db.destroy() only once Kysely connected: some tests never do.
+  return { db, pool, close: () => db.destroy().then(() => pool.end()) }
 }
 
 /** The ConfigError `run` throws (and a failure when it throws none or another). */

@@ -1,8 +1,18 @@
-import type { CompiledQuery, DatabaseConnection, OperationNode, QueryId, QueryResult } from 'kysely'
+// One pooled client as Kysely sees it: its statements, streams and cancellation.
+import type {
+  AbortableOperationOptions,
+  CompiledQuery,
+  DatabaseConnection,
+  OperationNode,
+  QueryId,
+  QueryResult,
+} from 'kysely'
 import type pg from 'pg'
+import Cursor from 'pg-cursor'
 import { isConnectionError } from '../connection-errors.js'
 import { type CancelTarget, sendCancelRequest } from './cancel-request.js'
 import type { CancellableConnection, StatementCancellation } from './statement-cancellation.js'
+import { StreamInterruptedError } from './stream-interrupted-error.js'
 
 /** What a connection needs of db-core's Kysely driver. */
 export interface ConnectionDriver {
@@ -10,6 +20,8 @@ export interface ConnectionDriver {
   retryRead<R>(query: CompiledQuery, cause: unknown): Promise<QueryResult<R>>
   /** A connection outside the pool, for statements about this one's session. */
   connectDetached(): Promise<pg.Client>
+  /** Names the code that called `entry` as the holder of `client`, for leak reports. */
+  attributeToCaller(client: pg.PoolClient, entry: (...args: never[]) => unknown): void
 }
 
 /**
@@ -62,9 +74,16 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
     this.client.release()
   }
 
-  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+  executeQuery<R>(query: CompiledQuery, options?: AbortableOperationOptions): Promise<QueryResult<R>> {
     const first = this.#statements++ === 0
-    const result = this.#run<R>(query)
+    const signal = options?.signal
+    const ran = this.#run<R>(query)
+    // After an abort Kysely has thrown its reason and only waits for the statement to end before it
+    // releases the connection: the failure it asked for (a cancel, a kill) it would print with
+    // console.error, and a read lost to 'kill session' must not run again. Nobody reads this result.
+    const result = signal
+      ? ran.catch((error: unknown) => (signal.aborted ? { rows: [] } : Promise.reject(error)))
+      : ran
     // Only a read, first on its checkout and outside a transaction, may run again: nothing to wrap otherwise.
     if (!this.#driver.readRetry || !first || this.inTransaction || !isReadOnlyQuery(query.query))
       return result
@@ -95,9 +114,64 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
     }
   }
 
-  // biome-ignore lint/correctness/useYield: it only refuses; streaming needs pg-cursor, which the dialect does not take
-  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
-    throw new Error('streaming is not supported by db-core’s dialect (it takes no pg-cursor)')
+  /**
+   * Kysely's `.stream()`, as its PostgreSQL driver does it: a pg-cursor read `chunkSize` rows at a
+   * time. The checkout is named in leak reports by the code that opened the stream (a reader can hold
+   * it for long); an abort of `options.signal` cancels a read in flight on the server and ends the
+   * iterator quietly (Kysely has already thrown the abort's reason to the reader); a lost connection
+   * ends it with {@link StreamInterruptedError}. A stream is never run again.
+   */
+  async *streamQuery<R>(
+    query: CompiledQuery,
+    chunkSize: number,
+    options?: AbortableOperationOptions,
+  ): AsyncIterableIterator<QueryResult<R>> {
+    if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
+      throw new TypeError(`a stream's chunkSize must be a positive integer, got ${String(chunkSize)}`)
+    }
+    if (this.discarded) throw new Error('Postgres connection has been discarded')
+    this.#driver.attributeToCaller(this.client, this.streamQuery)
+    // Whatever runs after it on this checkout is not its first statement: never retried.
+    this.#statements++
+    const signal = options?.signal
+    const cursor = this.client.query(new Cursor<R>(query.sql, [...query.parameters]))
+    // pg's query_timeout runs from a query's submission to its callback, which a cursor never calls: it
+    // would end a stream longer than it, and hold the process open after one. The server's
+    // statement_timeout bounds each read on its own.
+    ;(cursor as { callback?: () => void }).callback?.()
+    let reading = false
+    // Between reads the cursor's portal waits suspended, and close() ends it: only a read runs.
+    const onAbort = () => {
+      if (reading) this.cancelQuery().catch(() => undefined)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    let streamed = 0
+    let lost = false
+    try {
+      for (;;) {
+        this.#running = query.queryId
+        reading = true
+        let rows: R[]
+        try {
+          rows = await cursor.read(chunkSize)
+        } catch (error) {
+          lost = isConnectionError(error)
+          if (signal?.aborted) return
+          throw lost ? new StreamInterruptedError(streamed, error) : withCallerStack(error, new Error())
+        } finally {
+          reading = false
+          this.#running = undefined
+        }
+        if (rows.length === 0) return
+        streamed += rows.length
+        yield { rows }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      // A lost connection answers no Close: its client is destroyed on release.
+      if (lost) this.discarded = true
+      else await cursor.close()
+    }
   }
 
   /**
@@ -121,7 +195,8 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
       // Still the statement that was aborted: the session may have moved on meanwhile.
       if (this.#running === running) await control.query('select pg_terminate_backend($1)', [pid])
     } finally {
-      await control.end()
+      // Closed in the background, as Kysely's driver does: Kysely releases the session once this returns.
+      control.end().catch(() => undefined)
     }
   }
 }

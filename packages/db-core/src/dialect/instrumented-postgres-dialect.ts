@@ -1,4 +1,6 @@
+// The dialect Kysely is given: where each Kysely instance's pool comes from, and Kysely's PostgreSQL parts.
 import {
+  type AbortableOperationOptions,
   type DatabaseIntrospector,
   type Dialect,
   type DialectAdapter,
@@ -7,16 +9,43 @@ import {
   PostgresDialect,
   type QueryCompiler,
 } from 'kysely'
+import { resolveDbConfig } from '../config/db-config.js'
 import { InstrumentedPool } from '../pool/instrumented-pool.js'
 import type { InstrumentedPoolOptions } from '../pool/pool-options.js'
 import { InstrumentedPostgresDriver } from './instrumented-postgres-driver.js'
 
 /**
+ * A pool, or a function that makes one (called once per Kysely instance, when it first connects),
+ * as Kysely's `PostgresDialect` takes them.
+ */
+export type InstrumentedPoolSource =
+  | InstrumentedPool
+  | ((options?: AbortableOperationOptions) => InstrumentedPool | Promise<InstrumentedPool>)
+
+/** The dialect's other form: a pool made elsewhere, or a factory, instead of the pool's settings. */
+export interface InstrumentedPostgresDialectConfig {
+  /**
+   * The pool, or a function called once per Kysely instance when it first connects. Whichever it
+   * is, that instance's `db.destroy()` ends it (once the instance has connected, as Kysely's own
+   * `PostgresDialect` does): one dialect with a factory serves several Kysely instances, each with
+   * a pool of its own.
+   *
+   * ```ts
+   * const dialect = new InstrumentedPostgresDialect({
+   *   pool: () => new InstrumentedPool({ ...loadDbConfig(), logger: createLogger() }),
+   * })
+   * const reports = new Kysely<Record<string, never>>({ dialect })
+   * const api = new Kysely<Record<string, never>>({ dialect })
+   * ```
+   */
+  pool: InstrumentedPoolSource
+}
+
+/**
  * Kysely's PostgreSQL dialect over db-core's {@link InstrumentedPool}: pre-ping, one acquire
  * deadline, recycling, leak detection and counters for every Kysely query and transaction, and
  * (unless `pool.readRetry` is off) a transparent second try for reads that lose their connection.
- * Hand it to Kysely like any dialect; `db.destroy()` waits for checked-out connections and closes
- * the pool. The pool is `dialect.pool`, for stats and metrics.
+ * Hand it to Kysely like any dialect:
  *
  * ```ts
  * import { Kysely } from 'kysely'
@@ -32,17 +61,21 @@ import { InstrumentedPostgresDriver } from './instrumented-postgres-driver.js'
  * await db.destroy()
  * ```
  *
- * Kysely ends a pool only once it has run a query through it; code that uses `dialect.pool`
- * directly and never queries through Kysely ends it with `await dialect.pool.end()`.
+ * Its lifecycle is Kysely's own `PostgresDialect`'s: a Kysely instance gets its pool when it first
+ * connects (its first query, transaction or `db.connection()`), made from the settings given here
+ * or by the factory, or the pool given; `db.destroy()` ends that pool, waiting for checked-out
+ * connections. An instance that never connected made no pool, and leaves nothing open. A pool
+ * passed as it is, and only used directly, is the caller's to end (Kysely ends only what it connected
+ * through).
  */
 export class InstrumentedPostgresDialect implements Dialect {
-  /** The pool every query goes through: `stats()`, counters, raw `query()`. */
-  readonly pool: InstrumentedPool
+  readonly #source: (options?: AbortableOperationOptions) => Promise<InstrumentedPool>
+  #pool: InstrumentedPool | undefined
   readonly #postgres: PostgresDialect
 
   /**
-   * Validates the settings (one `ConfigError` naming every bad one) and builds the pool; no
-   * connection is opened until the first query.
+   * From the pool's settings (validated here: one `ConfigError` naming every bad one; no connection
+   * is opened until the first query), or from a pool or factory ({@link InstrumentedPostgresDialectConfig}).
    *
    * ```ts
    * new InstrumentedPostgresDialect({
@@ -51,13 +84,46 @@ export class InstrumentedPostgresDialect implements Dialect {
    * })
    * ```
    */
-  constructor(config: InstrumentedPoolOptions) {
-    this.pool = new InstrumentedPool(config)
-    this.#postgres = new PostgresDialect({ pool: this.pool })
+  constructor(config: InstrumentedPoolOptions | InstrumentedPostgresDialectConfig) {
+    const source = poolSource(config)
+    this.#source = async (options) => {
+      const pool = await source(options)
+      if (!(pool instanceof InstrumentedPool)) {
+        throw new TypeError(
+          `InstrumentedPostgresDialect's pool factory returned ${describe(pool)}, not an InstrumentedPool`,
+        )
+      }
+      this.#pool = pool
+      return pool
+    }
+    if (config.pool instanceof InstrumentedPool) this.#pool = config.pool
+    // Kysely's own dialect, for its compiler, adapter, introspector and transaction statements.
+    this.#postgres = new PostgresDialect({ pool: this.#source })
+  }
+
+  /**
+   * The pool queries go through (`stats()`, counters, raw `query()`): the one given, else the one
+   * made for the Kysely instance that connected last through this dialect. With several instances
+   * on one factory, keep each pool from the factory instead. Throws before any instance connected
+   * (read it after the first query, or hand the dialect a pool).
+   *
+   * ```ts
+   * const dialect = new InstrumentedPostgresDialect({ ...loadDbConfig(), logger: createLogger() })
+   * const db = new Kysely<Record<string, never>>({ dialect })
+   * const pool = await db.connection().execute(async () => dialect.pool)
+   * pool.stats().total // 1
+   * ```
+   */
+  get pool(): InstrumentedPool {
+    if (this.#pool) return this.#pool
+    throw new Error(
+      'InstrumentedPostgresDialect has no pool yet: a Kysely instance makes it when it first connects ' +
+        '(a query, a transaction, db.connection()); pass { pool } to have one before',
+    )
   }
 
   createDriver(): Driver {
-    return new InstrumentedPostgresDriver(this.pool, this.#postgres.createDriver())
+    return new InstrumentedPostgresDriver(this.#source, this.#postgres.createDriver())
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -72,4 +138,36 @@ export class InstrumentedPostgresDialect implements Dialect {
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return this.#postgres.createIntrospector(db)
   }
+}
+
+/** Where each Kysely instance's pool comes from, the config checked at once. */
+function poolSource(
+  config: InstrumentedPoolOptions | InstrumentedPostgresDialectConfig,
+): (options?: AbortableOperationOptions) => InstrumentedPool | Promise<InstrumentedPool> {
+  const { pool } = config
+  if (pool instanceof InstrumentedPool || typeof pool === 'function') {
+    const others = Object.keys(config).filter((key) => key !== 'pool')
+    if (others.length > 0) {
+      throw new TypeError(
+        `InstrumentedPostgresDialect takes a pool or its settings, not both: ${others.join(', ')} ` +
+          'belong to new InstrumentedPool(options)',
+      )
+    }
+    return pool instanceof InstrumentedPool ? () => pool : pool
+  }
+  if (typeof (pool as { connect?: unknown } | undefined)?.connect === 'function') {
+    throw new TypeError(
+      `InstrumentedPostgresDialect takes an InstrumentedPool, not ${describe(pool)}: ` +
+        'build it with new InstrumentedPool(options), or pass the options themselves',
+    )
+  }
+  const options = config as InstrumentedPoolOptions
+  // A bad setting is named now, not at the first query.
+  resolveDbConfig(options)
+  return () => new InstrumentedPool(options)
+}
+
+function describe(value: unknown): string {
+  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name
+  return value === null || value === undefined ? String(value) : `a ${name ?? typeof value}`
 }

@@ -1,4 +1,6 @@
+// db-core's Kysely driver: checkouts, transactions and the read retry over one InstrumentedPool.
 import {
+  type AbortableOperationOptions,
   CompiledQuery,
   type DatabaseConnection,
   type Driver,
@@ -14,6 +16,9 @@ import { type ConnectionDriver, InstrumentedConnection } from './instrumented-co
 import { StatementCancellation } from './statement-cancellation.js'
 
 type AbortOptions = Parameters<Driver['acquireConnection']>[0]
+
+/** A promise that never settles: one each, so that what waits on it is collected with it. */
+const unanswered = () => new Promise<never>(() => undefined)
 
 // Kysely awaits a release; there is nothing to wait for.
 const RELEASED = Promise.resolve()
@@ -33,19 +38,22 @@ const RELEASED = Promise.resolve()
  *   connection would silently lack. Writes are never retried: their failure is reported as it happened.
  */
 export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
-  readonly #pool: InstrumentedPool
+  readonly #source: (options?: AbortableOperationOptions) => Promise<InstrumentedPool>
+  /** Set by {@link init}: Kysely calls nothing else before it. */
+  #pool!: InstrumentedPool
   /** The pool's checkout, leak attribution and retry accounting, reached through its internal entry. */
-  readonly #internals: PoolInternals
+  #internals!: PoolInternals
   /** Kysely's own PostgreSQL driver: its transaction and savepoint statements, run on our connections. */
   readonly #statements: Driver
-  readonly #readRetry: boolean
+  #readRetry = false
   readonly #connections = new WeakMap<pg.PoolClient, InstrumentedConnection>()
 
-  constructor(pool: InstrumentedPool, statements: Driver) {
-    this.#pool = pool
-    this.#internals = pool[POOL_INTERNALS]
+  constructor(
+    source: (options?: AbortableOperationOptions) => Promise<InstrumentedPool>,
+    statements: Driver,
+  ) {
+    this.#source = source
     this.#statements = statements
-    this.#readRetry = pool.settings.readRetry
   }
 
   /** Whether failed reads run again (`readRetry`). */
@@ -53,9 +61,14 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
     return this.#readRetry
   }
 
-  /** The pool is made with the dialect: nothing to set up. */
-  init(): Promise<void> {
-    return RELEASED
+  /**
+   * Takes the pool when Kysely first connects, as its PostgreSQL driver does: Kysely destroys only a
+   * driver it initialised, so a pool made any earlier could outlive `db.destroy()`.
+   */
+  async init(options?: AbortableOperationOptions): Promise<void> {
+    this.#pool = await this.#source(options)
+    this.#internals = this.#pool[POOL_INTERNALS]
+    this.#readRetry = this.#pool.settings.readRetry
   }
 
   acquireConnection(options?: AbortOptions): Promise<DatabaseConnection> {
@@ -70,15 +83,21 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
       }
       return connection.checkedOut(cancellation)
     })
-    return cancellation ? cancellation.checkout(checkout) : checkout
+    if (cancellation) return cancellation.checkout(checkout)
+    const signal = options?.signal
+    // After an abort Kysely has thrown its reason to the caller and only waits to release what the
+    // checkout brings: a failure then (the pool's own, for the abort) it prints with console.error.
+    // The caller is gone and the pool gave its place in the queue up: nothing is left to say.
+    return signal
+      ? checkout.catch((error: unknown) => (signal.aborted ? unanswered() : Promise.reject(error)))
+      : checkout
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const wrapped = connection as InstrumentedConnection
     // A transaction can be held open (a hung callback, a controlled transaction never ended): name
-    // the code that began it. Taken synchronously, so the caller's async frames are in it.
-    const begunAt = this.#internals.captureCaller(this.beginTransaction)
-    if (begunAt) this.#internals.attribute(wrapped.client, begunAt)
+    // the code that began it.
+    this.attributeToCaller(wrapped.client, this.beginTransaction)
     wrapped.inTransaction = true
     await this.#statements.beginTransaction(wrapped, settings)
   }
@@ -139,6 +158,12 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
 
   destroy(): Promise<void> {
     return this.#pool.end()
+  }
+
+  /** Taken synchronously, so the caller's async frames are in the stack. */
+  attributeToCaller(client: pg.PoolClient, entry: (...args: never[]) => unknown): void {
+    const calledAt = this.#internals.captureCaller(entry)
+    if (calledAt) this.#internals.attribute(client, calledAt)
   }
 
   connectDetached(): Promise<pg.Client> {

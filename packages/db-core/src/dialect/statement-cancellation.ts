@@ -1,3 +1,4 @@
+// Cancels one Kysely query from outside, wherever it is: queued for a connection, running, streaming.
 import type { AbortableQueryOptions } from 'kysely'
 
 /** What a cancellation needs of the connection its statement runs on. */
@@ -20,7 +21,8 @@ const CANCELLATION = Symbol('db-core statement cancellation')
  * path (a deferred, races and listeners per query) or an `AbortController` per query: for a hot
  * path such as an HTTP read cancelled when its client hangs up. Pass {@link options} to the query;
  * a query run inside a transaction or `db.connection()` is not reached by it (its connection was
- * checked out before).
+ * checked out before). Kysely hands a stream nothing but an `AbortSignal`: give `.stream()` its
+ * {@link signal} instead.
  *
  * ```ts
  * const cancellation = new StatementCancellation()
@@ -37,6 +39,7 @@ export class StatementCancellation {
   /** Rejects the checkout still waiting for a connection. */
   #leave: ((error: Error) => void) | undefined
   #connection: CancellableConnection | undefined
+  #controller: AbortController | undefined
 
   /** The cancellation these options name, if any. */
   static of(options: object | undefined): StatementCancellation | undefined {
@@ -47,11 +50,29 @@ export class StatementCancellation {
     return this.#cancelled
   }
 
+  /**
+   * Aborts when this is cancelled, with the `57014` error its queries fail with: for `.stream()`,
+   * whose cursor's read in flight is then cancelled on the server, its portal closed.
+   *
+   * ```ts
+   * const cancellation = new StatementCancellation()
+   * const rows = db.selectFrom('classrooms').selectAll().stream({ chunkSize: 500, signal: cancellation.signal })
+   * for await (const row of rows) if (row.name === 'last') cancellation.cancel()
+   * ```
+   */
+  get signal(): AbortSignal {
+    // Made on demand: queries that never stream pay nothing for it.
+    this.#controller ??= new AbortController()
+    if (this.#cancelled && !this.#controller.signal.aborted) this.#controller.abort(cancelledError())
+    return this.#controller.signal
+  }
+
   /** Cancels the query wherever it is now; later ones under the same options fail at once. */
   cancel(): void {
     if (this.#cancelled) return
     this.#cancelled = true
     this.#leave?.(cancelledError())
+    this.#controller?.abort(cancelledError())
     // The CancelRequest is best effort: the server may be gone, and nobody awaits this.
     this.#connection?.cancelQuery().catch(() => undefined)
   }

@@ -1,3 +1,4 @@
+// The pool's wait-queue warning: when to say the queue is long, and when that it drained.
 import type { DbLogger } from '../logging/db-logger.js'
 import { type Clock, type ClockTimer, systemClock } from './clock.js'
 
@@ -10,9 +11,9 @@ export interface QueueSnapshot {
 }
 
 /**
- * Watches the wait queue: one structured warning when more than `threshold` callers wait, at most
- * one per `intervalMs` while it stays above, and one info line when it drains back under. Never a
- * line per request.
+ * Watches the wait queue: one structured warning when more than `threshold` callers wait with no
+ * idle connection for them, at most one per `intervalMs` while it stays above, and one info line
+ * when it drains back under. Never a line per request.
  */
 export class QueueMonitor {
   readonly #threshold: number
@@ -46,7 +47,9 @@ export class QueueMonitor {
     // The common case, on every checkout and release: short queue, no alert. One read, no allocation.
     if (this.#waiting() <= this.#threshold && this.#lastWarnAt === undefined) return
     const snapshot = this.#snapshot()
-    if (snapshot.waiting > this.#threshold) {
+    // pg-pool queues a checkout even while connections are idle, and hands it one a tick later: only
+    // callers no idle connection is there for are waiting.
+    if (snapshot.waiting - snapshot.idle > this.#threshold) {
       this.#peak = Math.max(this.#peak, snapshot.waiting)
       const now = this.#clock.now()
       if (this.#lastWarnAt === undefined || now - this.#lastWarnAt >= this.#intervalMs) {

@@ -1,0 +1,3 @@
+import { defineTestConfig } from '@classroom/test-kit/vitest-config'
+
+export default defineTestConfig({ database: true })
