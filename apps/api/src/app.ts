@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { Database } from '@classroom/classroom-db'
-import type { DatabaseHealth, DbLogger } from '@classroom/db-core'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
-import type { Kysely } from 'kysely'
 import { ApiError } from './api-error.js'
+import type { AppDependencies } from './app-dependencies.js'
 import { BODY_LIMIT_BYTES, clientErrorResponse, MAX_PARAM_LENGTH, toErrorResponse } from './error-response.js'
-import type { ApiMetrics } from './metrics.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
@@ -14,19 +11,6 @@ import { hungUp } from './routes/read-options.js'
 import { addApiKeywords } from './routes/schemas.js'
 import { studentRoutes } from './routes/students.js'
 import { nameSpanByRoute } from './tracing.js'
-
-/** What the routes need from the outside world. */
-export interface AppDependencies {
-  readonly db: Kysely<Database>
-  readonly logger: DbLogger
-  readonly metrics: ApiMetrics
-  /** How long a write whose connection was lost is run again (or found committed): the pool's ride-through. */
-  readonly writeRetryWithinMs: number
-  /** Pings the database for `/readyz`. */
-  readonly checkDatabase: () => Promise<DatabaseHealth>
-  /** A tracer provider is registered: name each request's span by its route. */
-  readonly traceRoutes?: boolean
-}
 
 /**
  * Builds the HTTP api (not yet listening).

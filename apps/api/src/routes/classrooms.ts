@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { createQueryId, type InferResult } from 'kysely'
 import { ApiError } from '../api-error.js'
-import type { AppDependencies } from '../app.js'
-import { idempotentWrite } from '../idempotent-write.js'
+import type { AppDependencies } from '../app-dependencies.js'
 import { classroomView } from './classroom-view.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { idempotentWrite } from './idempotent-write.js'
 import { readOptions } from './read-options.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
-import type { AppDependencies } from '../app.js'
-import { idempotentWrite } from '../idempotent-write.js'
+import type { AppDependencies } from '../app-dependencies.js'
+import { idempotentWrite } from './idempotent-write.js'
 import { idempotencyHeaders, idParams, idSchema } from './schemas.js'
 
 interface EnrollParams {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { AppDependencies } from '../app.js'
+import type { AppDependencies } from '../app-dependencies.js'
 
 /** `/healthz` (the process answers), `/readyz` (the database answers too) and `/metrics`. */
 export function healthRoutes(deps: AppDependencies): FastifyPluginAsync {

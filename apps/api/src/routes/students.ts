@@ -1,9 +1,9 @@
 import type { Student } from '@classroom/classroom-db'
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
-import type { AppDependencies } from '../app.js'
-import { idempotentWrite } from '../idempotent-write.js'
+import type { AppDependencies } from '../app-dependencies.js'
 import { classroomView } from './classroom-view.js'
+import { idempotentWrite } from './idempotent-write.js'
 import { readOptions } from './read-options.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
