@@ -3,7 +3,11 @@ import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { ApiError } from './api-error.js'
 import type { AppDependencies } from './app-dependencies.js'
+import { guardConnections } from './connection-guard.js'
 import { BODY_LIMIT_BYTES, clientErrorResponse, MAX_PARAM_LENGTH, toErrorResponse } from './error-response.js'
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js'
+import { utf8JsonParser } from './json-body.js'
+import { answerNodeRefusals, requireHost } from './node-refusals.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
@@ -16,14 +20,25 @@ import { nameSpanByRoute } from './tracing.js'
  * Builds the HTTP api (not yet listening).
  *
  * ```ts
- * const app = buildApp({ db, logger, metrics, checkDatabase })
+ * const app = buildApp({ db, logger, metrics, checkDatabase }, config.http)
  * await app.listen({ host: '127.0.0.1', port: 3000 })
  * ```
  */
-export function buildApp(deps: AppDependencies): FastifyInstance {
+export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTTP_LIMITS): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      // Checked by `requireHost`, which answers with the uniform body instead of Node's empty one.
+      requireHostHeader: false,
+      // Node's default, which its request deadline needs: set after creation (as fastify does), 60 s would disable it.
+      headersTimeout: Math.min(60_000, limits.requestTimeoutMs),
+      // Node checks request deadlines on this interval: four times per timeout cuts a slow one within 1.25 × it.
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(limits.requestTimeoutMs / 4)),
+    },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -51,6 +66,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const textAjv = addApiKeywords(new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true }))
   // JSON only: without this, fastify's built-in text/plain parser lets text reach the validators.
   app.removeContentTypeParser('text/plain')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8JsonParser(app))
+  guardConnections(app.server, limits.maxConnections)
+  answerNodeRefusals(app.server)
+  app.addHook('onRequest', requireHost)
 
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema),
@@ -94,6 +113,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       return reply.code(499).send()
     }
     const response = toErrorResponse(error, request.id)
+    // Fastify asks to close after a body error; for an oversized body Node then resets a client still
+    // sending it before it reads this 413. Kept alive, Node reads the rest and discards it.
+    if (response.body.error === 'BODY_TOO_LARGE') reply.removeHeader('connection')
     if (response.unexpected) {
       deps.logger.error('unexpected error while handling a request', {
         requestId: request.id,

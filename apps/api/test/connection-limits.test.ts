@@ -1,0 +1,108 @@
+import { connect, type Socket } from 'node:net'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawRequest } from './raw-http.js'
+import { request, startTestApi, type TestApi } from './support.js'
+
+const MAX_CONNECTIONS = 40
+const CONNECTION_TIMEOUT_MS = 500
+const REQUEST_TIMEOUT_MS = 800
+
+let t: TestApi
+
+beforeAll(async () => {
+  t = await startTestApi('api_connection_limits', {
+    HTTP_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
+    HTTP_CONNECTION_TIMEOUT_MS: String(CONNECTION_TIMEOUT_MS),
+    HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: '600',
+  })
+})
+
+afterAll(async () => {
+  await t.close()
+})
+
+/** Opens a socket that never sends a byte; `closedAt` is set when the server closes it. */
+function idleSocket(): Promise<{ socket: Socket; closed: Promise<number> }> {
+  const { port, hostname } = new URL(t.url)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname)
+    const closed = new Promise<number>((done) => socket.once('close', () => done(performance.now())))
+    socket.on('error', () => {})
+    socket.once('connect', () => resolve({ socket, closed }))
+    socket.once('error', reject)
+  })
+}
+
+function openConnections(): Promise<number> {
+  return new Promise((resolve, reject) =>
+    t.api.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  )
+}
+
+describe('idle sockets', () => {
+  it('cannot fill the server: past HTTP_MAX_CONNECTIONS the oldest idle one makes room, and a real request is served', async () => {
+    const idle = []
+    for (let i = 0; i < MAX_CONNECTIONS * 3; i++) idle.push(await idleSocket())
+    expect(await openConnections()).toBeLessThanOrEqual(MAX_CONNECTIONS)
+    // The first two thirds were closed to make room for the last third, oldest first.
+    const closedEarly = await Promise.race([
+      Promise.all(idle.slice(0, MAX_CONNECTIONS * 2).map((s) => s.closed)).then(() => true),
+      new Promise((done) => setTimeout(() => done(false), CONNECTION_TIMEOUT_MS / 2)),
+    ])
+    expect(closedEarly).toBe(true)
+    const { status } = await request(t.url, 'GET', '/classrooms')
+    expect(status).toBe(200)
+    for (const { socket } of idle) socket.destroy()
+  })
+
+  it('are closed after HTTP_CONNECTION_TIMEOUT_MS of silence', async () => {
+    const openedAt = performance.now()
+    const idle = await Promise.all(Array.from({ length: 20 }, () => idleSocket()))
+    const closedAt = await Promise.all(idle.map((s) => s.closed))
+    for (const at of closedAt) {
+      expect(at - openedAt).toBeGreaterThanOrEqual(CONNECTION_TIMEOUT_MS - 50)
+      expect(at - openedAt).toBeLessThan(CONNECTION_TIMEOUT_MS + 1500)
+    }
+    expect(await openConnections()).toBe(0)
+  })
+
+  it('a slow answer is not cut for its silence: a read held 3 × HTTP_CONNECTION_TIMEOUT_MS behind a lock is answered', async () => {
+    const id = (await request(t.url, 'POST', '/classrooms', { name: 'Slow', capacity: 5 })).body.id as number
+    const admin = new pg.Client({ connectionString: t.databaseUrl })
+    await admin.connect()
+    try {
+      await admin.query('begin')
+      await admin.query('lock table classrooms in access exclusive mode')
+      const read = request(t.url, 'GET', `/classrooms/${id}`)
+      await new Promise((done) => setTimeout(done, CONNECTION_TIMEOUT_MS * 3))
+      await admin.query('rollback')
+      expect((await read).status).toBe(200)
+    } finally {
+      await admin.end()
+    }
+  })
+
+  it('a request whose body does not arrive within HTTP_REQUEST_TIMEOUT_MS -> 408 REQUEST_TIMEOUT with the uniform body', async () => {
+    const startedAt = performance.now()
+    // Announces 100 bytes, sends 10 and goes quiet (a slow-body attack).
+    const answer = await rawRequest(
+      t.url,
+      'POST /classrooms HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"name":"S',
+    )
+    expect(answer.status).toBe(408)
+    expect(JSON.parse(answer.body)).toEqual({
+      error: 'REQUEST_TIMEOUT',
+      message: 'the request did not arrive whole within HTTP_REQUEST_TIMEOUT_MS',
+    })
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50)
+  })
+
+  it('applies the HTTP_* settings to the server', () => {
+    const { server } = t.api.app
+    expect(server.timeout).toBe(CONNECTION_TIMEOUT_MS)
+    expect(server.requestTimeout).toBe(REQUEST_TIMEOUT_MS)
+    expect(server.keepAliveTimeout).toBe(600)
+  })
+})
