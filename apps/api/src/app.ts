@@ -8,6 +8,7 @@ import { BODY_LIMIT_BYTES, clientErrorResponse, MAX_PARAM_LENGTH, toErrorRespons
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js'
 import { utf8JsonParser } from './json-body.js'
 import { answerNodeRefusals, requireHost } from './node-refusals.js'
+import { registerOpenApi } from './openapi.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
@@ -134,6 +135,7 @@ export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTT
     throw new ApiError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)
   })
 
+  registerOpenApi(app)
   app.register(healthRoutes(deps))
   app.register(classroomRoutes(deps))
   app.register(studentRoutes(deps))
