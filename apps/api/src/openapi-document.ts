@@ -1,4 +1,6 @@
 // Builds the api's OpenAPI document without a database: the routes, not their data, make it.
+
+import type { Database } from '@classroom/classroom-db'
 import { createLogger } from '@classroom/db-core'
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
 import { buildApp } from './app.js'
@@ -14,14 +16,7 @@ import { createMetrics } from './metrics.js'
  */
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const app = buildApp({
-    db: new Kysely({
-      dialect: {
-        createAdapter: () => new PostgresAdapter(),
-        createDriver: () => new DummyDriver(),
-        createIntrospector: (db) => new PostgresIntrospector(db),
-        createQueryCompiler: () => new PostgresQueryCompiler(),
-      },
-    }),
+    db: databaseNeverReached(),
     logger: createLogger({ level: 'error', format: 'json' }),
     metrics: createMetrics(),
     writeRetryWithinMs: 0,
@@ -31,4 +26,16 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const document = app.swagger() as unknown as Record<string, unknown>
   await app.close()
   return document
+}
+
+/** A Kysely that compiles queries and runs none (each answers no rows): for an app built without a database. */
+export function databaseNeverReached(): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  })
 }
