@@ -1,7 +1,7 @@
 // The api's OpenAPI 3.1 document: built by @fastify/swagger from the routes' schemas, served at /documentation/json.
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
-import { errorResponses } from './routes/responses.js'
+import { answer, errorResponses } from './routes/responses.js'
 
 /** Where the document is served. */
 export const OPENAPI_PATH = '/documentation/json'
@@ -36,7 +36,7 @@ export function registerOpenApi(app: FastifyInstance): void {
       {
         schema: {
           response: {
-            200: { description: 'This document.', type: 'object', additionalProperties: true },
+            200: answer('This document.', { type: 'object', additionalProperties: true }),
             ...errorResponses(),
           },
         },

@@ -8,7 +8,10 @@ import { rawRequest } from './raw-http.js'
 import { request, startTestApi, type TestApi } from './support.js'
 
 interface Operation {
-  responses: Record<string, { content?: Record<string, { schema: object }> }>
+  responses: Record<
+    string,
+    { content?: Record<string, { schema: object }>; headers?: Record<string, object> }
+  >
 }
 type Paths = Record<string, Record<string, Operation>>
 
@@ -185,5 +188,21 @@ describe('the OpenAPI document', () => {
       for (const operation of Object.values(operations))
         for (const status of ['400', '408', '417', '431', '500'])
           expect(operation.responses[status]).toBeDefined()
+  })
+
+  it('shows the headers answers carry: x-request-id on every one, Retry-After on a 503, the replay mark on a write', () => {
+    for (const operations of Object.values(served.paths))
+      for (const operation of Object.values(operations))
+        for (const [status, response] of Object.entries(operation.responses)) {
+          expect(response.headers?.['x-request-id'], status).toBeDefined()
+          if (status === '503') expect(response.headers?.['retry-after']).toBeDefined()
+        }
+    for (const [path, method, status] of [
+      ['/classrooms', 'post', '201'],
+      ['/students', 'post', '201'],
+      ['/classrooms/{id}/enrollments', 'post', '201'],
+      ['/classrooms/{id}/enrollments/{studentId}', 'delete', '204'],
+    ] as const)
+      expect(served.paths[path]?.[method]?.responses[status]?.headers?.['idempotent-replayed']).toBeDefined()
   })
 })

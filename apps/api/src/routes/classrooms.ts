@@ -14,6 +14,7 @@ import {
   errorResponses,
   extended,
   PATH_ERRORS,
+  REPLAY_HEADER,
 } from './responses.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
@@ -48,6 +49,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
             201: answer(
               'The classroom created (for a repeated Idempotency-Key: the first answer, with `idempotent-replayed: true`).',
               classroomSchema,
+              REPLAY_HEADER,
             ),
             ...errorResponses(BODY_ERRORS, DATABASE_ERRORS, ['IDEMPOTENCY_KEY_REUSED']),
           },

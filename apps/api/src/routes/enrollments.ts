@@ -2,7 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app-dependencies.js'
 import { idempotentWrite } from './idempotent-write.js'
-import { answer, BODY_ERRORS, DATABASE_ERRORS, errorResponses, PATH_ERRORS } from './responses.js'
+import {
+  answer,
+  BODY_ERRORS,
+  DATABASE_ERRORS,
+  errorResponses,
+  PATH_ERRORS,
+  REPLAY_HEADER,
+} from './responses.js'
 import { idempotencyHeaders, idParams, idSchema } from './schemas.js'
 
 interface EnrollParams {
@@ -34,16 +41,20 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
             properties: { studentId: idSchema },
           },
           response: {
-            201: answer('The enrollment made (for a repeated Idempotency-Key: the first answer).', {
-              type: 'object',
-              required: ['classroomId', 'studentId', 'createdAt'],
-              additionalProperties: false,
-              properties: {
-                classroomId: { type: 'integer' },
-                studentId: { type: 'integer' },
-                createdAt: { type: 'string', format: 'date-time' },
+            201: answer(
+              'The enrollment made (for a repeated Idempotency-Key: the first answer).',
+              {
+                type: 'object',
+                required: ['classroomId', 'studentId', 'createdAt'],
+                additionalProperties: false,
+                properties: {
+                  classroomId: { type: 'integer' },
+                  studentId: { type: 'integer' },
+                  createdAt: { type: 'string', format: 'date-time' },
+                },
               },
-            }),
+              REPLAY_HEADER,
+            ),
             ...errorResponses(PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
               'CLASSROOM_NOT_FOUND',
               'STUDENT_NOT_FOUND',
@@ -125,7 +136,7 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
             properties: { id: idSchema, studentId: idSchema },
           },
           response: {
-            204: answer('The student is no longer enrolled; no body.', { type: 'null' }),
+            204: answer('The student is no longer enrolled; no body.', { type: 'null' }, REPLAY_HEADER),
             // A body, though none is needed, is parsed: its refusals apply too.
             ...errorResponses(PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
               'ENROLLMENT_NOT_FOUND',

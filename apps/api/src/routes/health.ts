@@ -64,10 +64,9 @@ export function healthRoutes(deps: AppDependencies): FastifyPluginAsync {
       {
         schema: {
           response: {
-            200: {
-              description: 'Prometheus metrics in the text exposition format.',
+            200: answer('Prometheus metrics in the text exposition format.', {
               content: { 'text/plain': { schema: { type: 'string' } } },
-            },
+            }),
             ...errorResponses(),
           },
         },

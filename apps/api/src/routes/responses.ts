@@ -41,9 +41,32 @@ export function extended<S extends { required: readonly string[]; properties: ob
   }
 }
 
-/** A 2xx answer's schema with the sentence the document shows for it. */
-export function answer<S extends object>(description: string, schema: S): S & { description: string } {
-  return { description, ...schema }
+// Headers the document shows on answers: every answer's request id, a stored write's replay mark, a 503's wait.
+const REQUEST_ID = {
+  'x-request-id': {
+    type: 'string',
+    description: 'The request id: the caller’s own `x-request-id` when sent, else a UUID; the logs quote it.',
+  },
+} as const
+/** The header a write's answer carries when it is the stored first answer to a repeated Idempotency-Key. */
+export const REPLAY_HEADER = {
+  'idempotent-replayed': {
+    type: 'string',
+    const: 'true',
+    description: 'This is the first answer to this key, replayed.',
+  },
+} as const
+const RETRY_AFTER = {
+  'retry-after': { type: 'string', description: 'Seconds to wait before retrying.' },
+} as const
+
+/** A 2xx answer's schema with the sentence the document shows for it, and the headers it carries. */
+export function answer<S extends object>(
+  description: string,
+  schema: S,
+  headers: Record<string, object> = {},
+): S & { description: string; headers: Record<string, object> } {
+  return { description, headers: { ...REQUEST_ID, ...headers }, ...schema }
 }
 
 // What any route can answer whatever it does: Node's and fastify's refusals of a request, and a fault.
@@ -85,6 +108,7 @@ export function errorResponses(...groups: ReadonlyArray<readonly ApiErrorCode[]>
       status,
       {
         description: `The uniform error body; \`error\` is one of ${[...codes].join(', ')}.`,
+        headers: status === 503 ? { ...REQUEST_ID, ...RETRY_AFTER } : REQUEST_ID,
         type: 'object',
         required: ['error', 'message'],
         additionalProperties: false,

@@ -13,6 +13,7 @@ import {
   errorResponses,
   extended,
   PATH_ERRORS,
+  REPLAY_HEADER,
   studentSchema,
 } from './responses.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
@@ -55,6 +56,7 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
             201: answer(
               'The student created, email lower-cased (for a repeated Idempotency-Key: the first answer).',
               studentSchema,
+              REPLAY_HEADER,
             ),
             ...errorResponses(BODY_ERRORS, DATABASE_ERRORS, ['EMAIL_TAKEN', 'IDEMPOTENCY_KEY_REUSED']),
           },
