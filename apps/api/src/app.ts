@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { ApiError } from './api-error.js'
 import type { AppDependencies } from './app-dependencies.js'
 import { guardConnections } from './connection-guard.js'
+import { restOfBodyDropped } from './drain.js'
 import { BODY_LIMIT_BYTES, clientErrorResponse, MAX_PARAM_LENGTH, toErrorResponse } from './error-response.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js'
 import { utf8JsonParser } from './json-body.js'
@@ -114,9 +115,6 @@ export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTT
       return reply.code(499).send()
     }
     const response = toErrorResponse(error, request.id)
-    // Fastify asks to close after a body error; for an oversized body Node then resets a client still
-    // sending it before it reads this 413. Kept alive, Node reads the rest and discards it.
-    if (response.body.error === 'BODY_TOO_LARGE') reply.removeHeader('connection')
     if (response.unexpected) {
       deps.logger.error('unexpected error while handling a request', {
         requestId: request.id,
@@ -128,7 +126,10 @@ export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTT
     } else if (response.status >= 500) {
       deps.logger.warn('request failed on the database', { requestId: request.id, code: response.body.error })
     }
-    return reply.code(response.status).headers(response.headers).send(response.body)
+    const answer = () => reply.code(response.status).headers(response.headers).send(response.body)
+    // Fastify refuses an oversized body before reading it and closes after answering: answered at once,
+    // a client still sending would be reset before it reads the 413. Read the rest first.
+    return response.body.error === 'BODY_TOO_LARGE' ? restOfBodyDropped(request.raw).then(answer) : answer()
   })
 
   app.setNotFoundHandler((request) => {

@@ -99,6 +99,19 @@ describe('idle sockets', () => {
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50)
   })
 
+  it('an oversized body that stops arriving is ended by HTTP_REQUEST_TIMEOUT_MS (408), not read forever; the api serves on', async () => {
+    // Announces 10 MB, sends 1 MB and goes quiet: the 413 waits for a rest that never comes.
+    const answer = await rawRequest(
+      t.url,
+      'POST /classrooms HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\ncontent-length: 10000000\r\n\r\n',
+      1_000_000,
+    )
+    expect(answer.status).toBe(408)
+    expect(JSON.parse(answer.body).error).toBe('REQUEST_TIMEOUT')
+    expect((await request(t.url, 'GET', '/healthz')).status).toBe(200)
+    expect(t.logs.filter((line) => line.level === 'error')).toEqual([])
+  })
+
   it('applies the HTTP_* settings to the server', () => {
     const { server } = t.api.app
     expect(server.timeout).toBe(CONNECTION_TIMEOUT_MS)

@@ -150,15 +150,22 @@ describe('bodies', () => {
     ['2 MB', 2_000_000, 'content-length'],
     ['10 MB', 10_000_000, 'chunked'],
     ['2 MB', 2_000_000, 'chunked'],
+    ['10 MB', 10_000_000, 'content-length, Connection: close'],
+    ['10 MB', 10_000_000, 'chunked, Connection: close'],
   ])(
     'a %s upload (%s) gets its 413 read by a client still sending it, not a reset',
     async (_size, bytes, framing) => {
       for (let run = 0; run < 3; run++) {
-        const head =
-          framing === 'content-length'
-            ? `POST /classrooms HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`
-            : `POST /classrooms HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${bytes.toString(16)}\r\n`
-        const answer = await rawRequest(t.url, head, bytes)
+        const close = framing.endsWith('Connection: close') ? 'connection: close\r\n' : ''
+        const head = framing.startsWith('content-length')
+          ? `POST /classrooms HTTP/1.1\r\nHost: a\r\n${close}content-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`
+          : `POST /classrooms HTTP/1.1\r\nHost: a\r\n${close}content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${bytes.toString(16)}\r\n`
+        const answer = await rawRequest(
+          t.url,
+          head,
+          bytes,
+          framing.startsWith('chunked') ? '\r\n0\r\n\r\n' : '',
+        )
         expect(answer.socketError).toBeUndefined()
         expect(answer.status).toBe(413)
         expect(expectUniformError(answer)).toEqual({

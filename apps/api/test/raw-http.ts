@@ -12,7 +12,7 @@ export interface RawAnswer {
 
 /**
  * Sends `head` (request line and headers, `\r\n`-separated, blank line included), then `bodyBytes`
- * bytes of `x` in 64 KiB writes, as a simple client does: it sends its whole request before it looks
+ * bytes of `x` in 64 KiB writes, then `tail` (a chunked body's last chunk), as a simple client does: it sends its whole request before it looks
  * at the answer, so a server that closes while the body still flows resets it. Resolves once every
  * byte is sent and the first whole answer read, or the socket ends.
  *
@@ -20,7 +20,12 @@ export interface RawAnswer {
  * const answer = await rawRequest(url, 'POST /classrooms HTTP/1.1\r\nHost: a\r\ncontent-length: 2\r\n\r\n{}')
  * ```
  */
-export function rawRequest(baseUrl: string, head: string | Buffer, bodyBytes = 0): Promise<RawAnswer> {
+export function rawRequest(
+  baseUrl: string,
+  head: string | Buffer,
+  bodyBytes = 0,
+  tail = '',
+): Promise<RawAnswer> {
   const { port, hostname } = new URL(baseUrl)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
@@ -48,6 +53,7 @@ export function rawRequest(baseUrl: string, head: string | Buffer, bodyBytes = 0
             return
           }
         }
+        if (tail && !socket.destroyed) socket.write(tail)
         finish(false)
       }
       pump()
