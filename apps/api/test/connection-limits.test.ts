@@ -7,6 +7,7 @@ import { request, startTestApi, type TestApi } from './support.js'
 const MAX_CONNECTIONS = 40
 const CONNECTION_TIMEOUT_MS = 500
 const REQUEST_TIMEOUT_MS = 800
+const KEEP_ALIVE_TIMEOUT_MS = 700
 
 let t: TestApi
 
@@ -15,7 +16,7 @@ beforeAll(async () => {
     HTTP_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
     HTTP_CONNECTION_TIMEOUT_MS: String(CONNECTION_TIMEOUT_MS),
     HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-    HTTP_KEEP_ALIVE_TIMEOUT_MS: '600',
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS),
   })
 })
 
@@ -23,7 +24,7 @@ afterAll(async () => {
   await t.close()
 })
 
-/** Opens a socket that never sends a byte; `closedAt` is set when the server closes it. */
+/** Opens a socket (silent until the test writes to it); `closed` resolves to when the server closed it. */
 function idleSocket(): Promise<{ socket: Socket; closed: Promise<number> }> {
   const { port, hostname } = new URL(t.url)
   return new Promise((resolve, reject) => {
@@ -66,6 +67,16 @@ describe('idle sockets', () => {
       expect(at - openedAt).toBeLessThan(CONNECTION_TIMEOUT_MS + 1500)
     }
     expect(await openConnections()).toBe(0)
+  })
+
+  it('a kept-alive connection idle after its answer is closed after HTTP_KEEP_ALIVE_TIMEOUT_MS (+ the second Node adds), not before', async () => {
+    const { socket, closed } = await idleSocket()
+    const answered = new Promise<number>((done) => socket.once('data', () => done(performance.now())))
+    socket.write('GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n')
+    const [answeredAt, closedAt] = await Promise.all([answered, closed])
+    // Node waits one second past keepAliveTimeout, so a client reusing the socket at its edge is not cut.
+    expect(closedAt - answeredAt).toBeGreaterThanOrEqual(KEEP_ALIVE_TIMEOUT_MS + 1000 - 50)
+    expect(closedAt - answeredAt).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS + 2000)
   })
 
   it('a slow answer is not cut for its silence: a read held 3 × HTTP_CONNECTION_TIMEOUT_MS behind a lock is answered', async () => {
@@ -116,6 +127,6 @@ describe('idle sockets', () => {
     const { server } = t.api.app
     expect(server.timeout).toBe(CONNECTION_TIMEOUT_MS)
     expect(server.requestTimeout).toBe(REQUEST_TIMEOUT_MS)
-    expect(server.keepAliveTimeout).toBe(600)
+    expect(server.keepAliveTimeout).toBe(KEEP_ALIVE_TIMEOUT_MS)
   })
 })
