@@ -25,8 +25,8 @@ afterAll(async () => {
 })
 
 /** Opens a socket (silent until the test writes to it); `closed` resolves to when the server closed it. */
-function idleSocket(): Promise<{ socket: Socket; closed: Promise<number> }> {
-  const { port, hostname } = new URL(t.url)
+function idleSocket(url = t.url): Promise<{ socket: Socket; closed: Promise<number> }> {
+  const { port, hostname } = new URL(url)
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname)
     const closed = new Promise<number>((done) => socket.once('close', () => done(performance.now())))
@@ -36,14 +36,19 @@ function idleSocket(): Promise<{ socket: Socket; closed: Promise<number> }> {
   })
 }
 
-function openConnections(): Promise<number> {
+function openConnections(api = t.api): Promise<number> {
   return new Promise((resolve, reject) =>
-    t.api.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    api.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
   )
 }
 
 describe('idle sockets', () => {
   it('cannot fill the server: past HTTP_MAX_CONNECTIONS the oldest idle one makes room, and a real request is served', async () => {
+    // A client between two requests on its kept-alive connection: idle, but it has spoken.
+    const client = await idleSocket()
+    const firstAnswer = new Promise((done) => client.socket.once('data', done))
+    client.socket.write('GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n')
+    await firstAnswer
     const idle = []
     for (let i = 0; i < MAX_CONNECTIONS * 3; i++) idle.push(await idleSocket())
     expect(await openConnections()).toBeLessThanOrEqual(MAX_CONNECTIONS)
@@ -53,9 +58,16 @@ describe('idle sockets', () => {
       new Promise((done) => setTimeout(() => done(false), CONNECTION_TIMEOUT_MS / 2)),
     ])
     expect(closedEarly).toBe(true)
+    // Sockets that never sent a byte went first: the client's connection is still there and serves.
+    expect(client.socket.destroyed).toBe(false)
+    const secondAnswer = new Promise<string>((done) =>
+      client.socket.once('data', (data) => done(String(data))),
+    )
+    client.socket.write('GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n')
+    expect(await secondAnswer).toMatch(/^HTTP\/1\.1 200 /)
     const { status } = await request(t.url, 'GET', '/classrooms')
     expect(status).toBe(200)
-    for (const { socket } of idle) socket.destroy()
+    for (const { socket } of [client, ...idle]) socket.destroy()
   })
 
   it('are closed after HTTP_CONNECTION_TIMEOUT_MS of silence', async () => {
@@ -128,5 +140,47 @@ describe('idle sockets', () => {
     expect(server.timeout).toBe(CONNECTION_TIMEOUT_MS)
     expect(server.requestTimeout).toBe(REQUEST_TIMEOUT_MS)
     expect(server.keepAliveTimeout).toBe(KEEP_ALIVE_TIMEOUT_MS)
+  })
+})
+
+describe('busy connections', () => {
+  it('at HTTP_MAX_CONNECTIONS with every connection answering, a new one is refused (closed), and none of those answering is cut', async () => {
+    const busy = await startTestApi('api_connection_cap_busy', { HTTP_MAX_CONNECTIONS: '2' })
+    try {
+      const id = (await request(busy.url, 'POST', '/classrooms', { name: 'Held', capacity: 5 })).body
+        .id as number
+      const admin = new pg.Client({ connectionString: busy.databaseUrl })
+      await admin.connect()
+      try {
+        await admin.query('begin')
+        await admin.query('lock table classrooms in access exclusive mode')
+        const waiting = async () =>
+          (
+            await admin.query(
+              "select count(*)::int as n from pg_stat_activity where application_name = 'classroom-api' and wait_event_type = 'Lock'",
+            )
+          ).rows[0].n
+        // One after the other: a connection that has not yet sent its request is idle, and may make room.
+        const held = []
+        for (const n of [1, 2]) {
+          held.push(rawRequest(busy.url, `GET /classrooms/${id} HTTP/1.1\r\nHost: a\r\n\r\n`))
+          await expect.poll(waiting, { timeout: 5000, interval: 50 }).toBe(n)
+        }
+        const third = await idleSocket(busy.url)
+        const closedAt = await Promise.race([
+          third.closed,
+          new Promise<number>((done) => setTimeout(() => done(-1), 1000)),
+        ])
+        expect(closedAt).toBeGreaterThan(0)
+        expect(await openConnections(busy.api)).toBe(2)
+        await admin.query('rollback')
+        for (const answer of await Promise.all(held)) expect(answer.status).toBe(200)
+      } finally {
+        await admin.end()
+      }
+      expect((await request(busy.url, 'GET', '/healthz')).status).toBe(200)
+    } finally {
+      await busy.close()
+    }
   })
 })
