@@ -7,7 +7,7 @@ import {
   PoolTimeoutError,
 } from '@classroom/db-core'
 import type { FastifyError } from 'fastify'
-import { ApiError, type ErrorBody } from './api-error.js'
+import { API_ERROR_STATUSES, ApiError, type ErrorBody } from './api-error.js'
 
 // Requests here are small JSON documents; anything bigger is a mistake or an attack.
 export const BODY_LIMIT_BYTES = 16 * 1024
@@ -34,56 +34,41 @@ interface AjvError {
   params: { missingProperty?: string; additionalProperty?: string }
 }
 
-// Fastify's own refusals of a request, by code: its status, the api's code and a message saying what to send instead.
-const FASTIFY_REFUSALS: Readonly<Record<string, readonly [number, ErrorBody]>> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: [400, { error: 'MALFORMED_JSON', message: 'the body is not valid JSON' }],
-  FST_ERR_CTP_EMPTY_JSON_BODY: [
-    400,
-    {
-      error: 'MALFORMED_JSON',
-      message: 'the body is empty; send a JSON document with Content-Type: application/json',
-    },
-  ],
-  FST_ERR_CTP_BODY_TOO_LARGE: [
-    413,
-    {
-      error: 'BODY_TOO_LARGE',
-      message: `the body is larger than this api accepts (${BODY_LIMIT_BYTES / 1024} KiB)`,
-    },
-  ],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [
-    415,
-    { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
-  ],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [
-    400,
-    { error: 'MALFORMED_REQUEST', message: 'the body is not as long as its Content-Length header says' },
-  ],
-  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: [
-    400,
-    {
-      error: 'MALFORMED_REQUEST',
-      message: 'this method needs a Content-Type header; send the body as application/json',
-    },
-  ],
-  FST_ERR_ROUTE_MISSING_CONTENT: [
-    400,
-    { error: 'MALFORMED_REQUEST', message: 'this method needs a body; send it as application/json' },
-  ],
-  FST_ERR_BAD_URL: [400, { error: 'MALFORMED_URL', message: 'the path is not valid percent-encoded UTF-8' }],
-  FST_ERR_INVALID_URL: [
-    400,
-    { error: 'MALFORMED_URL', message: 'the path is not valid percent-encoded UTF-8' },
-  ],
-  FST_ERR_MAX_PARAM_LENGTH: [
-    414,
-    {
-      error: 'URL_TOO_LONG',
-      message: `a path segment is longer than this api accepts (${MAX_PARAM_LENGTH} characters)`,
-    },
-  ],
-  FST_ERR_NOT_FOUND: [404, { error: 'NOT_FOUND', message: 'no such route' }],
-  FST_ERR_VALIDATION: [400, { error: 'VALIDATION_FAILED', message: 'the request does not match its schema' }],
+// Fastify's own refusals of a request, by code: the api's code (its status with it) and a message saying what to send instead.
+const FASTIFY_REFUSALS: Readonly<Record<string, ErrorBody>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { error: 'MALFORMED_JSON', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    error: 'MALFORMED_JSON',
+    message: 'the body is empty; send a JSON document with Content-Type: application/json',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    error: 'BODY_TOO_LARGE',
+    message: `the body is larger than this api accepts (${BODY_LIMIT_BYTES / 1024} KiB)`,
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    error: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'send the body as application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    error: 'MALFORMED_REQUEST',
+    message: 'the body is not as long as its Content-Length header says',
+  },
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: {
+    error: 'MALFORMED_REQUEST',
+    message: 'this method needs a Content-Type header; send the body as application/json',
+  },
+  FST_ERR_ROUTE_MISSING_CONTENT: {
+    error: 'MALFORMED_REQUEST',
+    message: 'this method needs a body; send it as application/json',
+  },
+  FST_ERR_BAD_URL: { error: 'MALFORMED_URL', message: 'the path is not valid percent-encoded UTF-8' },
+  FST_ERR_INVALID_URL: { error: 'MALFORMED_URL', message: 'the path is not valid percent-encoded UTF-8' },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    error: 'URL_TOO_LONG',
+    message: `a path segment is longer than this api accepts (${MAX_PARAM_LENGTH} characters)`,
+  },
+  FST_ERR_NOT_FOUND: { error: 'NOT_FOUND', message: 'no such route' },
+  FST_ERR_VALIDATION: { error: 'VALIDATION_FAILED', message: 'the request does not match its schema' },
 }
 
 /**
@@ -169,7 +154,7 @@ function fastifyRefusal({
 }: Partial<FastifyError>): { status: number; body: ErrorBody } | undefined {
   if (code === undefined || !code.startsWith('FST_')) return undefined
   const known = FASTIFY_REFUSALS[code]
-  if (known) return { status: known[0], body: known[1] }
+  if (known) return { status: API_ERROR_STATUSES[known.error], body: known }
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500)
     return {
       status: statusCode,
@@ -197,7 +182,8 @@ function validationFailed(issue: AjvError, context: string): ErrorResponse {
 
 /**
  * The raw HTTP response for a request Node's parser refused before fastify saw it (headers over
- * Node's 16 KiB, a malformed request line, one not whole within the request timeout): the uniform body all the same, and the connection closes.
+ * Node's 16 KiB, a malformed request line, one not whole within the request timeout): the uniform
+ * body all the same, and the connection closes.
  *
  * ```ts
  * socket.write(clientErrorResponse(error))
