@@ -1,24 +1,30 @@
-/** Every error code the api answers with, for clients that switch on them. */
-export type ApiErrorCode =
-  | 'VALIDATION_FAILED'
-  | 'MALFORMED_JSON'
-  | 'MALFORMED_URL'
-  | 'MALFORMED_REQUEST'
-  | 'URL_TOO_LONG'
-  | 'HEADERS_TOO_LARGE'
-  | 'BODY_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'NOT_FOUND'
-  | 'CLASSROOM_NOT_FOUND'
-  | 'STUDENT_NOT_FOUND'
-  | 'ENROLLMENT_NOT_FOUND'
-  | 'CLASSROOM_FULL'
-  | 'ALREADY_ENROLLED'
-  | 'EMAIL_TAKEN'
-  | 'IDEMPOTENCY_KEY_REUSED'
-  | 'POOL_TIMEOUT'
-  | 'DATABASE_UNAVAILABLE'
-  | 'INTERNAL_ERROR'
+/** Every error code the api answers with, for clients that switch on them, and the status each comes with. */
+export const API_ERROR_STATUSES = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  MALFORMED_URL: 400,
+  MALFORMED_REQUEST: 400,
+  NOT_FOUND: 404,
+  CLASSROOM_NOT_FOUND: 404,
+  STUDENT_NOT_FOUND: 404,
+  ENROLLMENT_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
+  CLASSROOM_FULL: 409,
+  ALREADY_ENROLLED: 409,
+  EMAIL_TAKEN: 409,
+  BODY_TOO_LARGE: 413,
+  URL_TOO_LONG: 414,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  EXPECTATION_FAILED: 417,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  HEADERS_TOO_LARGE: 431,
+  INTERNAL_ERROR: 500,
+  POOL_TIMEOUT: 503,
+  DATABASE_UNAVAILABLE: 503,
+} as const
+
+export type ApiErrorCode = keyof typeof API_ERROR_STATUSES
 
 /** The one JSON error body every route answers with. */
 export interface ErrorBody {

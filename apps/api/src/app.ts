@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import type { Database } from '@classroom/classroom-db'
-import type { DatabaseHealth, DbLogger } from '@classroom/db-core'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
-import type { Kysely } from 'kysely'
 import { ApiError } from './api-error.js'
+import type { AppDependencies } from './app-dependencies.js'
+import { guardConnections } from './connection-guard.js'
+import { restOfBodyDropped } from './drain.js'
 import { BODY_LIMIT_BYTES, clientErrorResponse, MAX_PARAM_LENGTH, toErrorResponse } from './error-response.js'
-import type { ApiMetrics } from './metrics.js'
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js'
+import { utf8JsonParser } from './json-body.js'
+import { answerNodeRefusals, requireHost } from './node-refusals.js'
+import { registerOpenApi } from './openapi.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
@@ -15,31 +18,29 @@ import { addApiKeywords } from './routes/schemas.js'
 import { studentRoutes } from './routes/students.js'
 import { nameSpanByRoute } from './tracing.js'
 
-/** What the routes need from the outside world. */
-export interface AppDependencies {
-  readonly db: Kysely<Database>
-  readonly logger: DbLogger
-  readonly metrics: ApiMetrics
-  /** How long a write whose connection was lost is run again (or found committed): the pool's ride-through. */
-  readonly writeRetryWithinMs: number
-  /** Pings the database for `/readyz`. */
-  readonly checkDatabase: () => Promise<DatabaseHealth>
-  /** A tracer provider is registered: name each request's span by its route. */
-  readonly traceRoutes?: boolean
-}
-
 /**
  * Builds the HTTP api (not yet listening).
  *
  * ```ts
- * const app = buildApp({ db, logger, metrics, checkDatabase })
+ * const app = buildApp({ db, logger, metrics, checkDatabase }, config.http)
  * await app.listen({ host: '127.0.0.1', port: 3000 })
  * ```
  */
-export function buildApp(deps: AppDependencies): FastifyInstance {
+export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTTP_LIMITS): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      // Checked by `requireHost`, which answers with the uniform body instead of Node's empty one.
+      requireHostHeader: false,
+      // Node's default, which its request deadline needs: set after creation (as fastify does), 60 s would disable it.
+      headersTimeout: Math.min(60_000, limits.requestTimeoutMs),
+      // Node checks request deadlines on this interval: four times per timeout cuts a slow one within 1.25 × it.
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(limits.requestTimeoutMs / 4)),
+    },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -67,6 +68,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const textAjv = addApiKeywords(new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true }))
   // JSON only: without this, fastify's built-in text/plain parser lets text reach the validators.
   app.removeContentTypeParser('text/plain')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8JsonParser(app))
+  guardConnections(app.server, limits.maxConnections)
+  answerNodeRefusals(app.server)
+  app.addHook('onRequest', requireHost)
 
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema),
@@ -121,13 +126,17 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     } else if (response.status >= 500) {
       deps.logger.warn('request failed on the database', { requestId: request.id, code: response.body.error })
     }
-    return reply.code(response.status).headers(response.headers).send(response.body)
+    const answer = () => reply.code(response.status).headers(response.headers).send(response.body)
+    // Fastify refuses an oversized body before reading it and closes after answering: answered at once,
+    // a client still sending would be reset before it reads the 413. Read the rest first.
+    return response.body.error === 'BODY_TOO_LARGE' ? restOfBodyDropped(request.raw).then(answer) : answer()
   })
 
   app.setNotFoundHandler((request) => {
     throw new ApiError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)
   })
 
+  registerOpenApi(app)
   app.register(healthRoutes(deps))
   app.register(classroomRoutes(deps))
   app.register(studentRoutes(deps))

@@ -13,6 +13,7 @@ import {
   wholeNumber,
 } from '@classroom/db-core/env'
 import { EnvError, makeValidator } from 'envalid'
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js'
 
 const host = makeValidator<string>((input) => {
   if (!/^[a-zA-Z0-9.:-]+$/.test(input)) throw new EnvError('a host name or IP address, like 127.0.0.1')
@@ -40,6 +41,10 @@ export const apiEnvSpec = {
   IDEMPOTENCY_KEY_RETENTION_SECONDS: wholeNumber(1)({ default: 86_400 }),
   EMBEDDED_PG_DATA_DIR: absolutePath({ default: path.join(tmpdir(), 'classroom-engine', 'postgres') }),
   EMBEDDED_PG_PORT: wholeNumber(0)({ default: 0 }),
+  HTTP_CONNECTION_TIMEOUT_MS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.connectionTimeoutMs }),
+  HTTP_REQUEST_TIMEOUT_MS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.requestTimeoutMs }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs }),
+  HTTP_MAX_CONNECTIONS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.maxConnections }),
 }
 
 export interface ApiConfig {
@@ -51,6 +56,8 @@ export interface ApiConfig {
   /** How long a write's idempotency key (and its stored answer) is kept. */
   readonly idempotencyKeyRetentionMs: number
   readonly log: { readonly level: LoggerLevel; readonly format: 'auto' | 'json' | 'pretty' }
+  /** The HTTP server's timeouts and connection cap (`HTTP_*`). */
+  readonly http: HttpLimits
   /**
    * Where the database is, or how to run the embedded one when `DATABASE_URL` is unset. An external
    * database is served through `connectionString` and migrated through `migrationConnectionString`
@@ -96,6 +103,12 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     readyzTimeoutMs: clean.READYZ_TIMEOUT_MS,
     idempotencyKeyRetentionMs: clean.IDEMPOTENCY_KEY_RETENTION_SECONDS * 1000,
     log: Object.freeze({ level: clean.LOG_LEVEL, format: clean.LOG_FORMAT }),
+    http: Object.freeze({
+      connectionTimeoutMs: clean.HTTP_CONNECTION_TIMEOUT_MS,
+      requestTimeoutMs: clean.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: clean.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: clean.HTTP_MAX_CONNECTIONS,
+    }),
     database: clean.DATABASE_URL
       ? {
           kind: 'external' as const,

@@ -7,7 +7,7 @@ import {
   PoolTimeoutError,
 } from '@classroom/db-core'
 import type { FastifyError } from 'fastify'
-import { ApiError, type ErrorBody } from './api-error.js'
+import { API_ERROR_STATUSES, ApiError, type ErrorBody } from './api-error.js'
 
 // Requests here are small JSON documents; anything bigger is a mistake or an attack.
 export const BODY_LIMIT_BYTES = 16 * 1024
@@ -32,6 +32,43 @@ interface AjvError {
   keyword: string
   message?: string
   params: { missingProperty?: string; additionalProperty?: string }
+}
+
+// Fastify's own refusals of a request, by code: the api's code (its status with it) and a message saying what to send instead.
+const FASTIFY_REFUSALS: Readonly<Record<string, ErrorBody>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { error: 'MALFORMED_JSON', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    error: 'MALFORMED_JSON',
+    message: 'the body is empty; send a JSON document with Content-Type: application/json',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    error: 'BODY_TOO_LARGE',
+    message: `the body is larger than this api accepts (${BODY_LIMIT_BYTES / 1024} KiB)`,
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    error: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'send the body as application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    error: 'MALFORMED_REQUEST',
+    message: 'the body is not as long as its Content-Length header says',
+  },
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: {
+    error: 'MALFORMED_REQUEST',
+    message: 'this method needs a Content-Type header; send the body as application/json',
+  },
+  FST_ERR_ROUTE_MISSING_CONTENT: {
+    error: 'MALFORMED_REQUEST',
+    message: 'this method needs a body; send it as application/json',
+  },
+  FST_ERR_BAD_URL: { error: 'MALFORMED_URL', message: 'the path is not valid percent-encoded UTF-8' },
+  FST_ERR_INVALID_URL: { error: 'MALFORMED_URL', message: 'the path is not valid percent-encoded UTF-8' },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    error: 'URL_TOO_LONG',
+    message: `a path segment is longer than this api accepts (${MAX_PARAM_LENGTH} characters)`,
+  },
+  FST_ERR_NOT_FOUND: { error: 'NOT_FOUND', message: 'no such route' },
+  FST_ERR_VALIDATION: { error: 'VALIDATION_FAILED', message: 'the request does not match its schema' },
 }
 
 /**
@@ -88,31 +125,8 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
   }
   if (fastifyError.validation?.[0])
     return validationFailed(fastifyError.validation[0], fastifyError.validationContext ?? 'request')
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return expected(400, {
-        error: 'MALFORMED_JSON',
-        message: `the body is not valid JSON: ${fastifyError.message}`,
-      })
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return expected(413, {
-        error: 'BODY_TOO_LARGE',
-        message: `the body is larger than this api accepts (${BODY_LIMIT_BYTES / 1024} KiB)`,
-      })
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return expected(415, { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' })
-    case 'FST_ERR_BAD_URL':
-      return expected(400, {
-        error: 'MALFORMED_URL',
-        message: 'the path is not valid percent-encoded UTF-8',
-      })
-    case 'FST_ERR_MAX_PARAM_LENGTH':
-      return expected(414, {
-        error: 'URL_TOO_LONG',
-        message: `a path segment is longer than this api accepts (${MAX_PARAM_LENGTH} characters)`,
-      })
-  }
+  const refusal = fastifyRefusal(fastifyError)
+  if (refusal) return expected(refusal.status, refusal.body)
   if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
     return expected(400, { error: 'MALFORMED_JSON', message: `the body is not valid JSON: ${error.message}` })
   }
@@ -126,6 +140,27 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
 
 function expected(status: number, body: ErrorBody, headers: Record<string, string> = {}): ErrorResponse {
   return { status, body, headers, unexpected: false }
+}
+
+/**
+ * The answer to one of fastify's request errors: its own entry in {@link FASTIFY_REFUSALS}, or, for a
+ * 4xx code fastify adds later, the same status with fastify's message. Fastify's 5xx codes are faults
+ * of the server, not of the request: they stay unexpected.
+ */
+function fastifyRefusal({
+  code,
+  statusCode,
+  message,
+}: Partial<FastifyError>): { status: number; body: ErrorBody } | undefined {
+  if (code === undefined || !code.startsWith('FST_')) return undefined
+  const known = FASTIFY_REFUSALS[code]
+  if (known) return { status: API_ERROR_STATUSES[known.error], body: known }
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500)
+    return {
+      status: statusCode,
+      body: { error: 'MALFORMED_REQUEST', message: message ?? 'the request was refused' },
+    }
+  return undefined
 }
 
 function validationFailed(issue: AjvError, context: string): ErrorResponse {
@@ -147,23 +182,46 @@ function validationFailed(issue: AjvError, context: string): ErrorResponse {
 
 /**
  * The raw HTTP response for a request Node's parser refused before fastify saw it (headers over
- * Node's 16 KiB, a malformed request line): the uniform body all the same, and the connection closes.
+ * Node's 16 KiB, a malformed request line, one not whole within the request timeout): the uniform
+ * body all the same, and the connection closes.
  *
  * ```ts
  * socket.write(clientErrorResponse(error))
  * ```
  */
 export function clientErrorResponse(error: Error & { code?: string }): string {
-  const [status, body]: [number, ErrorBody] =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, { error: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than this api accepts' }]
-      : [400, { error: 'MALFORMED_REQUEST', message: 'the request is not valid HTTP' }]
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return rawErrorResponse(431, {
+        error: 'HEADERS_TOO_LARGE',
+        message: 'the request headers are larger than this api accepts',
+      })
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return rawErrorResponse(408, {
+        error: 'REQUEST_TIMEOUT',
+        message: 'the request did not arrive whole within HTTP_REQUEST_TIMEOUT_MS',
+      })
+    default:
+      return rawErrorResponse(400, { error: 'MALFORMED_REQUEST', message: 'the request is not valid HTTP' })
+  }
+}
+
+/**
+ * An error answer written straight to a socket, for requests no `ServerResponse` exists for; the
+ * connection closes after it.
+ *
+ * ```ts
+ * socket.end(rawErrorResponse(405, { error: 'METHOD_NOT_ALLOWED', message: '…' }, requestId))
+ * ```
+ */
+export function rawErrorResponse(status: number, body: ErrorBody, requestId?: string): string {
   const json = JSON.stringify(body)
   return [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
     'content-type: application/json; charset=utf-8',
     `content-length: ${Buffer.byteLength(json)}`,
     'connection: close',
+    ...(requestId === undefined ? [] : [`x-request-id: ${requestId}`]),
     '',
     json,
   ].join('\r\n')

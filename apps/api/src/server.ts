@@ -70,14 +70,17 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
     await checkConnectionBudget(pool, dbConfig, logger)
     if (target.embedded && (await seedDemoData(db))) logger.info('demo data loaded')
     const stopPurge = startIdempotencyPurge(db, { retentionMs: config.idempotencyKeyRetentionMs, logger })
-    const app = buildApp({
-      db,
-      writeRetryWithinMs: dbConfig.pool.unavailableWaitMs,
-      logger,
-      metrics,
-      checkDatabase: () => checkDatabase(pool, { timeoutMs: config.readyzTimeoutMs }),
-      traceRoutes: tracerProviderRegistered(),
-    })
+    const app = buildApp(
+      {
+        db,
+        writeRetryWithinMs: dbConfig.pool.unavailableWaitMs,
+        logger,
+        metrics,
+        checkDatabase: () => checkDatabase(pool, { timeoutMs: config.readyzTimeoutMs }),
+        traceRoutes: tracerProviderRegistered(),
+      },
+      config.http,
+    )
     const url = await app.listen({ host: config.host, port: config.port })
     logger.info('api listening', {
       url,

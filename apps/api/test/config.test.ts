@@ -14,6 +14,51 @@ describe('loadApiConfig', () => {
     expect(config.database).toMatchObject({ kind: 'embedded', port: undefined })
   })
 
+  it('defaults the HTTP server limits to the documented values, and takes each from its variable', () => {
+    expect(loadApiConfig({}).http).toEqual({
+      connectionTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 72_000,
+      maxConnections: 900,
+    })
+    expect(
+      loadApiConfig({
+        HTTP_CONNECTION_TIMEOUT_MS: '5000',
+        HTTP_REQUEST_TIMEOUT_MS: '20000',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+        HTTP_MAX_CONNECTIONS: '4000',
+      }).http,
+    ).toEqual({
+      connectionTimeoutMs: 5000,
+      requestTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnections: 4000,
+    })
+  })
+
+  it('rejects HTTP limits that are not whole numbers of at least 1, naming each', () => {
+    let error: unknown
+    try {
+      loadApiConfig({
+        HTTP_CONNECTION_TIMEOUT_MS: '0',
+        HTTP_REQUEST_TIMEOUT_MS: '1.5',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: 'soon',
+        HTTP_MAX_CONNECTIONS: '-3',
+      })
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const issues = (error as ConfigError).issues
+    expect(issues.map((issue) => issue.name).sort()).toEqual([
+      'HTTP_CONNECTION_TIMEOUT_MS',
+      'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+      'HTTP_MAX_CONNECTIONS',
+      'HTTP_REQUEST_TIMEOUT_MS',
+    ])
+    for (const issue of issues) expect(issue.expected).toBe('a whole number ≥ 1')
+  })
+
   it('serves DATABASE_URL when set, with db-core settings applied', () => {
     const config = loadApiConfig({
       DATABASE_URL: 'postgres://a:b@db:5432/x',

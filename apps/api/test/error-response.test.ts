@@ -1,6 +1,7 @@
 import { DatabaseAuthError, DatabaseTlsError, InstrumentedPool } from '@classroom/db-core'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
 import { recordingLogger } from '@classroom/test-kit'
+import { errorCodes } from 'fastify'
 import { describe, expect, inject, it } from 'vitest'
 import { toErrorResponse } from '../src/error-response.js'
 
@@ -42,4 +43,42 @@ describe('toErrorResponse', () => {
       unexpected: true,
     })
   })
+})
+
+describe("fastify's error codes", () => {
+  // Every code fastify exports, made as fastify makes it: the 4xx ones are refusals of a request.
+  const codes = Object.entries(errorCodes).map(([code, make]) => {
+    const error = new make('QUERY', 'x', 'y')
+    return [code, error.statusCode ?? 500, error] as const
+  })
+
+  it('are all walked (fastify exports them)', () => {
+    expect(codes.length).toBeGreaterThan(50)
+    expect(codes.filter(([, status]) => status < 500).length).toBeGreaterThan(10)
+  })
+
+  it.each(codes.filter(([, status]) => status >= 400 && status < 500))(
+    '%s (fastify says %i) -> the same 4xx with the uniform body and a code of the api',
+    (_code, status, error) => {
+      const response = toErrorResponse(error, 'req-3')
+      expect(response.status).toBe(status)
+      expect(response.unexpected).toBe(false)
+      expect(response.body.error).toMatch(/^[A-Z_]+$/)
+      expect(response.body.error).not.toBe('INTERNAL_ERROR')
+      expect(response.body.message).toMatch(/\S/)
+      expect(response.body.message).not.toContain('FST_')
+    },
+  )
+
+  it.each(codes.filter(([, status]) => status >= 500))(
+    '%s (a fault of the server, not of a request) -> 500 INTERNAL_ERROR, logged',
+    (_code, _status, error) => {
+      expect(toErrorResponse(error, 'req-4')).toEqual({
+        status: 500,
+        body: { error: 'INTERNAL_ERROR', message: 'an unexpected error occurred', requestId: 'req-4' },
+        headers: {},
+        unexpected: true,
+      })
+    },
+  )
 })

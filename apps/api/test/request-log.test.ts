@@ -1,22 +1,15 @@
 import { recordingLogger } from '@classroom/test-kit'
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { createMetrics } from '../src/metrics.js'
+import { databaseNeverReached } from '../src/openapi-document.js'
 
 /** The api with no database behind it (its routes compile queries, `/healthz` runs none). */
 function appLoggingAt(infoEnabled: boolean | undefined) {
   const { logger, lines } = recordingLogger()
   const withLevel = infoEnabled === undefined ? logger : { ...logger, isLevelEnabled: () => infoEnabled }
   const app = buildApp({
-    db: new Kysely({
-      dialect: {
-        createAdapter: () => new PostgresAdapter(),
-        createDriver: () => new DummyDriver(),
-        createIntrospector: (db) => new PostgresIntrospector(db),
-        createQueryCompiler: () => new PostgresQueryCompiler(),
-      },
-    }),
+    db: databaseNeverReached(),
     logger: withLevel,
     metrics: createMetrics(),
     writeRetryWithinMs: 0,

@@ -1,11 +1,21 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { createQueryId, type InferResult } from 'kysely'
 import { ApiError } from '../api-error.js'
-import type { AppDependencies } from '../app.js'
-import { idempotentWrite } from '../idempotent-write.js'
+import type { AppDependencies } from '../app-dependencies.js'
 import { classroomView } from './classroom-view.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { idempotentWrite } from './idempotent-write.js'
 import { readOptions } from './read-options.js'
+import {
+  answer,
+  BODY_ERRORS,
+  classroomSchema,
+  DATABASE_ERRORS,
+  errorResponses,
+  extended,
+  PATH_ERRORS,
+  REPLAY_HEADER,
+} from './responses.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
 const MAX_PAGE = 100
@@ -35,6 +45,14 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
             additionalProperties: false,
             properties: { name: nameSchema, capacity: { type: 'integer', minimum: 1, maximum: 100_000 } },
           },
+          response: {
+            201: answer(
+              'The classroom created (for a repeated Idempotency-Key: the first answer, with `idempotent-replayed: true`).',
+              classroomSchema,
+              REPLAY_HEADER,
+            ),
+            ...errorResponses(BODY_ERRORS, DATABASE_ERRORS, ['IDEMPOTENCY_KEY_REUSED']),
+          },
         },
       },
       (request, reply) =>
@@ -59,6 +77,21 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
               limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, finite: true, default: 20 },
               cursor: { type: 'string', minLength: 1, maxLength: 64 },
             },
+          },
+          response: {
+            200: answer(
+              'One page of classrooms in id order; `nextCursor` fetches the next, null on the last.',
+              {
+                type: 'object',
+                required: ['items', 'nextCursor'],
+                additionalProperties: false,
+                properties: {
+                  items: { type: 'array', items: classroomSchema },
+                  nextCursor: { type: ['string', 'null'] },
+                },
+              },
+            ),
+            ...errorResponses(['VALIDATION_FAILED'], DATABASE_ERRORS),
           },
         },
       },
@@ -99,7 +132,18 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
 
     app.get<{ Params: IdParams }>(
       '/classrooms/:id',
-      { schema: { params: idParams } },
+      {
+        schema: {
+          params: idParams,
+          response: {
+            200: answer(
+              'The classroom with the number of students enrolled in it.',
+              extended(classroomSchema, { enrolledCount: { type: 'integer' } }),
+            ),
+            ...errorResponses(PATH_ERRORS, DATABASE_ERRORS, ['CLASSROOM_NOT_FOUND']),
+          },
+        },
+      },
       async (request, reply) => {
         const {
           rows: [row],

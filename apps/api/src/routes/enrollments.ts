@@ -1,7 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
-import type { AppDependencies } from '../app.js'
-import { idempotentWrite } from '../idempotent-write.js'
+import type { AppDependencies } from '../app-dependencies.js'
+import { idempotentWrite } from './idempotent-write.js'
+import {
+  answer,
+  BODY_ERRORS,
+  DATABASE_ERRORS,
+  errorResponses,
+  PATH_ERRORS,
+  REPLAY_HEADER,
+} from './responses.js'
 import { idempotencyHeaders, idParams, idSchema } from './schemas.js'
 
 interface EnrollParams {
@@ -31,6 +39,29 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
             required: ['studentId'],
             additionalProperties: false,
             properties: { studentId: idSchema },
+          },
+          response: {
+            201: answer(
+              'The enrollment made (for a repeated Idempotency-Key: the first answer).',
+              {
+                type: 'object',
+                required: ['classroomId', 'studentId', 'createdAt'],
+                additionalProperties: false,
+                properties: {
+                  classroomId: { type: 'integer' },
+                  studentId: { type: 'integer' },
+                  createdAt: { type: 'string', format: 'date-time' },
+                },
+              },
+              REPLAY_HEADER,
+            ),
+            ...errorResponses(PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
+              'CLASSROOM_NOT_FOUND',
+              'STUDENT_NOT_FOUND',
+              'ALREADY_ENROLLED',
+              'CLASSROOM_FULL',
+              'IDEMPOTENCY_KEY_REUSED',
+            ]),
           },
         },
       },
@@ -103,6 +134,14 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
             required: ['id', 'studentId'],
             additionalProperties: false,
             properties: { id: idSchema, studentId: idSchema },
+          },
+          response: {
+            204: answer('The student is no longer enrolled; no body.', { type: 'null' }, REPLAY_HEADER),
+            // A body, though none is needed, is parsed: its refusals apply too.
+            ...errorResponses(PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
+              'ENROLLMENT_NOT_FOUND',
+              'IDEMPOTENCY_KEY_REUSED',
+            ]),
           },
         },
       },

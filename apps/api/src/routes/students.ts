@@ -1,10 +1,21 @@
 import type { Student } from '@classroom/classroom-db'
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
-import type { AppDependencies } from '../app.js'
-import { idempotentWrite } from '../idempotent-write.js'
+import type { AppDependencies } from '../app-dependencies.js'
 import { classroomView } from './classroom-view.js'
+import { idempotentWrite } from './idempotent-write.js'
 import { readOptions } from './read-options.js'
+import {
+  answer,
+  BODY_ERRORS,
+  classroomSchema,
+  DATABASE_ERRORS,
+  errorResponses,
+  extended,
+  PATH_ERRORS,
+  REPLAY_HEADER,
+  studentSchema,
+} from './responses.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
 const UNIQUE_VIOLATION = '23505'
@@ -41,6 +52,14 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
               },
             },
           },
+          response: {
+            201: answer(
+              'The student created, email lower-cased (for a repeated Idempotency-Key: the first answer).',
+              studentSchema,
+              REPLAY_HEADER,
+            ),
+            ...errorResponses(BODY_ERRORS, DATABASE_ERRORS, ['EMAIL_TAKEN', 'IDEMPOTENCY_KEY_REUSED']),
+          },
         },
       },
       async (request, reply) => {
@@ -66,7 +85,15 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
 
     app.get<{ Params: IdParams }>(
       '/students/:id',
-      { schema: { params: idParams } },
+      {
+        schema: {
+          params: idParams,
+          response: {
+            200: answer('The student.', studentSchema),
+            ...errorResponses(PATH_ERRORS, DATABASE_ERRORS, ['STUDENT_NOT_FOUND']),
+          },
+        },
+      },
       async (request, reply) => {
         const row = await db
           .selectFrom('students')
@@ -80,7 +107,25 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
 
     app.get<{ Params: IdParams }>(
       '/students/:id/classrooms',
-      { schema: { params: idParams } },
+      {
+        schema: {
+          params: idParams,
+          response: {
+            200: answer('The classrooms the student is enrolled in, in id order, each with when.', {
+              type: 'object',
+              required: ['items'],
+              additionalProperties: false,
+              properties: {
+                items: {
+                  type: 'array',
+                  items: extended(classroomSchema, { enrolledAt: { type: 'string', format: 'date-time' } }),
+                },
+              },
+            }),
+            ...errorResponses(PATH_ERRORS, DATABASE_ERRORS, ['STUDENT_NOT_FOUND']),
+          },
+        },
+      },
       async (request, reply) => {
         const { id } = request.params
         // One query (one connection) answers both "does the student exist" and "where is it enrolled".

@@ -3,7 +3,7 @@ import type { Database } from '@classroom/classroom-db'
 import { idempotentTransaction } from '@classroom/db-core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Transaction } from 'kysely'
-import type { AppDependencies } from './app.js'
+import type { AppDependencies } from '../app-dependencies.js'
 
 /** What a write answers: its status and body, stored with its idempotency key. */
 export interface WriteAnswer {

@@ -1,0 +1,18 @@
+// What the api's routes need from the outside world: its own module so app.ts and the routes both import it, not each other.
+import type { Database } from '@classroom/classroom-db'
+import type { DatabaseHealth, DbLogger } from '@classroom/db-core'
+import type { Kysely } from 'kysely'
+import type { ApiMetrics } from './metrics.js'
+
+/** What the routes need from the outside world. */
+export interface AppDependencies {
+  readonly db: Kysely<Database>
+  readonly logger: DbLogger
+  readonly metrics: ApiMetrics
+  /** How long a write whose connection was lost is run again (or found committed): the pool's ride-through. */
+  readonly writeRetryWithinMs: number
+  /** Pings the database for `/readyz`. */
+  readonly checkDatabase: () => Promise<DatabaseHealth>
+  /** A tracer provider is registered: name each request's span by its route. */
+  readonly traceRoutes?: boolean
+}

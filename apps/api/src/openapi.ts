@@ -1,0 +1,47 @@
+// The api's OpenAPI 3.1 document: built by @fastify/swagger from the routes' schemas, served at /documentation/json.
+import swagger from '@fastify/swagger'
+import type { FastifyInstance } from 'fastify'
+import { answer, errorResponses } from './routes/responses.js'
+
+/** Where the document is served. */
+export const OPENAPI_PATH = '/documentation/json'
+
+/**
+ * Registers @fastify/swagger on `app` itself (within a plugin it would see only that plugin's routes)
+ * and the route serving the document at {@link OPENAPI_PATH}. Call before the routes are registered:
+ * the plugin learns them as they are added.
+ *
+ * ```ts
+ * registerOpenApi(app)
+ * app.register(classroomRoutes(deps))
+ * ```
+ */
+export function registerOpenApi(app: FastifyInstance): void {
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Classroom API',
+        version: '1.0.0',
+        description:
+          'Classrooms, students and enrollments. Every error is `{ error, message, field?, requestId? }` with a ' +
+          'stable `error` code; an unknown path answers 404 `NOT_FOUND`, `CONNECT` 405 `METHOD_NOT_ALLOWED`. ' +
+          'POST and DELETE take an optional `Idempotency-Key`.',
+      },
+    },
+  })
+  app.register(async (scope) => {
+    scope.get(
+      OPENAPI_PATH,
+      {
+        schema: {
+          response: {
+            200: answer('This document.', { type: 'object', additionalProperties: true }),
+            ...errorResponses(),
+          },
+        },
+      },
+      () => scope.swagger(),
+    )
+  })
+}
