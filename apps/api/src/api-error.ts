@@ -22,6 +22,7 @@ export const API_ERROR_STATUSES = {
   INTERNAL_ERROR: 500,
   POOL_TIMEOUT: 503,
   DATABASE_UNAVAILABLE: 503,
+  DATABASE_AT_CAPACITY: 503,
 } as const
 
 export type ApiErrorCode = keyof typeof API_ERROR_STATUSES

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import {
+  DatabaseAtCapacityError,
   DatabaseUnavailableError,
   IdempotencyKeyReusedError,
   isConnectionError,
@@ -99,6 +100,14 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
       503,
       { error: 'POOL_TIMEOUT', message: 'the service is at its database connection limit; retry shortly' },
       { 'retry-after': RETRY_AFTER_POOL_TIMEOUT },
+    )
+  }
+  if (error instanceof DatabaseAtCapacityError) {
+    // Up but full (53300, too many clients), and the pool holds no connection to queue for.
+    return expected(
+      503,
+      { error: 'DATABASE_AT_CAPACITY', message: 'the database accepts no more connections; retry shortly' },
+      { 'retry-after': RETRY_AFTER_UNAVAILABLE },
     )
   }
   if (error instanceof DatabaseUnavailableError || isConnectionError(error)) {

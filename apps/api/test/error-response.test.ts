@@ -1,7 +1,13 @@
-import { DatabaseAuthError, DatabaseTlsError, InstrumentedPool } from '@classroom/db-core'
+import {
+  DatabaseAtCapacityError,
+  DatabaseAuthError,
+  DatabaseTlsError,
+  InstrumentedPool,
+} from '@classroom/db-core'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
 import { recordingLogger } from '@classroom/test-kit'
 import { errorCodes } from 'fastify'
+import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
 import { toErrorResponse } from '../src/error-response.js'
 
@@ -41,6 +47,40 @@ describe('toErrorResponse', () => {
       body: { error: 'INTERNAL_ERROR', message: 'an unexpected error occurred', requestId: 'req-2' },
       headers: {},
       unexpected: true,
+    })
+  })
+})
+
+describe('a server that refuses new connections for capacity', () => {
+  it('answers 503 DATABASE_AT_CAPACITY with Retry-After when the pool holds no connection to queue for', async () => {
+    // A real refusal (53300): a role whose CONNECTION LIMIT is 0, on the run's test server.
+    const admin = new pg.Client({ connectionString: inject('databaseUrl') })
+    await admin.connect()
+    await admin.query('drop role if exists api_capped')
+    await admin.query(`create role api_capped login password 'capped' connection limit 0`)
+    await admin.end()
+    const url = new URL(inject('databaseUrl'))
+    url.username = 'api_capped'
+    url.password = 'capped'
+    const pool = new InstrumentedPool({
+      connectionString: url.toString(),
+      pool: { unavailableWaitMs: 100 },
+      logger: recordingLogger().logger,
+    })
+    const refused = await pool.query('select 1').then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    await pool.end()
+    expect(refused).toBeInstanceOf(DatabaseAtCapacityError)
+    expect(toErrorResponse(refused, 'req-3')).toEqual({
+      status: 503,
+      body: {
+        error: 'DATABASE_AT_CAPACITY',
+        message: 'the database accepts no more connections; retry shortly',
+      },
+      headers: { 'retry-after': '2' },
+      unexpected: false,
     })
   })
 })

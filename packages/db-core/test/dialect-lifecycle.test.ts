@@ -74,6 +74,15 @@ describe("InstrumentedPostgresDialect's lifecycle: Kysely's PostgresDialect's", 
     })
   })
 
+  it('db.destroy() after the app ended the pool itself resolves (the pool refuses a second end(), Kysely is not told twice)', async () => {
+    const pool = newPool()
+    const db = new Kysely({ dialect: new InstrumentedPostgresDialect({ pool }) })
+    await sql`select 1`.execute(db)
+    await pool.end()
+    await expect(pool.end()).rejects.toThrow('Called end on pool more than once')
+    await expect(db.destroy()).resolves.toBeUndefined()
+  })
+
   it('a pool handed over and only used directly is the caller to end: the process stays alive', async () => {
     // The check above can fail: a pool left open keeps its process running.
     await expect(runScenario('given pool, used directly', 2_000)).resolves.toBe('still running')

@@ -78,7 +78,11 @@ const EVERY_ROUTE: readonly ApiErrorCode[] = [
   'INTERNAL_ERROR',
 ]
 /** What a route reading the database can also answer. */
-export const DATABASE_ERRORS: readonly ApiErrorCode[] = ['POOL_TIMEOUT', 'DATABASE_UNAVAILABLE']
+export const DATABASE_ERRORS: readonly ApiErrorCode[] = [
+  'POOL_TIMEOUT',
+  'DATABASE_UNAVAILABLE',
+  'DATABASE_AT_CAPACITY',
+]
 /** What a route with path parameters can also answer. */
 export const PATH_ERRORS: readonly ApiErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_URL', 'URL_TOO_LONG']
 /** What a route taking a body can also answer. */

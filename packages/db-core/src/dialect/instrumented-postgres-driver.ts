@@ -156,8 +156,9 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
     return RELEASED
   }
 
+  /** Ends the pool, unless the app already ended it (pg-pool refuses a second `end()` after the first). */
   destroy(): Promise<void> {
-    return this.#pool.end()
+    return this.#pool.ended ? RELEASED : this.#pool.end()
   }
 
   /** Taken synchronously, so the caller's async frames are in the stack. */
