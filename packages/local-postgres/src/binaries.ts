@@ -13,6 +13,9 @@ export interface PostgresBinaries {
   readonly version: string
 }
 
+/** Names the copy of the binaries in the temp directory, shared by every cluster of that version. */
+export const BINARIES_COPY_PREFIX = 'local-postgres-binaries-'
+
 interface PlatformPackage {
   postgres: string
   initdb: string
@@ -42,7 +45,7 @@ export async function locateBinaries(runAs: RunAs | undefined): Promise<Postgres
     return { postgres: shipped.postgres, initdb: shipped.initdb, version }
   }
   const nativeDir = path.dirname(path.dirname(shipped.postgres))
-  const copyDir = path.join(tmpdir(), `local-postgres-${version.replace(/\W+/g, '_')}`, 'native')
+  const copyDir = path.join(tmpdir(), `${BINARIES_COPY_PREFIX}${version.replace(/\W+/g, '_')}`, 'native')
   if (!(await exists(path.join(copyDir, 'bin', 'postgres')))) {
     // Copy beside the target and rename, so a concurrent starter never sees half a tree.
     const staging = `${copyDir}.${process.pid}.tmp`
