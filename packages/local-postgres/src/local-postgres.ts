@@ -15,7 +15,7 @@ import {
   writeServerFile,
 } from './base-backup.js'
 import { locateBinaries, type PostgresBinaries } from './binaries.js'
-import { type RunAs, resolveRunAs } from './run-as.js'
+import { type RunAs, refuseIfUnreachable, resolveRunAs } from './run-as.js'
 import { PortTakenError, proveServerIsOurs } from './server-identity.js'
 
 /**
@@ -787,6 +787,7 @@ async function initialiseIfNeeded(
   }
   // Parents stay traversable (the service user must reach the data directory); only it is private.
   await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 })
+  if (runAs) refuseIfUnreachable(path.dirname(dataDir), runAs)
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   if (runAs) await chown(dataDir, runAs.uid, runAs.gid)
   const password = randomBytes(18).toString('base64url')

@@ -1,5 +1,5 @@
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { BINARIES_COPY_PREFIX } from '../src/binaries.js'
@@ -91,6 +91,22 @@ describe('LocalPostgres.start on a new nested data directory', () => {
       expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
     } finally {
       await cluster.stop()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
+
+// Only root runs PostgreSQL as another user, who may be kept out of a private directory.
+describe.runIf(userInfo().uid === 0)('LocalPostgres.start as root', () => {
+  it('refuses a data directory under a directory private to root, saying why and what to choose', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'local-postgres-private-'))
+    try {
+      const dataDir = path.join(root, 'pg', 'data')
+      await expect(LocalPostgres.start({ dataDir })).rejects.toThrow(
+        `PostgreSQL runs as the "postgres" user (it refuses to run as root), who cannot reach ${path.join(root, 'pg')}: a directory above it is private.`,
+      )
+      await expect(stat(dataDir)).rejects.toThrow(/ENOENT/)
+    } finally {
       await rm(root, { recursive: true, force: true })
     }
   })
