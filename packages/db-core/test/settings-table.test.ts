@@ -42,6 +42,21 @@ describe('the settings have one source', () => {
     expect(() => withSettingsTable('no table here')).toThrow(/has no <!-- settings-table:begin/)
   })
 
+  it('shows each variable beside the typed option it sets and its unit, seconds apart from milliseconds', () => {
+    const rows = new Map(cells(renderSettingsTable()).map(([name, ...rest]) => [name, rest]))
+    expect(rows.get('variable')).toEqual(['typed option', 'unit', 'default', 'meaning'])
+    expect(rows.get('`DB_POOL_TIMEOUT_SECONDS`')?.slice(0, 3)).toEqual([
+      '`pool.acquireTimeoutMs`',
+      'seconds (option: ms)',
+      '`30`',
+    ])
+    expect(rows.get('`DB_POOL_PRE_PING_TIMEOUT_MS`')?.slice(0, 2)).toEqual(['`pool.prePingTimeoutMs`', 'ms'])
+    expect(rows.get('`DB_POOL_SIZE`')?.slice(0, 2)).toEqual(['`pool.size`', ''])
+    expect(rows.get('`LOG_LEVEL`')?.slice(0, 2)).toEqual(['createLogger `level`', ''])
+    for (const setting of DB_ENV_SETTINGS)
+      expect(rows.get(`\`${setting.name}\``)?.[0]).toBe(`\`${setting.option}\``)
+  })
+
   it('every typed option has exactly one variable, and every variable is in the env spec', () => {
     const paths = Object.entries(OPTION_RULES).flatMap(([section, rules]) =>
       Object.keys(rules).map((key) => `${section}.${key}`),
