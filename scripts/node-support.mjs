@@ -2,8 +2,8 @@
 // (the one place that states it): `^major.minor.patch` ranges joined by `||`. Plain JavaScript that
 // any Node runs, so that an unsupported one gets a clear message instead of a failure further on.
 //
-//   node scripts/node-support.mjs          exit 0 on a supported Node, else 1 with what to install
-//   node scripts/node-support.mjs v22.3.0  the same for a given version, without a message
+//   node scripts/node-support.mjs          exit 0 on a supported Node, else 1 saying what to install
+//   node scripts/node-support.mjs v22.3.0  the same for a given version
 import { readFileSync } from 'node:fs'
 
 const root = new URL('../package.json', import.meta.url)
@@ -23,11 +23,10 @@ function satisfies(version, alternatives) {
   })
 }
 
-const asked = process.argv[2]
-if (asked !== undefined) process.exit(satisfies(asked, range) ? 0 : 1)
-if (!satisfies(process.version, range)) {
+const version = process.argv[2] ?? process.version
+if (!satisfies(version, range)) {
   process.stderr.write(
-    `Node ${process.version} is not supported: this project needs Node ${range} (package.json engines).\n` +
+    `Node ${version} is not supported: this project needs Node ${range} (package.json engines).\n` +
       `Install Node ${nvmrc} (.nvmrc): \`nvm install\` or \`fnm use --install-if-missing\` in this directory, ` +
       `or https://nodejs.org/en/download; then run this again.\n`,
   )
