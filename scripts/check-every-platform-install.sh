@@ -1,5 +1,14 @@
 #!/usr/bin/env bash
-# CI: installs every platform's optional packages (status=0
+# CI: installs every platform's optional packages (pnpm install --force), as a Mac or an ARM machine
+# installs its own, and fails when that install fails or rewrites pnpm-workspace.yaml (pnpm adds
+# "set this to true or false" lines there for a dependency build allowBuilds does not name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+before=$(mktemp)
+trap 'rm -f "$before"' EXIT
+cp pnpm-workspace.yaml "$before"
+status=0
 pnpm install --force --frozen-lockfile || status=$?
 if ! cmp -s "$before" pnpm-workspace.yaml; then
   echo "pnpm install --force rewrote pnpm-workspace.yaml; name these builds in allowBuilds:" >&2
