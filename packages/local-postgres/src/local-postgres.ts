@@ -839,6 +839,7 @@ function runToCompletion(file: string, args: string[], runAs: RunAs | undefined)
   })
 }
 
+/** Another server on the port would answer our clients: refuse before starting anything. */
 async function refuseIfPortTaken(port: number): Promise<void> {
   if (!(await portIsFree(port))) throw new PortTakenError(port, 'something already listens there')
 }
