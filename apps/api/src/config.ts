@@ -83,7 +83,7 @@ export interface ApiConfig {
  * ```
  */
 export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
-  const clean = parseEnv(apiEnvSpec, env)
+  const clean = parseEnv(env, apiEnvSpec)
   if (clean.DATABASE_MIGRATION_URL && !clean.DATABASE_URL) {
     // The embedded database migrates with an owner role of its own: a URL here would be ignored.
     throw new ConfigError([

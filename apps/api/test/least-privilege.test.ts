@@ -261,6 +261,31 @@ describe('the embedded default', () => {
   })
 })
 
+describe('the embedded default with another PostgreSQL on EMBEDDED_PG_PORT', () => {
+  it('fails naming the port and creates no role, database or table on that server', async () => {
+    const foreign = await LocalPostgres.temporary()
+    const root = await embeddedRoot()
+    try {
+      const config = loadApiConfig({
+        EMBEDDED_PG_DATA_DIR: path.join(root, 'pg'),
+        EMBEDDED_PG_PORT: String(foreign.port),
+        PORT: '0',
+      })
+      await expect(startApi(config, recordingLogger().logger)).rejects.toThrow(
+        `Port ${foreign.port} on 127.0.0.1 is taken by another server`,
+      )
+      const created = await foreign.query(
+        'select rolname from pg_roles where rolname = any($1) union all select datname from pg_database where datname = $2',
+        [[EMBEDDED_ROLES.owner, EMBEDDED_ROLES.app], EMBEDDED_ROLES.database],
+      )
+      expect(created).toEqual([])
+    } finally {
+      await foreign.destroy()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('an embedded data directory from before the roles', () => {
   let root: string
   let api: RunningApi | undefined

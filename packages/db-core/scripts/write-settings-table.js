@@ -3,14 +3,8 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { DB_ENV_SETTINGS, envDefault } from '../dist/config/env-settings.js'
-import { LOGGER_ENV_SETTINGS } from '../dist/config/logger-env.js'
-import { README, renderSettingsTable, withSettingsTable } from './settings-table.js'
+import { withSettingsTable } from '../dist/config/settings-table.js'
 
-const table = renderSettingsTable({
-  settings: DB_ENV_SETTINGS,
-  loggerSettings: LOGGER_ENV_SETTINGS,
-  envDefault,
-})
-writeFileSync(README, withSettingsTable(readFileSync(README, 'utf8'), table))
-execFileSync('pnpm', ['exec', 'biome', 'format', '--write', fileURLToPath(README)], { stdio: 'inherit' })
+const README = fileURLToPath(new URL('../README.md', import.meta.url))
+writeFileSync(README, withSettingsTable(readFileSync(README, 'utf8')))
+execFileSync('pnpm', ['exec', 'biome', 'format', '--write', README], { stdio: 'inherit' })

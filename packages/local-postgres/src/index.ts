@@ -8,4 +8,5 @@ export {
   type ShutdownMode,
   type StandbyOptions,
 } from './local-postgres.js'
+export { PortTakenError } from './server-identity.js'
 export { createTestDatabase, provideTestDatabase, type TestDatabase } from './test-database.js'

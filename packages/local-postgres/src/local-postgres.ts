@@ -4,7 +4,7 @@ import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { findFreePort } from '@classroom/test-kit'
+import { findFreePort, portIsFree } from '@classroom/test-kit'
 import pg from 'pg'
 import {
   configureStandby,
@@ -15,7 +15,8 @@ import {
   writeServerFile,
 } from './base-backup.js'
 import { locateBinaries, type PostgresBinaries } from './binaries.js'
-import { type RunAs, resolveRunAs } from './run-as.js'
+import { type RunAs, refuseIfUnreachable, resolveRunAs } from './run-as.js'
+import { PortTakenError, proveServerIsOurs } from './server-identity.js'
 
 /**
  * How the postmaster is asked to stop, as in `pg_ctl stop -m`.
@@ -43,7 +44,9 @@ export interface LocalPostgresOptions {
    */
   readonly dataDir: string
   /**
-   * TCP port on 127.0.0.1. Defaults to a free port chosen at each start.
+   * TCP port on 127.0.0.1. When another server holds it, the start fails at once with a
+   * {@link PortTakenError} naming it. Defaults to a free port, chosen again when one is taken before
+   * the server binds it; later starts and restarts keep the port.
    *
    * ```ts
    * await LocalPostgres.start({ dataDir, port: 54329 })
@@ -110,6 +113,8 @@ export interface StandbyOptions extends Pick<LocalPostgresOptions, 'settings' | 
 export type ClusterRole = 'primary' | 'standby'
 
 const SUPERUSER = 'postgres'
+/** Free ports tried, with no port asked for, before a start gives up. */
+const PORT_CHOICES = 5
 const PASSWORD_FILE = 'local-postgres.password'
 const LOG_TAIL_LINES = 40
 const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
@@ -206,17 +211,13 @@ export class LocalPostgres {
   static async #launch(options: LocalPostgresOptions, ownDir: string): Promise<LocalPostgres> {
     const runAs = resolveRunAs()
     const binaries = await locateBinaries(runAs)
+    // Before initdb: a port asked for and taken fails at once.
+    if (options.port !== undefined) await refuseIfPortTaken(options.port)
     const password = await initialiseIfNeeded(options.dataDir, binaries, runAs)
-    const cluster = new LocalPostgres(
-      options,
-      ownDir,
-      binaries,
-      runAs,
-      password,
-      options.port ?? (await findFreePort()),
+    return startOnPort(
+      options.port,
+      (port) => new LocalPostgres(options, ownDir, binaries, runAs, password, port),
     )
-    await cluster.start()
-    return cluster
   }
 
   /** The PostgreSQL version of the binaries, e.g. `18.4`. */
@@ -283,6 +284,7 @@ export class LocalPostgres {
   async start(): Promise<void> {
     if (this.#process) throw new Error(`PostgreSQL is already running (pid ${this.#process.pid}).`)
     await refuseIfAlreadyRunning(this.#options.dataDir)
+    await refuseIfPortTaken(this.#port)
     const settings = { ...DEFAULT_SETTINGS, ...this.#options.settings }
     const args = ['-D', this.#options.dataDir, '-p', String(this.#port)]
     for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`)
@@ -459,21 +461,26 @@ export class LocalPostgres {
         this.#runAs,
       )
       const { synchronous_standby_names: _, ...inherited } = this.#options.settings ?? {}
-      standby = new LocalPostgres(
-        {
-          dataDir,
-          settings: { ...inherited, ...options.settings },
-          onLog: options.onLog,
-          startTimeoutMs,
-        },
-        root,
-        this.#binaries,
-        this.#runAs,
-        this.#password,
-        await findFreePort(),
-      )
-      standby.#upstream = { primary: this, name }
-      await standby.start()
+      const upstream = { primary: this, name }
+      const standbyOptions = {
+        dataDir,
+        settings: { ...inherited, ...options.settings },
+        onLog: options.onLog,
+        startTimeoutMs,
+      }
+      const standbyRoot = root
+      standby = await startOnPort(undefined, (port) => {
+        const made = new LocalPostgres(
+          standbyOptions,
+          standbyRoot,
+          this.#binaries,
+          this.#runAs,
+          this.#password,
+          port,
+        )
+        made.#upstream = upstream
+        return made
+      })
       await this.#waitForStreaming(standby, name, false, startTimeoutMs)
       if (options.synchronous) {
         await this.#editSynchronousStandbys((names) => [...names, name])
@@ -709,12 +716,26 @@ export class LocalPostgres {
       })
       try {
         await client.connect()
-        await client.end()
-        return
       } catch (error) {
         lastError = error
         await client.end().catch(() => undefined)
         await sleep(50)
+        continue
+      }
+      try {
+        await proveServerIsOurs(client, {
+          dataDir: this.#options.dataDir,
+          port: this.#port,
+          postmasterPid: child.pid as number,
+        })
+        return
+      } catch (error) {
+        // Ours failed to bind while another server answered: it must not keep running (or retrying) unseen.
+        child.kill(SHUTDOWN_SIGNAL.immediate)
+        await this.#exited
+        throw error
+      } finally {
+        await client.end().catch(() => undefined)
       }
     }
     child.kill(SHUTDOWN_SIGNAL.immediate)
@@ -734,6 +755,26 @@ export class LocalPostgres {
   }
 }
 
+/**
+ * Starts the cluster `make` builds for a port: on `asked`, or with none asked on a free port,
+ * choosing again (up to {@link PORT_CHOICES} times) when another server takes it first.
+ */
+async function startOnPort(
+  asked: number | undefined,
+  make: (port: number) => LocalPostgres,
+): Promise<LocalPostgres> {
+  for (let choice = 1; ; choice++) {
+    const cluster = make(asked ?? (await findFreePort()))
+    try {
+      await cluster.start()
+      return cluster
+    } catch (error) {
+      if (asked === undefined && error instanceof PortTakenError && choice < PORT_CHOICES) continue
+      throw error
+    }
+  }
+}
+
 /** Runs initdb on an empty data directory, and returns the superuser's password. */
 async function initialiseIfNeeded(
   dataDir: string,
@@ -746,6 +787,7 @@ async function initialiseIfNeeded(
   }
   // Parents stay traversable (the service user must reach the data directory); only it is private.
   await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 })
+  if (runAs) refuseIfUnreachable(path.dirname(dataDir), runAs)
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   if (runAs) await chown(dataDir, runAs.uid, runAs.gid)
   const password = randomBytes(18).toString('base64url')
@@ -795,6 +837,11 @@ function runToCompletion(file: string, args: string[], runAs: RunAs | undefined)
       else reject(new Error(`${path.basename(file)} failed (code ${code}, signal ${signal}):\n${output}`))
     })
   })
+}
+
+/** Another server on the port would answer our clients: refuse before starting anything. */
+async function refuseIfPortTaken(port: number): Promise<void> {
+  if (!(await portIsFree(port))) throw new PortTakenError(port, 'something already listens there')
 }
 
 /** A postmaster that outlived its owner still holds the data directory: say so instead of a cryptic lock error. */

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process'
-import { userInfo } from 'node:os'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { tmpdir, userInfo } from 'node:os'
 
 /** The operating-system identity the PostgreSQL processes run as. */
 export interface RunAs {
@@ -35,6 +35,23 @@ export function resolveRunAs(): RunAs | undefined {
   const created = lookupUser(SERVICE_USER)
   if (!created) throw userCreationError(new Error('user not found after useradd'))
   return created
+}
+
+/**
+ * Throws, saying what to do, when `runAs` cannot enter `dir`: a directory above it is private to
+ * root (a 0700 home, or what `mktemp -d` makes), which would fail initdb with a bare "Permission denied".
+ *
+ * ```ts
+ * refuseIfUnreachable('/root/pg/data', runAs) // throws
+ * ```
+ */
+export function refuseIfUnreachable(dir: string, runAs: RunAs): void {
+  const probe = spawnSync('/bin/sh', ['-c', 'cd -- "$1"', 'sh', dir], { uid: runAs.uid, gid: runAs.gid })
+  if (probe.status === 0) return
+  throw new Error(
+    `PostgreSQL runs as the "${runAs.name}" user (it refuses to run as root), who cannot reach ${dir}: ` +
+      `a directory above it is private. Choose a data directory under one every user can traverse, such as ${tmpdir()}.`,
+  )
 }
 
 function lookupUser(name: string): RunAs | undefined {

@@ -1,7 +1,8 @@
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { BINARIES_COPY_PREFIX } from '../src/binaries.js'
 import { LocalPostgres } from '../src/index.js'
 
 describe('LocalPostgres', () => {
@@ -95,6 +96,22 @@ describe('LocalPostgres.start on a new nested data directory', () => {
   })
 })
 
+// Only root runs PostgreSQL as another user, who may be kept out of a private directory.
+describe.runIf(userInfo().uid === 0)('LocalPostgres.start as root', () => {
+  it('refuses a data directory under a directory private to root, saying why and what to choose', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'local-postgres-private-'))
+    try {
+      const dataDir = path.join(root, 'pg', 'data')
+      await expect(LocalPostgres.start({ dataDir })).rejects.toThrow(
+        `PostgreSQL runs as the "postgres" user (it refuses to run as root), who cannot reach ${path.join(root, 'pg')}: a directory above it is private.`,
+      )
+      await expect(stat(dataDir)).rejects.toThrow(/ENOENT/)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('LocalPostgres.destroy', () => {
   it('removes the data directory it was started on and nothing beside it', async () => {
     const root = await mkdtemp(path.join(tmpdir(), 'local-postgres-destroy-'))
@@ -131,7 +148,10 @@ describe('LocalPostgres.destroy', () => {
       await expect(LocalPostgres.temporary({ settings: { no_such_setting: 'on' } })).rejects.toThrow(
         /exited during start-up/,
       )
-      expect(await readdir(scratch)).toEqual([])
+      // Its own temp directory is gone; the binaries' copy (made when the server user cannot reach the
+      // checkout, as for root in a 0700 directory) is shared by every cluster, and stays.
+      const left = await readdir(scratch)
+      expect(left.filter((name) => !name.startsWith(BINARIES_COPY_PREFIX))).toEqual([])
     } finally {
       vi.unstubAllEnvs()
       await rm(scratch, { recursive: true, force: true })

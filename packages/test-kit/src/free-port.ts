@@ -44,6 +44,18 @@ export async function findClosedPort(): Promise<number> {
   throw new Error(`no closed port found in ${LOWEST_CLOSED_PORT}–${LOWEST_PORT - 1} after ${TRIES} tries`)
 }
 
+/**
+ * Whether nothing listens on `port` of 127.0.0.1 right now (a server there, or on every address,
+ * keeps it from being bound).
+ *
+ * ```ts
+ * if (!(await portIsFree(5432))) throw new Error('port 5432 is taken')
+ * ```
+ */
+export async function portIsFree(port: number): Promise<boolean> {
+  return (await listenable(port)) !== false
+}
+
 function ephemeralRange(): [number, number] {
   try {
     const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')

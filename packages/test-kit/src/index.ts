@@ -1,5 +1,5 @@
 export { makeCertificates, type TestCertificates } from './certificates.js'
 export { UsageError, wholeNumberOption } from './cli-options.js'
-export { findClosedPort, findFreePort } from './free-port.js'
+export { findClosedPort, findFreePort, portIsFree } from './free-port.js'
 export { type RecordedLine, recordingLogger } from './recording-logger.js'
 export { type ApiProcess, type SpawnApiOptions, spawnApi } from './spawn-api.js'

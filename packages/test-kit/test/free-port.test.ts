@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { findClosedPort, findFreePort } from '../src/index.js'
+import { findClosedPort, findFreePort, portIsFree } from '../src/index.js'
 
 describe('findFreePort', () => {
   it('picks ports below the ephemeral range that a server can listen on', async () => {
@@ -37,5 +37,16 @@ describe('findClosedPort', () => {
       expect(refused).toBe('ECONNREFUSED')
       expect(await findFreePort()).toBeGreaterThanOrEqual(20_000)
     }
+  })
+})
+
+describe('portIsFree', () => {
+  it('says a port is taken while a server listens on it, and free once it has closed', async () => {
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    expect(await portIsFree(port)).toBe(false)
+    await new Promise((resolve) => server.close(resolve))
+    expect(await portIsFree(port)).toBe(true)
   })
 })

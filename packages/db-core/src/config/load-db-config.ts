@@ -50,7 +50,7 @@ function validatorFor(setting: EnvSetting): ValidatorSpec<EnvValue> {
  *
  * ```ts
  * const apiEnvSpec = { ...dbEnvSpec, PORT: wholeNumber(0)({ default: 3000 }) }
- * const env = parseEnv(apiEnvSpec, process.env)
+ * const env = parseEnv(process.env, apiEnvSpec)
  * const config = dbConfigFromEnv(env)
  * ```
  */
@@ -74,7 +74,7 @@ const BY_VARIABLE: OptionNaming = {
  * variable name.
  *
  * ```ts
- * const env = parseEnv({ ...dbEnvSpec, PORT: wholeNumber(0)({ default: 3000 }) }, process.env)
+ * const env = parseEnv(process.env, { ...dbEnvSpec, PORT: wholeNumber(0)({ default: 3000 }) })
  * const config = dbConfigFromEnv(env)
  * ```
  */
@@ -105,5 +105,5 @@ export function dbConfigFromEnv(env: Readonly<Record<string, unknown>>): DbConfi
  * ```
  */
 export function loadDbConfig(env: Readonly<Record<string, string | undefined>> = process.env): DbConfig {
-  return dbConfigFromEnv(parseEnv(dbEnvSpec, env))
+  return dbConfigFromEnv(parseEnv(env, dbEnvSpec))
 }

@@ -16,7 +16,7 @@ export const LOGGER_ENV_SETTINGS = [
  * The logger's variables, to spread into an app's env spec beside `dbEnvSpec`.
  *
  * ```ts
- * const env = parseEnv({ ...dbEnvSpec, ...loggerEnvSpec }, process.env)
+ * const env = parseEnv(process.env, { ...dbEnvSpec, ...loggerEnvSpec })
  * const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT })
  * ```
  */

@@ -1,26 +1,50 @@
-import { DB_ENV_SETTINGS, envDefault } from './env-settings.js'
+import { DB_ENV_SETTINGS, type EnvSetting, envDefault } from './env-settings.js'
 import { LOGGER_ENV_SETTINGS } from './logger-env.js'
 
 /**
  * The README's settings table (markdown), made from {@link DB_ENV_SETTINGS} and the logger's
- * variables: names, defaults and meanings have one source. A test keeps the README equal to it;
+ * variables: names, typed options, units, defaults and meanings have one source. Each variable
+ * stands beside the typed option it sets and its unit, so the seconds of a `*_SECONDS` variable
+ * are seen to land in a millisecond option. A test keeps the README equal to it;
  * `pnpm --filter @classroom/db-core settings-table` rewrites it.
  *
  * ```ts
  * const table = renderSettingsTable()
- * table.startsWith('| variable | default | meaning |') // true
+ * table.startsWith('| variable | typed option | unit | default | meaning |') // true
  * ```
  */
 export function renderSettingsTable(): string {
   const rows = [
-    ...DB_ENV_SETTINGS.map((s) => [s.name, s.defaultText ?? codeOrEmpty(envDefault(s)), s.meaning]),
-    ...LOGGER_ENV_SETTINGS.map((s) => [s.name, codeOrEmpty(s.default), s.meaning]),
+    ...DB_ENV_SETTINGS.map((s) => [
+      s.name,
+      `\`${s.option}\``,
+      unitOf(s),
+      s.defaultText ?? codeOrEmpty(envDefault(s)),
+      s.meaning,
+    ]),
+    // The logger's variables are named after createLogger's options: LOG_LEVEL sets `level`.
+    ...LOGGER_ENV_SETTINGS.map((s) => [
+      s.name,
+      `createLogger \`${s.name.replace(/^LOG_/, '').toLowerCase()}\``,
+      '',
+      codeOrEmpty(s.default),
+      s.meaning,
+    ]),
   ]
   return [
-    '| variable | default | meaning |',
-    '| --- | --- | --- |',
-    ...rows.map(([name, fallback, meaning]) => `| \`${name}\` | ${fallback} | ${meaning} |`),
+    '| variable | typed option | unit | default | meaning |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map(
+      ([name, option, unit, fallback, meaning]) =>
+        `| \`${name}\` | ${option} | ${unit} | ${fallback} | ${meaning} |`,
+    ),
   ].join('\n')
+}
+
+/** A variable's unit and, when it differs, its option's: seconds in the variable, milliseconds in the option. */
+function unitOf(setting: EnvSetting): string {
+  if (setting.seconds) return 'seconds (option: ms)'
+  return setting.option.endsWith('Ms') ? 'ms' : ''
 }
 
 const BEGIN = '<!-- settings-table:begin (generated: pnpm --filter @classroom/db-core settings-table) -->'

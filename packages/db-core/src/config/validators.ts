@@ -11,18 +11,18 @@ import { redactValue } from '../logging/redact.js'
 import { parseConnectionUrl } from './connection-url.js'
 
 /**
- * Validates `env` against an envalid spec and returns the typed, frozen result. Unlike envalid's
- * default reporter, which prints and exits the process, it throws one {@link ConfigError} listing
- * every bad variable. Specs compose by spreading, so an app validates its own variables and
+ * Validates `env` against an envalid spec and returns the typed, frozen result, its arguments in the
+ * order of envalid's `cleanEnv(env, spec)`. Unlike envalid's default reporter, which prints and
+ * exits the process, it throws one {@link ConfigError} listing every bad variable. Specs compose by spreading, so an app validates its own variables and
  * db-core's in one pass:
  *
  * ```ts
- * const env = parseEnv({ ...dbEnvSpec, PORT: wholeNumber(1)({ default: 3000 }) }, process.env)
+ * const env = parseEnv(process.env, { ...dbEnvSpec, PORT: wholeNumber(1)({ default: 3000 }) })
  * ```
  */
 export function parseEnv<S extends object>(
-  spec: S,
   env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  spec: S,
 ): CleanedEnv<S> {
   return cleanEnv(env, spec, {
     reporter: ({ errors }) => {
