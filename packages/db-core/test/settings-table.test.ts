@@ -35,7 +35,9 @@ describe('the settings have one source', () => {
     const names = cells(renderSettingsTable())
       .slice(1)
       .map(([name]) => name)
-    expect(names).toEqual([...DB_ENV_SETTINGS, ...LOGGER_ENV_SETTINGS].map((setting) => `\`${setting.name}\``))
+    expect(names).toEqual(
+      [...DB_ENV_SETTINGS, ...LOGGER_ENV_SETTINGS].map((setting) => `\`${setting.name}\``),
+    )
   })
 
   it('rewrites only the table between its markers, and names the markers when they are missing', () => {
