@@ -329,9 +329,9 @@ describe('an embedded data directory from before the roles', () => {
   })
 })
 
-describe('the README', () => {
+describe("the api's README", () => {
   it('shows the DBA every statement servingRoleGrants makes, as it makes it', async () => {
-    const readme = await readFile(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8')
+    const readme = await readFile(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')
     for (const statement of servingRoleGrants(EMBEDDED_ROLES)) expect(readme).toContain(`${statement};\n`)
   })
 })
