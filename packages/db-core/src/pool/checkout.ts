@@ -136,7 +136,7 @@ export class Checkouts {
     if (
       signal?.aborted ||
       (ctx.loopWatch.stalled(startedAt) && idle > 0) ||
-      (ctx.availability.down && idle === 0)
+      (ctx.availability.suspect && idle === 0)
     ) {
       slow()
       return
@@ -208,14 +208,25 @@ export class Checkouts {
     let answered = first
     const span = CheckoutSpan.current()
     for (let attempt = 0; ; attempt++) {
-      if (!answered && availability.down && ctx.gauges.idleCount === 0) {
-        // Wait for the reconnect loop instead of adding a connection attempt of our own.
-        const resumed = availability.wanted()
-        if (!waited) counters.checkoutsWaitedForDatabase++
-        waited = true
-        // An open circuit fails at once, unless the loop had paused: then its first probe is awaited.
-        if ((availability.circuitOpen() && !resumed) || !(await availability.waitUntilReachable(waitUntil))) {
-          throw this.#failed(unavailableFor(availability))
+      // Whether this checkout's request is the one connection attempt a suspect database is given.
+      let probing = false
+      if (
+        !answered &&
+        availability.suspect &&
+        ctx.gauges.idleCount === 0 &&
+        (availability.down || this.#roomToDial())
+      ) {
+        probing = availability.claimAttempt()
+        if (!probing) {
+          // Wait for the attempt in flight, or the reconnect loop, instead of dialling too.
+          const resumed = availability.wanted()
+          if (!waited) counters.checkoutsWaitedForDatabase++
+          waited = true
+          // An open circuit fails at once, unless the loop had paused: then its first probe is awaited.
+          if ((availability.circuitOpen() && !resumed) || !(await availability.waitForNews(waitUntil))) {
+            throw this.#failed(unavailableFor(availability, performance.now() - startedAt))
+          }
+          continue
         }
       }
       let client: pg.PoolClient
@@ -238,13 +249,16 @@ export class Checkouts {
           if (ctx.gauges.idleCount + registry.checkedOut.size > 0 && performance.now() < deadline) continue
           availability.reportUnreachable(error)
           if (performance.now() < waitUntil && !availability.circuitOpen()) continue
-          throw this.#failed(unavailableFor(availability))
+          throw this.#failed(unavailableFor(availability, performance.now() - startedAt))
         }
         if (error instanceof DatabaseUnavailableError && isConnectionError(error.cause)) {
           availability.reportUnreachable(error.cause)
           if (performance.now() < waitUntil && !availability.circuitOpen()) continue
         }
         throw this.#failed(error)
+      } finally {
+        // After the verdict was reported (a connection opened, or reportUnreachable above).
+        if (probing) availability.attemptSettled()
       }
       // A write it just had refused as read-only is still being answered: judge it on the whole answer.
       const refusal = (client as unknown as MonitoredClient).refusalPending
@@ -295,6 +309,11 @@ export class Checkouts {
       })
       client.release(failure)
     }
+  }
+
+  /** Whether pg-pool has room to open a new connection (below its bound, which the capacity gate may hold). */
+  #roomToDial(): boolean {
+    return this.#ctx.gauges.totalCount < this.#ctx.capacity.limit
   }
 
   #handOut(client: pg.PoolClient, startedAt: number, caller: Error | undefined): pg.PoolClient {

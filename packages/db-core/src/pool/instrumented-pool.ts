@@ -205,6 +205,7 @@ export class InstrumentedPool extends PgPool {
           this.#availability.reportReachable()
           capacity.opened()
         },
+        lost: (error) => this.#availability.reportLost(error),
         released: (client, heldMs) => {
           if (heldMs !== undefined) {
             telemetry.used(heldMs)
