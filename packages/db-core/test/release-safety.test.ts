@@ -132,4 +132,20 @@ describe('a connection released while its session is still busy', () => {
       await pool.end()
     }
   })
+  it('guards every checkout with one function made for the connection, none made per checkout', async () => {
+    const { pool } = poolOfOne()
+    try {
+      const first = await pool.connect()
+      const guard = first.release
+      first.release()
+      const second = await pool.connect()
+      expect(second).toBe(first)
+      expect(second.release).toBe(guard)
+      // Still pg-pool's release underneath: a second release of one checkout throws, as with pg-pool.
+      second.release()
+      expect(() => second.release()).toThrow('Release called on client which has already been released')
+    } finally {
+      await pool.end()
+    }
+  })
 })

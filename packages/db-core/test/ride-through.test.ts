@@ -112,6 +112,62 @@ describe('riding through an outage', () => {
     }
   })
 
+  it('once connections were lost, checkouts needing a new one while the server is down make one attempt at a time, not one each', async () => {
+    // Probes a second apart: within the first half second, the only attempt is the checkouts' own.
+    const { pool, close } = openDb(
+      configFor(cluster.connectionString(), {
+        DB_POOL_RECONNECT_MIN_MS: '1000',
+        DB_POOL_RECONNECT_MAX_MS: '1000',
+      }),
+    )
+    try {
+      const warm = await Promise.all(Array.from({ length: 5 }, () => pool.connect()))
+      for (const client of warm) client.release()
+      await cluster.stop('fast')
+      await expect.poll(() => pool.stats().connectionErrors, { timeout: 2000, interval: 10 }).toBe(5)
+      const before = pool.stats().connectAttempts
+      const checkouts = Array.from({ length: 30 }, () => pool.connect())
+      await sleep(500)
+      expect(pool.stats().connectAttempts - before).toBe(1)
+      expect(pool.stats().databaseDown).toBe(true)
+      await cluster.start()
+      const clients = await Promise.all(checkouts)
+      for (const client of clients) client.release()
+      // The probe that found it back, then one connection for each checkout that waited.
+      expect(pool.stats().connectAttempts - before).toBeLessThanOrEqual(1 + 3 + 30)
+    } finally {
+      if (!cluster.running) await cluster.start()
+      await close()
+    }
+  })
+
+  it('serves the checkouts that waited for the server in the order they asked, once it accepts again', async () => {
+    const { pool, close } = openDb(
+      configFor(cluster.connectionString(), { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0' }),
+    )
+    try {
+      const warm = await pool.connect()
+      warm.release()
+      await cluster.stop('fast')
+      await expect.poll(() => pool.stats().connectionErrors, { timeout: 2000, interval: 10 }).toBe(1)
+      const served: number[] = []
+      const checkouts = Array.from({ length: 6 }, (_, index) =>
+        pool.connect().then((client) => {
+          served.push(index)
+          client.release()
+        }),
+      )
+      await sleep(300)
+      expect(served).toEqual([])
+      await cluster.start()
+      await Promise.all(checkouts)
+      expect(served).toEqual([0, 1, 2, 3, 4, 5])
+    } finally {
+      if (!cluster.running) await cluster.start()
+      await close()
+    }
+  })
+
   it('drops a socket that connected to itself at once and counts it as a failed attempt', async () => {
     // Nothing listens on the port, and every socket binds that very port as its source: TCP
     // simultaneous open connects it to itself, as a reconnect loop in the ephemeral range can.

@@ -61,10 +61,22 @@ export function translateAcquireError(error: unknown, standing: CheckoutStanding
   })
 }
 
-/** The database stayed unreachable (or full, with no connection held) for as long as a checkout could wait. */
-export function unavailableFor(availability: DatabaseAvailability): DatabaseUnavailableError {
+/**
+ * The database stayed unreachable (or full, with no connection held) for as long as a checkout could
+ * wait, `waitedMs`; or, not yet known down, the one connection attempt in flight had no verdict by then.
+ */
+export function unavailableFor(
+  availability: DatabaseAvailability,
+  waitedMs: number,
+): DatabaseUnavailableError {
   const cause = availability.lastError
   const reason = cause instanceof Error ? `: ${redactSecrets(cause.message)}` : ''
+  if (!availability.down) {
+    return new DatabaseUnavailableError(
+      `a connection to the database was lost and the attempt to open another had no answer within ${formatSeconds(waitedMs)}${reason}`,
+      { cause },
+    )
+  }
   if (isCapacityRefusal(cause)) {
     return new DatabaseAtCapacityError(
       `the database has refused new connections for capacity for ${formatSeconds(availability.downForMs())} and the pool holds none${reason}`,

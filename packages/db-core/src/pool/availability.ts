@@ -14,6 +14,10 @@ export const IDLE_PAUSE_PROBES = 10
  * backoff and jitter and wakes them all at the first success. Down for longer than
  * `unavailableWaitMs`, the circuit is open: checkouts fail at once until a probe succeeds.
  *
+ * Before it is known down, a lost connection makes it suspect: new connections are then opened one
+ * at a time ({@link claimAttempt}), the others waiting for that attempt's verdict. Only a failed
+ * attempt makes it down (and starts the circuit's clock); the first connection that opens clears it.
+ *
  * Its timers are unref'd, so a pool nobody uses never keeps the process alive; and once nobody has
  * asked for a connection for {@link IDLE_PAUSE_PROBES} probes' worth of its longest pause, it stops
  * probing until a checkout asks again ({@link wanted}), which then waits for that first probe.
@@ -30,6 +34,10 @@ export class DatabaseAvailability {
   #looping = false
   /** When a checkout last asked for a connection while the database was down. */
   #wantedAt = Number.NEGATIVE_INFINITY
+  /** A connection was lost or an attempt failed, and none has opened since. */
+  #suspect = false
+  /** The one connection attempt a suspect database is given is in flight. */
+  #attempting = false
 
   constructor(options: {
     settings: PoolSettings
@@ -46,7 +54,12 @@ export class DatabaseAvailability {
     return this.#downSince !== undefined
   }
 
-  /** The failure that made it (or keeps it) down. */
+  /** Whether new connections are opened one at a time: a connection was lost, or it is down. */
+  get suspect(): boolean {
+    return this.#suspect
+  }
+
+  /** The failure that made it (or keeps it) down, or suspect. */
   get lastError(): unknown {
     return this.#lastError
   }
@@ -65,6 +78,7 @@ export class DatabaseAvailability {
   reportUnreachable(error: unknown): void {
     this.#lastError = error
     if (this.#downSince !== undefined || this.#stopped) return
+    this.#suspect = true
     this.#downSince = performance.now()
     this.#logger.warn('database unreachable: checkouts wait for it while one reconnect loop probes', {
       error: redactSecrets(error instanceof Error ? error.message : String(error)),
@@ -72,6 +86,31 @@ export class DatabaseAvailability {
       waitMs: this.#settings.unavailableWaitMs,
     })
     this.wanted()
+  }
+
+  /** A connection was lost (`error`): until one opens again, new connections are dialled one at a time. */
+  reportLost(error: unknown): void {
+    if (this.#stopped || this.#downSince !== undefined) return
+    this.#suspect = true
+    this.#lastError = error
+  }
+
+  /**
+   * Whether a checkout may open a new connection now: always while the database is trusted; while
+   * it is suspect, only when no other attempt is in flight (this one is then the probe, and must
+   * call {@link attemptSettled}); never while it is down, when the reconnect loop probes.
+   */
+  claimAttempt(): boolean {
+    if (!this.#suspect) return true
+    if (this.#downSince !== undefined || this.#attempting) return false
+    this.#attempting = true
+    return true
+  }
+
+  /** The claimed attempt ended, its verdict (if it reached one) reported: the waiters look again. */
+  attemptSettled(): void {
+    this.#attempting = false
+    this.#wakeAll()
   }
 
   /**
@@ -91,18 +130,25 @@ export class DatabaseAvailability {
 
   /** A connection opened: the database answers again. */
   reportReachable(): void {
-    if (this.#downSince === undefined) return
-    const downMs = Math.round(performance.now() - this.#downSince)
+    if (!this.#suspect) return
+    this.#suspect = false
+    if (this.#downSince !== undefined) {
+      this.#logger.info('database reachable again', {
+        downMs: Math.round(performance.now() - this.#downSince),
+      })
+    }
     this.#downSince = undefined
     this.#lastError = undefined
-    this.#logger.info('database reachable again', { downMs })
-    for (const wake of this.#waiters) wake()
-    this.#waiters.clear()
+    // Woken in the order they came: each asks pg-pool for its connection in that order.
+    this.#wakeAll()
   }
 
-  /** Waits until the database answers or `performance.now()` passes `until`; resolves whether it answers. */
-  async waitUntilReachable(until: number): Promise<boolean> {
-    if (this.#downSince === undefined) return true
+  /**
+   * Waits, while the database is suspect, for news: it answers again, the attempt in flight ended,
+   * or the pool stops. Resolves false once `performance.now()` passes `until` with no news.
+   */
+  async waitForNews(until: number): Promise<boolean> {
+    if (!this.#suspect) return true
     const remaining = until - performance.now()
     if (remaining <= 0) return false
     let wake: (() => void) | undefined
@@ -122,7 +168,12 @@ export class DatabaseAvailability {
   /** Stops probing (the pool is ending); waiters give up. */
   stop(): void {
     this.#stopped = true
+    this.#suspect = false
     this.#downSince = undefined
+    this.#wakeAll()
+  }
+
+  #wakeAll(): void {
     for (const wake of this.#waiters) wake()
     this.#waiters.clear()
   }

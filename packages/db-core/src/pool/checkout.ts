@@ -7,8 +7,9 @@ import type { PoolSettings, TlsSettings } from '../config/db-config.js'
 import { isCapacityRefusal, isConnectionError } from '../connection-errors.js'
 import { DatabaseAuthError, DatabaseTlsError, DatabaseUnavailableError, PoolTimeoutError } from '../errors.js'
 import type { DbLogger } from '../logging/db-logger.js'
-import { queueTimeout, translateAcquireError, unavailableFor } from './acquire-errors.js'
+import { translateAcquireError, unavailableFor } from './acquire-errors.js'
 import type { DatabaseAvailability } from './availability.js'
+import { acquireBefore, type PgPoolConnect } from './bounded-acquire.js'
 import type { CapacityGate } from './capacity-gate.js'
 import type { ConnectionRegistry } from './connection-registry.js'
 import { HostRefusedError } from './host-selection.js'
@@ -20,11 +21,8 @@ import type { PoolTelemetry } from './pool-telemetry.js'
 import { CheckoutSpan, type PoolTracing } from './pool-tracing.js'
 import { needsPing, ping } from './pre-ping.js'
 import type { QueueMonitor } from './queue-monitor.js'
-import { guardRelease } from './release-guard.js'
 import { socketClosed } from './socket-state.js'
 import type { WriteRefusals } from './write-refusals.js'
-
-const ACQUIRE_DEADLINE = Symbol('acquire deadline')
 
 // The "error" a retired connection is released with: pg-pool closes a client released with one.
 const RECYCLED = new Error('connection recycled')
@@ -34,11 +32,6 @@ const SERVER_CLOSED = new Error('connection closed by the server')
 
 // The "error" a connection whose server refused a write as read-only is released with.
 const READ_ONLY_SERVER = new Error('the server no longer accepts writes')
-
-/** pg-pool's own checkout, with a callback. */
-export type PgPoolConnect = (
-  callback: (error: Error | undefined, client: pg.PoolClient | undefined) => void,
-) => void
 
 /** How a checkout ends: with a connection, or with what to throw. */
 export type CheckoutDone = (error: unknown, client?: pg.PoolClient) => void
@@ -141,7 +134,7 @@ export class Checkouts {
     if (
       signal?.aborted ||
       (ctx.loopWatch.stalled(startedAt) && idle > 0) ||
-      (ctx.availability.down && idle === 0)
+      (ctx.availability.suspect && idle === 0)
     ) {
       slow()
       return
@@ -159,8 +152,10 @@ export class Checkouts {
         client?.release()
         return
       }
-      if (error || !client) slow({ startedAt, error })
-      else if (this.#readyAsIs(client)) done(undefined, this.#handOut(client, startedAt, caller))
+      if (error || !client) return slow({ startedAt, error })
+      // One clock read for the connection's checks and its hand-out.
+      const now = performance.now()
+      if (this.#readyAsIs(client, now)) done(undefined, this.#handOut(client, startedAt, caller, now))
       else slow({ startedAt, client })
     }
     try {
@@ -175,12 +170,11 @@ export class Checkouts {
     ctx.queueMonitor.check()
   }
 
-  /** Whether a connection pg-pool just gave can be handed out with no further step. */
-  #readyAsIs(client: pg.PoolClient): boolean {
+  /** Whether a connection pg-pool just gave (`now`) can be handed out with no further step. */
+  #readyAsIs(client: pg.PoolClient, now: number): boolean {
     if ((client as unknown as MonitoredClient).refusalPending) return false
     const { registry, settings } = this.#ctx
     const state = registry.stateOf(client)
-    const now = performance.now()
     return (
       !(state.checkouts > 1 && socketClosed(client)) &&
       state.removal !== 'read-only' &&
@@ -215,14 +209,25 @@ export class Checkouts {
     let answered = first
     const span = CheckoutSpan.current()
     for (let attempt = 0; ; attempt++) {
-      if (!answered && availability.down && ctx.gauges.idleCount === 0) {
-        // Wait for the reconnect loop instead of adding a connection attempt of our own.
-        const resumed = availability.wanted()
-        if (!waited) counters.checkoutsWaitedForDatabase++
-        waited = true
-        // An open circuit fails at once, unless the loop had paused: then its first probe is awaited.
-        if ((availability.circuitOpen() && !resumed) || !(await availability.waitUntilReachable(waitUntil))) {
-          throw this.#failed(unavailableFor(availability))
+      // Whether this checkout's request is the one connection attempt a suspect database is given.
+      let probing = false
+      if (
+        !answered &&
+        availability.suspect &&
+        ctx.gauges.idleCount === 0 &&
+        (availability.down || this.#roomToDial())
+      ) {
+        probing = availability.claimAttempt()
+        if (!probing) {
+          // Wait for the attempt in flight, or the reconnect loop, instead of dialling too.
+          const resumed = availability.wanted()
+          if (!waited) counters.checkoutsWaitedForDatabase++
+          waited = true
+          // An open circuit fails at once, unless the loop had paused: then its first probe is awaited.
+          if ((availability.circuitOpen() && !resumed) || !(await availability.waitForNews(waitUntil))) {
+            throw this.#failed(unavailableFor(availability, performance.now() - startedAt))
+          }
+          continue
         }
       }
       let client: pg.PoolClient
@@ -235,7 +240,11 @@ export class Checkouts {
         } else {
           // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
           const pgPoolBounds = attempt === 0 && !waited && deadlineMs === acquireTimeoutMs
-          client = await this.#acquireBefore(deadline, startedAt, pgPoolBounds, signal, deadlineMs)
+          client = await acquireBefore(ctx.acquire, deadline, pgPoolBounds, signal, ctx.queueMonitor).catch(
+            (error: unknown) => {
+              throw this.#translate(error, startedAt, deadlineMs)
+            },
+          )
         }
       } catch (error) {
         // One host of several refused: the next is tried at once, as libpq does.
@@ -246,13 +255,16 @@ export class Checkouts {
           if (ctx.gauges.idleCount + registry.checkedOut.size > 0 && performance.now() < deadline) continue
           availability.reportUnreachable(error)
           if (performance.now() < waitUntil && !availability.circuitOpen()) continue
-          throw this.#failed(unavailableFor(availability))
+          throw this.#failed(unavailableFor(availability, performance.now() - startedAt))
         }
         if (error instanceof DatabaseUnavailableError && isConnectionError(error.cause)) {
           availability.reportUnreachable(error.cause)
           if (performance.now() < waitUntil && !availability.circuitOpen()) continue
         }
         throw this.#failed(error)
+      } finally {
+        // After the verdict was reported (a connection opened, or reportUnreachable above).
+        if (probing) availability.attemptSettled()
       }
       // A write it just had refused as read-only is still being answered: judge it on the whole answer.
       const refusal = (client as unknown as MonitoredClient).refusalPending
@@ -280,7 +292,7 @@ export class Checkouts {
         continue
       }
       if (!needsPing(state, ctx.settings, now, alwaysPing, registry.suspectBefore)) {
-        return this.#handOut(client, startedAt, caller)
+        return this.#handOut(client, startedAt, caller, now)
       }
       counters.prePings++
       span?.prePinged()
@@ -291,7 +303,7 @@ export class Checkouts {
       )
       if (!failure) {
         state.validatedAt = performance.now()
-        return this.#handOut(client, startedAt, caller)
+        return this.#handOut(client, startedAt, caller, state.validatedAt)
       }
       counters.prePingFailures++
       span?.discarded('pre-ping')
@@ -305,67 +317,20 @@ export class Checkouts {
     }
   }
 
-  #handOut(client: pg.PoolClient, startedAt: number, caller: Error | undefined): pg.PoolClient {
+  /** Whether pg-pool has room to open a new connection (below its bound, which the capacity gate may hold). */
+  #roomToDial(): boolean {
+    return this.#ctx.gauges.totalCount < this.#ctx.capacity.limit
+  }
+
+  /** Hands `client` out at `now` (the caller's clock read): counted, tracked for leaks, its wait timed. */
+  #handOut(client: pg.PoolClient, startedAt: number, caller: Error | undefined, now: number): pg.PoolClient {
     const ctx = this.#ctx
     ctx.counters.acquisitions++
-    guardRelease(client, (unsafe) => {
-      ctx.counters.unsafeReleases++
-      ctx.logger.warn(`a connection released ${unsafe} was destroyed instead of reused`, {
-        ...ctx.leakDetector?.describe(client),
-      })
-    })
     ctx.leakDetector?.track(client, caller)
-    const now = performance.now()
     ctx.registry.stateOf(client).checkedOutAt = now
     ctx.telemetry.waited(now - startedAt)
     ctx.onAcquire?.(now - startedAt)
     return client
-  }
-
-  /**
-   * One wait for a pooled connection, bounded by what is left of the checkout's deadline. The first
-   * wait is bounded by pg-pool itself (`connectionTimeoutMillis` is the whole acquire timeout, for
-   * queueing and connecting alike), so only retries after a failed pre-ping arm a timer of their own.
-   */
-  async #acquireBefore(
-    deadline: number,
-    startedAt: number,
-    first: boolean,
-    signal: AbortSignal | undefined,
-    deadlineMs: number,
-  ): Promise<pg.PoolClient> {
-    const remaining = deadline - performance.now()
-    if (remaining <= 0) throw this.#translate(queueTimeout(), startedAt, deadlineMs)
-    const pending = new Promise<pg.PoolClient>((resolve, reject) =>
-      this.#ctx.acquire((error, client) => (client ? resolve(client) : reject(error))),
-    )
-    const bounded = signal ? leaveOnAbort(pending, signal) : pending
-    this.#ctx.queueMonitor.check()
-    if (first) {
-      try {
-        return await bounded
-      } catch (error) {
-        throw this.#translate(error, startedAt, deadlineMs)
-      }
-    }
-    let timer: NodeJS.Timeout | undefined
-    const expiry = new Promise<typeof ACQUIRE_DEADLINE>((resolve) => {
-      timer = setTimeout(resolve, remaining, ACQUIRE_DEADLINE)
-    })
-    try {
-      const winner = await Promise.race([bounded, expiry])
-      if (winner !== ACQUIRE_DEADLINE) return winner
-      // The queued request lives on inside pg-pool: hand its connection straight back when it comes.
-      bounded.then(
-        (late) => late.release(),
-        () => undefined,
-      )
-      throw this.#translate(queueTimeout(), startedAt, deadlineMs)
-    } catch (error) {
-      throw this.#translate(error, startedAt, deadlineMs)
-    } finally {
-      clearTimeout(timer)
-    }
   }
 
   /** Counts a checkout's final failure by its kind, and returns it to be thrown. */
@@ -397,26 +362,4 @@ export class Checkouts {
       waiting: gauges.waitingCount,
     })
   }
-}
-
-/**
- * `pending`, or the abort's reason as soon as `signal` aborts: the caller leaves the queue at once,
- * and the connection pg-pool hands its queued request later goes straight back.
- */
-function leaveOnAbort(pending: Promise<pg.PoolClient>, signal: AbortSignal): Promise<pg.PoolClient> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    pending.then(
-      (client) => {
-        signal.removeEventListener('abort', onAbort)
-        if (signal.aborted) client.release()
-        else resolve(client)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
 }

@@ -7,9 +7,10 @@ import { redactSecrets } from '../logging/redact.js'
 import { type ConnectionState, newConnectionState } from './connection-state.js'
 import type { PoolCounters } from './pool-stats.js'
 
-/** Who hears of connections opening and coming back: availability, telemetry, leak detection, the queue watch. */
+/** Who hears of connections opening, dying and coming back: availability, telemetry, leak detection, the queue watch. */
 export interface RegistryListeners {
   opened(): void
+  lost(error: Error): void
   released(client: pg.PoolClient, heldMs: number | undefined): void
 }
 
@@ -68,6 +69,7 @@ export class ConnectionRegistry {
     if (state.removal === 'error') return
     state.removal = 'error'
     this.suspectBefore = performance.now()
+    this.#listeners.lost(error)
     this.#counters.connectionErrors++
     this.#logger.warn('database connection lost', {
       checkedOut: this.checkedOut.has(client as pg.PoolClient),

@@ -103,6 +103,7 @@ export class InstrumentedPool extends PgPool {
     let onWriteRefused: (client: MonitoredClient) => void = noop
     let onCapacityRefusal: (error: unknown) => void = noop
     let onCreated: (ms: number) => void = noop
+    let onReleasedUnsafe: (client: MonitoredClient, unsafe: string) => void = noop
     const Client = monitoredClient({
       hooks: {
         attempted: () => counters.connectAttempts++,
@@ -112,6 +113,7 @@ export class InstrumentedPool extends PgPool {
         refusedForRole: () => counters.serverRoleRefusals++,
         statementRetried: () => counters.statementsPreparedAnew++,
         writeRefused: (client) => onWriteRefused(client),
+        releasedUnsafe: (client, unsafe) => onReleasedUnsafe(client, unsafe),
       },
       // PgBouncer in transaction mode hands each statement any server connection.
       statementCacheSize: config.pgbouncer ? 0 : config.session.statementCacheSize,
@@ -160,6 +162,12 @@ export class InstrumentedPool extends PgPool {
           })
         : undefined
     this.#leakDetector = leakDetector
+    onReleasedUnsafe = (client, unsafe) => {
+      counters.unsafeReleases++
+      logger.warn(`a connection released ${unsafe} was destroyed instead of reused`, {
+        ...leakDetector?.describe(client as unknown as pg.PoolClient),
+      })
+    }
     const queueMonitor = new QueueMonitor({
       threshold: poolSettings.queueWarnThreshold,
       intervalMs: poolSettings.queueWarnIntervalMs,
@@ -202,6 +210,7 @@ export class InstrumentedPool extends PgPool {
           this.#availability.reportReachable()
           capacity.opened()
         },
+        lost: (error) => this.#availability.reportLost(error),
         released: (client, heldMs) => {
           if (heldMs !== undefined) {
             telemetry.used(heldMs)

@@ -7,6 +7,7 @@ import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
 import { Client as PgClient } from './pg-module.js'
 import { type QueryCallback as Callback, PreparedQuery } from './prepared-query.js'
+import { type Release, ReleaseGuard } from './release-guard.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
 import { StatementCache } from './statement-cache.js'
 
@@ -24,6 +25,8 @@ export interface ClientHooks {
   statementRetried(): void
   /** The server refused a write on this connection: SQLSTATE 25006, read_only_sql_transaction. */
   writeRefused(client: MonitoredClient): void
+  /** A caller released this connection while its session was in use (`unsafe` says how): it is destroyed. */
+  releasedUnsafe(client: MonitoredClient, unsafe: string): void
 }
 
 /** How the pool's connections are made. */
@@ -107,6 +110,7 @@ export function monitoredClient({
     #judged: { promise: Promise<void>; resolve: () => void } | undefined
     /** The first error this connection reported, at whatever instant of its life. */
     #lost: Error | undefined
+    readonly #releaseGuard = new ReleaseGuard(this, (unsafe) => hooks.releasedUnsafe(this, unsafe))
 
     constructor(config: pg.ClientConfig = {}) {
       const attempt = hosts.next()
@@ -141,6 +145,15 @@ export function monitoredClient({
         this.#settleJudgement()
       })
       connection.once('end', () => this.#settleJudgement())
+    }
+
+    /** The guarded `release`: one function for the connection's life, whatever pg-pool sets per checkout. */
+    get release(): Release {
+      return this.#releaseGuard.release
+    }
+
+    set release(release: Release) {
+      this.#releaseGuard.poolRelease = release
     }
 
     get knownWritable(): boolean {

@@ -1,32 +1,46 @@
 // The guard on a checkout's way back: a session still in use is never handed to the next caller.
 import type pg from 'pg'
 
+/** pg-pool's `release` of one checkout, or whatever replaced it. */
+export type Release = (error?: boolean | Error) => void
+
 /**
- * Wraps `client.release` (pg-pool sets a fresh one on every checkout): a session released inside a
- * transaction, open or failed, or with a query still running is destroyed, never handed to the
- * next caller, whose autocommit writes would otherwise join a transaction nobody commits. Two
- * field reads on the way back; Kysely, which releases only after COMMIT or ROLLBACK, pays nothing more.
- * `onUnsafe` hears of each such release, with what still held the session.
+ * The `release` of one connection, made once for its whole life: pg-pool sets a fresh `release`
+ * on every checkout, which the connection hands here ({@link poolRelease}) instead of becoming its
+ * `release`, so no function is made per checkout. A session released inside a transaction, open or
+ * failed, or with a query still running is destroyed, never handed to the next caller, whose
+ * autocommit writes would otherwise join a transaction nobody commits. Two field reads on the way
+ * back; Kysely, which releases only after COMMIT or ROLLBACK, pays nothing more. `onUnsafe` hears
+ * of each such release, with what still held the session, before it is destroyed.
  */
-export function guardRelease(client: pg.PoolClient, onUnsafe: (unsafe: string) => void): void {
-  const release = client.release
-  client.release = (error?: boolean | Error) => {
-    const unsafe = error ? undefined : sessionInUse(client)
-    if (!unsafe) return release.call(client, error)
-    onUnsafe(unsafe)
-    return release.call(client, new Error(`connection released ${unsafe}`))
+export class ReleaseGuard {
+  /** What pg-pool set as the connection's `release` at its last checkout. */
+  poolRelease: Release | undefined
+  /** The connection's `release`, the same function at every checkout. */
+  readonly release: Release
+
+  constructor(client: pg.ClientBase, onUnsafe: (unsafe: string) => void) {
+    this.release = (error) => {
+      const release = this.poolRelease as Release
+      const unsafe = error ? undefined : sessionInUse(client)
+      if (!unsafe) return release.call(client, error)
+      onUnsafe(unsafe)
+      return release.call(client, new Error(`connection released ${unsafe}`))
+    }
   }
 }
 
 /** What still holds a session a caller released, or `undefined` when it is idle and safe to reuse. */
-function sessionInUse(client: pg.PoolClient): string | undefined {
+function sessionInUse(client: pg.ClientBase): string | undefined {
   const internals = client as unknown as {
+    _ending: boolean
+    _queryable: boolean
     _getActiveQuery(): unknown
     _queryQueue: unknown[]
-    _queryable: boolean
   }
-  // Closed already (a statement that timed out, a lost socket): pg-pool drops it, nothing to guard.
-  if (!internals._queryable) return undefined
+  // Closing (destroyed at shutdown) or closed already (a statement that timed out, a lost socket):
+  // pg-pool drops it, nobody will be handed it.
+  if (internals._ending || !internals._queryable) return undefined
   // The status of the last ReadyForQuery (node-postgres 8.21+).
   const status = client.getTransactionStatus()
   if (status === 'T') return 'inside an open transaction'

@@ -99,11 +99,10 @@ export class PoolShutdown {
           ...this.#steps.describe(client),
         })
         this.#counters.connectionsDestroyedAtShutdown++
-        const release = client.release
+        client.release(HELD_AT_SHUTDOWN)
         // Its holder releases it too once its statement fails (pg-pool's query() does): a second
         // release would throw from inside pg's callback, an uncaught exception.
         client.release = noop
-        release.call(client, HELD_AT_SHUTDOWN)
       }
     } while (!(await Promise.race([ended.then(() => true), sleep(DRAIN_POLL_MS, false)])))
     return false
