@@ -29,7 +29,7 @@ export function openDb<DB>(
   const pool = openPool(config, logger)
   const db = new Kysely<DB>({ dialect: new InstrumentedPostgresDialect({ pool }) })
   // A pool handed to Kysely is ended by db.destroy() only once Kysely connected: some tests never do.
-  return { db, pool, close: () => db.destroy().then(() => pool.end()) }
+  return { db, pool, close: () => db.destroy().then(() => (pool.ended ? undefined : pool.end())) }
 }
 
 /** The ConfigError `run` throws (and a failure when it throws none or another). */
