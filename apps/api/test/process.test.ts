@@ -179,7 +179,7 @@ describe('the api process', () => {
       env: {
         ...process.env,
         DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app',
-        DB_POOL_SIZE: '0',
+        DB_POOL_SIZE: '-1',
         PORT: 'eighty',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -191,7 +191,7 @@ describe('the api process', () => {
     const [code] = await once(child, 'exit')
     expect(code).toBe(1)
     expect(stderr).toContain('Invalid configuration (2 variables):')
-    expect(stderr).toContain('DB_POOL_SIZE: got "0"; expected a whole number ≥ 1')
+    expect(stderr).toContain('DB_POOL_SIZE: got "-1"; expected a whole number ≥ 0')
     expect(stderr).toContain('PORT: got "eighty"; expected a whole number ≥ 0')
     expect(stderr).not.toContain('hunter2')
   })
