@@ -155,11 +155,16 @@ describe('busy connections', () => {
       try {
         await admin.query('begin')
         await admin.query('lock table classrooms in access exclusive mode')
+        // Inside a transaction pg_stat_activity is a snapshot taken at its first read: cleared each time.
         const waiting = async () =>
           (
-            await admin.query(
-              "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'classroom-api' and wait_event_type = 'Lock'",
-            )
+            await admin
+              .query('select pg_stat_clear_snapshot()')
+              .then(() =>
+                admin.query(
+                  "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'classroom-api' and wait_event_type = 'Lock'",
+                ),
+              )
           ).rows[0].n
         // One after the other: a connection that has not yet sent its request is idle, and may make room.
         const held = []
