@@ -1,6 +1,6 @@
 // Whether the pools of every replica fit in the connections the server gives: checked, told, refused.
 import type pg from 'pg'
-import type { DbConfig } from './config/db-config.js'
+import type { DbConfig } from './config/settings.js'
 import { DbCoreError } from './errors.js'
 import type { DbLogger } from './logging/db-logger.js'
 

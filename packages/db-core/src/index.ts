@@ -1,17 +1,16 @@
 // The public surface: what a service needs to get PostgreSQL through Kysely. Env-spec composition
 // (validators, `dbEnvSpec`, `loggerEnvSpec`) lives in the `@classroom/db-core/env` subpath.
-export {
-  type BudgetSettings,
-  DB_CONFIG_DEFAULTS,
-  type DbConfig,
-  type DbCoreOptions,
-  type PoolSettings,
-  resolveDbConfig,
-  type SessionSettings,
-  type TlsSettings,
-} from './config/db-config.js'
+export { DB_CONFIG_DEFAULTS, resolveDbConfig } from './config/db-config.js'
 export { loadDbConfig } from './config/load-db-config.js'
 export { type PasswordFunction, Secret } from './config/secret.js'
+export type {
+  BudgetSettings,
+  DbConfig,
+  DbCoreOptions,
+  PoolSettings,
+  SessionSettings,
+  TlsSettings,
+} from './config/settings.js'
 export { type ConnectionBudget, ConnectionBudgetError, checkConnectionBudget } from './connection-budget.js'
 export { isCapacityRefusal, isConnectionError, isReadOnlyError } from './connection-errors.js'
 export { checkDatabase, type DatabaseHealth } from './database-health.js'

@@ -13,15 +13,6 @@ import type {
   TlsSettings,
 } from './settings.js'
 
-export type {
-  BudgetSettings,
-  DbConfig,
-  DbCoreOptions,
-  PoolSettings,
-  SessionSettings,
-  TlsSettings,
-} from './settings.js'
-
 /** Every default, in one place. `recycleJitterMs` is derived: 10 % of `recycleMs`. */
 export const DB_CONFIG_DEFAULTS = {
   pool: {

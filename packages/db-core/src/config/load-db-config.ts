@@ -1,12 +1,7 @@
 import { str, type ValidatorSpec } from 'envalid'
-import {
-  type DbConfig,
-  type DbCoreOptions,
-  OPTION_RULES,
-  type OptionNaming,
-  resolveDbConfig,
-} from './db-config.js'
+import { OPTION_RULES, type OptionNaming, resolveDbConfig } from './db-config.js'
 import { DB_ENV_SETTINGS, type EnvSetting, envDefault } from './env-settings.js'
+import type { DbConfig, DbCoreOptions } from './settings.js'
 import {
   boolean,
   numberOrZeroForOff,

@@ -1,5 +1,5 @@
 // What a checkout that got no connection tells its caller: pool full, database unreachable, or TLS.
-import type { PoolSettings, TlsSettings } from '../config/db-config.js'
+import type { PoolSettings, TlsSettings } from '../config/settings.js'
 import { isCapacityRefusal, isConnectionError } from '../connection-errors.js'
 import {
   DatabaseAtCapacityError,

@@ -1,6 +1,6 @@
 // "Too many clients" is a capacity signal, not an outage: the pool stops dialling and serves its
 // waiters from the connections it already holds, trying one more connection at a time with backoff.
-import type { PoolSettings } from '../config/db-config.js'
+import type { PoolSettings } from '../config/settings.js'
 import { codeOf } from '../connection-errors.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'

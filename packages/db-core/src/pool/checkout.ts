@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks'
 import { context } from '@opentelemetry/api'
 import type pg from 'pg'
-import type { PoolSettings, TlsSettings } from '../config/db-config.js'
+import type { PoolSettings, TlsSettings } from '../config/settings.js'
 import { isCapacityRefusal, isConnectionError } from '../connection-errors.js'
 import { DatabaseAuthError, DatabaseTlsError, DatabaseUnavailableError, PoolTimeoutError } from '../errors.js'
 import type { DbLogger } from '../logging/db-logger.js'

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { DbConfig } from '../config/db-config.js'
+import type { DbConfig } from '../config/settings.js'
 
 /**
  * The pool's settings, session limits and TLS as node-postgres pool options (0 leaves a limit off).

@@ -1,7 +1,7 @@
 // What the pool knows of each of its connections, kept current from pg-pool's own events.
 import { performance } from 'node:perf_hooks'
 import type pg from 'pg'
-import type { PoolSettings } from '../config/db-config.js'
+import type { PoolSettings } from '../config/settings.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'
 import { type ConnectionState, newConnectionState } from './connection-state.js'

@@ -1,4 +1,4 @@
-import type { PoolSettings } from '../config/db-config.js'
+import type { PoolSettings } from '../config/settings.js'
 
 /** Why db-core closed a connection, for the removal counters. */
 export type RemovalReason = 'pre-ping' | 'error' | 'recycle' | 'read-only'

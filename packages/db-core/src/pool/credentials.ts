@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import type { ConnectionUrl } from '../config/connection-url.js'
-import type { DbConfig } from '../config/db-config.js'
 import { passwordOfFile } from '../config/password-file.js'
 import type { Secret } from '../config/secret.js'
+import type { DbConfig } from '../config/settings.js'
 import { DatabaseAuthError } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
 

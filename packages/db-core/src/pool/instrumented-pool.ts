@@ -1,7 +1,8 @@
 // The facade: a real pg.Pool whose checkout, shutdown and bookkeeping are db-core's parts, wired here.
 import type pg from 'pg'
 import { type ConnectionUrl, formatHost, parseConnectionUrl } from '../config/connection-url.js'
-import { type DbConfig, type PoolSettings, resolveDbConfig } from '../config/db-config.js'
+import { resolveDbConfig } from '../config/db-config.js'
+import type { DbConfig, PoolSettings } from '../config/settings.js'
 import { createLogger } from '../logging/winston-logger.js'
 import { DatabaseAvailability } from './availability.js'
 import { CapacityGate } from './capacity-gate.js'

@@ -1,7 +1,7 @@
 // The pool's options: its settings, and the hooks and providers it reports to.
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api'
 import type pg from 'pg'
-import type { DbCoreOptions } from '../config/db-config.js'
+import type { DbCoreOptions } from '../config/settings.js'
 import type { DbLogger } from '../logging/db-logger.js'
 
 /** The pool's settings (a typed `DbCoreOptions`, or the `DbConfig` `loadDbConfig` returns) and its hooks. */

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { PoolSettings } from '../config/db-config.js'
+import type { PoolSettings } from '../config/settings.js'
 import type { ConnectionState } from './connection-state.js'
 import { queryRole, type RoleRequirement, roleMismatch } from './server-role.js'
 
