@@ -111,14 +111,12 @@ describe('while PostgreSQL is down', () => {
   })
 
   it('stops probing once nobody has asked for a while, and the next checkout probes again and waits for that probe', async () => {
-    const { logger } = recordingLogger()
     const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {
         DB_POOL_UNAVAILABLE_WAIT_MS: '200',
         DB_POOL_RECONNECT_MIN_MS: '20',
         DB_POOL_RECONNECT_MAX_MS: '40',
       }),
-      logger,
     )
     try {
       await sql`select 1`.execute(db)

@@ -12,8 +12,8 @@ import { redactSecrets } from '../logging/redact.js'
 import type { DatabaseAvailability } from './availability.js'
 
 // pg-pool's words for "no connection in time": one for the queue, one for a connect attempt.
-export const QUEUE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect'
-export const CONNECT_TIMEOUT_MESSAGE = 'Connection terminated due to connection timeout'
+const QUEUE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect'
+const CONNECT_TIMEOUT_MESSAGE = 'Connection terminated due to connection timeout'
 
 const NO_TLS_OFFERED = 'The server does not support SSL connections'
 
@@ -90,7 +90,7 @@ export function unavailableFor(
 }
 
 /** Whether pg-pool gave up waiting (queue or connect): the pool decides what that means. */
-export function isPgPoolTimeout(error: unknown): error is Error {
+function isPgPoolTimeout(error: unknown): error is Error {
   return (
     error instanceof Error &&
     (error.message === QUEUE_TIMEOUT_MESSAGE || error.message === CONNECT_TIMEOUT_MESSAGE)
@@ -102,7 +102,7 @@ export function isPgPoolTimeout(error: unknown): error is Error {
  * set up as configured, {@link DatabaseUnavailableError} when the server refused, dropped or did
  * not answer; `undefined` for anything else (the caller rethrows it as it is).
  */
-export function connectFailure(
+function connectFailure(
   error: unknown,
   tls: TlsSettings,
 ): DatabaseTlsError | DatabaseUnavailableError | undefined {

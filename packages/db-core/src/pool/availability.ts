@@ -5,7 +5,7 @@ import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'
 
 /** How many of its longest pauses the loop goes on probing with nobody asking, before it pauses. */
-export const IDLE_PAUSE_PROBES = 10
+const IDLE_PAUSE_PROBES = 10
 
 /**
  * Whether the pool believes the database is down, and the one reconnect loop that finds out when it
