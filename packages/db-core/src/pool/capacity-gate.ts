@@ -59,6 +59,11 @@ export class CapacityGate {
     return this.#limit
   }
 
+  /** Connections open and usable now: what a checkout refused for capacity can still be served from. */
+  get connectionsHeld(): number {
+    return this.#pool.connected()
+  }
+
   /** Whether the pool is holding back because the server is full. */
   get atCapacity(): boolean {
     return this.#limit < this.#max

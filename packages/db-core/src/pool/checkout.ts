@@ -252,7 +252,7 @@ export class Checkouts {
         if (isCapacityRefusal(error)) {
           // Full, not down: wait in pg-pool's queue for a connection the pool holds (the gate keeps
           // pg-pool from dialling); with none held, wait for the reconnect loop as for an outage.
-          if (ctx.gauges.idleCount + registry.checkedOut.size > 0 && performance.now() < deadline) continue
+          if (ctx.capacity.connectionsHeld > 0 && performance.now() < deadline) continue
           availability.reportUnreachable(error)
           if (performance.now() < waitUntil && !availability.circuitOpen()) continue
           throw this.#failed(unavailableFor(availability, performance.now() - startedAt))
