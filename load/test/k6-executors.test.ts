@@ -110,3 +110,16 @@ describe("a scenario's exec and startTime", () => {
     expect(Math.min(...second.map((e) => e.at))).toBeGreaterThanOrEqual(500)
   })
 })
+
+describe('exec.test.abort()', () => {
+  it.each(['ramping-vus', 'constant-arrival-rate', 'constant-vus'])(
+    'ends a %s run at once with 108, a scenario not yet started included',
+    async (kind) => {
+      const startedAt = performance.now()
+      const { run } = await play('aborting.js', { KIND: kind })
+      expect(run.exitCode).toBe(108)
+      // The executors and the later scenario would otherwise wait for their 30 s alarms.
+      expect(performance.now() - startedAt).toBeLessThan(15_000)
+    },
+  )
+})

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { EXIT_CODES } from './errors.js'
 import type { MetricRegistry } from './metric-registry.js'
 import type { Scenario } from './options.js'
-import { type Alarm, alarmAt, type TestState } from './run-state.js'
+import { type Alarms, alarmAt, type TestState } from './run-state.js'
 import { iterationStartMs, vuSteps } from './schedules.js'
 import type { VuHandle } from './vu-handle.js'
 
@@ -18,8 +18,8 @@ export interface PlayContext {
   readonly test: TestState
   /** VUs running a command now (the `vus` gauge); stopped when the test aborts. */
   readonly busy: Set<VuHandle>
-  /** Alarms cancelled when the test aborts. */
-  readonly alarms: Alarm[]
+  /** Alarms fired at once when the test aborts. */
+  readonly alarms: Alarms
   warn(text: string): void
 }
 
@@ -148,7 +148,7 @@ class ScenarioPlayer {
   }
 
   #alarm(at: number, fire: () => void): void {
-    this.#context.alarms.push(alarmAt(at, fire))
+    this.#context.alarms.at(at, fire)
   }
 
   /** Waits for the runs, stopping what still runs once the graceful stop is over. */

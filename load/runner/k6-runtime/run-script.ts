@@ -8,7 +8,7 @@ import { type Exchange, HttpBridge } from './http-bridge.js'
 import { MetricRegistry } from './metric-registry.js'
 import { maxVUs, type RunOptions, readOptions, type Scenario } from './options.js'
 import type { Sample } from './protocol.js'
-import { alarmAt, TestState } from './run-state.js'
+import { Alarms, TestState } from './run-state.js'
 import { loadScript } from './script-loader.js'
 import { CheckTally, type SummaryData, summaryData } from './summary.js'
 import { textSummary } from './text-summary.js'
@@ -204,7 +204,7 @@ async function playScenarios(
     registry,
     test,
     busy: new Set(),
-    alarms: [],
+    alarms: new Alarms(),
     warn,
   }
   const gauge = setInterval(() => registry.add('vus', context.busy.size, {}), VU_GAUGE_MS)
@@ -224,22 +224,20 @@ async function playScenarios(
         }, ABORT_EVAL_MS)
       : undefined
   test.onAbort(() => {
-    for (const alarm of context.alarms) alarm.cancel()
+    context.alarms.fireAll()
     for (const vu of context.busy) vu.stop()
   })
   const play = (scenario: Scenario): Promise<void> =>
     new Promise<void>((resolve) => {
-      context.alarms.push(
-        alarmAt(startedAt + scenario.startTimeMs, () => {
-          if (test.aborted) return resolve()
-          const vus = free.splice(0, scenario.maxVUs)
-          void playScenario(scenario, vus, context).then(() => {
-            free.push(...vus)
-            free.sort((a, b) => a.id - b.id)
-            resolve()
-          })
-        }),
-      )
+      context.alarms.at(startedAt + scenario.startTimeMs, () => {
+        if (test.aborted) return resolve()
+        const vus = free.splice(0, scenario.maxVUs)
+        void playScenario(scenario, vus, context).then(() => {
+          free.push(...vus)
+          free.sort((a, b) => a.id - b.id)
+          resolve()
+        })
+      })
     })
   try {
     await Promise.all(runOptions.scenarios.map(play))

@@ -28,6 +28,34 @@ export interface Alarm {
 }
 
 /**
+ * The alarms a run's scenarios wait on. An abort fires every pending one at once, so whatever waits
+ * on its alarm (a scenario's start, its deadline, the next arrival) settles and looks at the test's
+ * state, instead of waiting forever for an alarm cancelled under it. Fired alarms are forgotten.
+ */
+export class Alarms {
+  readonly #pending = new Map<Alarm, () => void>()
+
+  /** `fire` once `performance.now()` has reached `at`, or at once when the test aborts first. */
+  at(at: number, fire: () => void): void {
+    const alarm = alarmAt(at, () => {
+      this.#pending.delete(alarm)
+      fire()
+    })
+    this.#pending.set(alarm, fire)
+  }
+
+  /** Fires every pending alarm now. */
+  fireAll(): void {
+    const pending = [...this.#pending]
+    this.#pending.clear()
+    for (const [alarm, fire] of pending) {
+      alarm.cancel()
+      fire()
+    }
+  }
+}
+
+/**
  * Calls `fire` once `performance.now()` has reached `at`, never before: Node's timers count whole
  * milliseconds from the event loop's cached time, so a `setTimeout` for the time left can fire up
  * to a millisecond early (a scenario's VUs stopped before its duration is up).
