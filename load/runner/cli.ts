@@ -179,7 +179,7 @@ function resultsDirectory(raw: string | undefined, env: NodeJS.ProcessEnv): stri
 export function helpWanted(argv: readonly string[]): string | undefined {
   const [first, second] = argv
   const subcommand = (name: string | undefined): name is Subcommand =>
-    name !== undefined && name in SUBCOMMAND_USAGE
+    name !== undefined && Object.hasOwn(SUBCOMMAND_USAGE, name)
   if (first === 'help') return subcommand(second) ? SUBCOMMAND_USAGE[second] : USAGE
   const flags =
     first === 'run' ? argv.slice(0, argv.indexOf('-e') < 0 ? undefined : argv.indexOf('-e')) : argv
@@ -213,7 +213,9 @@ async function main(): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     const subcommand = argv[0] as Subcommand
-    process.stderr.write(`${error.message}\n\n${SUBCOMMAND_USAGE[subcommand] ?? USAGE}\n`)
+    process.stderr.write(
+      `${error.message}\n\n${Object.hasOwn(SUBCOMMAND_USAGE, subcommand) ? SUBCOMMAND_USAGE[subcommand] : USAGE}\n`,
+    )
     return 2
   }
   const tty = process.stdout.isTTY === true

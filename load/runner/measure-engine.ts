@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { UsageError, wholeNumberOption } from '@classroom/test-kit'
 import { outputOf } from './child-output.js'
+import { userDirectory } from './cli.js'
 import { percentile } from './k6-runtime/metric-sinks.js'
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url))
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   })
   if (values.help) return void process.stdout.write(`${USAGE}\n`)
   if (!values.earlier) throw new UsageError('--earlier DIR is required: the earlier load package, built')
-  const earlierCli = path.resolve(process.env.INIT_CWD || process.cwd(), values.earlier, 'dist/runner/cli.js')
+  const earlierCli = path.resolve(userDirectory(process.env), values.earlier, 'dist/runner/cli.js')
   const seconds = wholeNumberOption('seconds', values.seconds, { fallback: 10, min: 1, unit: 'seconds' })
   const rounds = wholeNumberOption('rounds', values.rounds, { fallback: 3, min: 1 })
   const vus = wholeNumberOption('vus', values.vus, { fallback: 50, min: 1 })

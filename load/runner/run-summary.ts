@@ -102,7 +102,7 @@ export interface ProcessOverview {
 const MB = 1024 * 1024
 const TEN_MINUTES_MS = 600_000
 /** The shortest run whose RSS trend is reported: five minutes, over a few GC cycles and past the warm-up. */
-export const MIN_TREND_SECONDS = 300
+const MIN_TREND_SECONDS = 300
 
 /**
  * Memory and event-loop lag of the api over the samples, with the RSS trend as a least-squares
@@ -215,7 +215,7 @@ function fixedWidth(table: readonly (readonly string[])[]): string[] {
   return lines
 }
 
-export const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`
+const ms = (value: number) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`
 
 /** The run as a fixed-width table and verdict lines, for the terminal. */
 export function formatSummaryTable(summary: RunSummary): string {

@@ -197,6 +197,13 @@ describe('helpWanted', () => {
     expect(helpWanted(argv)).toContain(usage)
   })
 
+  it('answers help for a name that is no subcommand (an inherited property among them) with the general usage', () => {
+    for (const name of ['constructor', 'toString', 'nonsense']) {
+      expect(helpWanted(['help', name])).toMatch(/^usage: pnpm load /)
+      expect(helpWanted(['help', name])).not.toContain('function')
+    }
+  })
+
   it("leaves a command without --help alone, and a run script's -e value that reads --help", () => {
     expect(helpWanted(['steady', '--duration', '5'])).toBeUndefined()
     expect(helpWanted(['run', 'x.js', '-e', '--help'])).toBeUndefined()
