@@ -55,19 +55,25 @@ export async function serveDevDatabase(
     dataDir: options.dataDir,
     ...(options.port !== undefined && { port: options.port }),
   })
-  const state: DevDatabaseState = {
-    pid: process.pid,
-    url: await cluster.createDatabase(options.database),
-    dataDir: options.dataDir,
+  let announced = false
+  try {
+    const state: DevDatabaseState = {
+      pid: process.pid,
+      url: await cluster.createDatabase(options.database),
+      dataDir: options.dataDir,
+    }
+    await writeFile(stateFile(options.dataDir), `${JSON.stringify(state)}\n`, { mode: 0o600 })
+    announced = true
+    onReady(state)
+    await new Promise((resolve) => {
+      process.once('SIGTERM', resolve)
+      process.once('SIGINT', resolve)
+    })
+  } finally {
+    // Also when it could not be made ready: no server is left running that db:stop cannot find.
+    await cluster.stop('fast')
+    if (announced) await rm(stateFile(options.dataDir), { force: true })
   }
-  await writeFile(stateFile(options.dataDir), `${JSON.stringify(state)}\n`, { mode: 0o600 })
-  onReady(state)
-  await new Promise((resolve) => {
-    process.once('SIGTERM', resolve)
-    process.once('SIGINT', resolve)
-  })
-  await cluster.stop('fast')
-  await rm(stateFile(options.dataDir), { force: true })
 }
 
 /**

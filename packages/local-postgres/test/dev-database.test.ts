@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -86,6 +86,17 @@ describe('the development database', () => {
     const again = /^DATABASE_URL=(\S+)$/m.exec(second.stdout)?.[1] as string
     expect(await query(again, 'select answer from kept')).toEqual([{ answer: 42 }])
     await cli('stop', '--data-dir', dataDir)
+  })
+
+  it('stops the server it started when it cannot announce it (its state file cannot be written), leaving nothing running', async () => {
+    const blocked = path.join(root, 'blocked')
+    // A directory where the state file goes: the server starts, then writing its state fails.
+    await mkdir(`${blocked}.server.json`)
+    const outcome = await cli('start', '--data-dir', blocked)
+    expect(outcome.code).toBe(1)
+    expect(outcome.stderr).toContain('EISDIR')
+    // Stopped: PostgreSQL removes postmaster.pid as it shuts down.
+    await expect(stat(path.join(blocked, 'postmaster.pid'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it('fails to start naming the port when another server holds the one asked for, leaving nothing running', async () => {
