@@ -136,9 +136,6 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
     return validationFailed(fastifyError.validation[0], fastifyError.validationContext ?? 'request')
   const refusal = fastifyRefusal(fastifyError)
   if (refusal) return expected(refusal.status, refusal.body)
-  if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
-    return expected(400, { error: 'MALFORMED_JSON', message: `the body is not valid JSON: ${error.message}` })
-  }
   return {
     status: 500,
     body: { error: 'INTERNAL_ERROR', message: 'an unexpected error occurred', requestId },

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { answer, errorResponses } from './routes/responses.js'
 
 /** Where the document is served. */
-export const OPENAPI_PATH = '/documentation/json'
+const OPENAPI_PATH = '/documentation/json'
 
 /**
  * Registers @fastify/swagger on `app` itself (within a plugin it would see only that plugin's routes)

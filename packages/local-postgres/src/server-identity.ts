@@ -75,7 +75,7 @@ export async function proveServerIsOurs(client: pg.Client, expected: ExpectedSer
 }
 
 /** The system identifier `initdb` wrote into `global/pg_control`: its first field, a uint64 in host byte order. */
-export async function readSystemIdentifier(dataDir: string): Promise<string> {
+async function readSystemIdentifier(dataDir: string): Promise<string> {
   const control = await readFile(path.join(dataDir, 'global', 'pg_control'))
   return (endianness() === 'BE' ? control.readBigUInt64BE(0) : control.readBigUInt64LE(0)).toString()
 }

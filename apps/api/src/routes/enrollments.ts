@@ -9,6 +9,7 @@ import {
   errorResponses,
   PATH_ERRORS,
   REPLAY_HEADER,
+  timestamp,
 } from './responses.js'
 import { idempotencyHeaders, idParams, idSchema } from './schemas.js'
 
@@ -50,7 +51,7 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
                 properties: {
                   classroomId: { type: 'integer' },
                   studentId: { type: 'integer' },
-                  createdAt: { type: 'string', format: 'date-time' },
+                  createdAt: timestamp,
                 },
               },
               REPLAY_HEADER,

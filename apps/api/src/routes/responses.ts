@@ -1,7 +1,8 @@
 // The api's answers as JSON Schema: fastify serializes by them and the OpenAPI document shows them.
 import { API_ERROR_STATUSES, type ApiErrorCode } from '../api-error.js'
 
-const timestamp = { type: 'string', format: 'date-time' } as const
+/** A moment, as JSON carries it. */
+export const timestamp = { type: 'string', format: 'date-time' } as const
 
 /** A classroom as the api shows it. */
 export const classroomSchema = {

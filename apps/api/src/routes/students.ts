@@ -15,6 +15,7 @@ import {
   PATH_ERRORS,
   REPLAY_HEADER,
   studentSchema,
+  timestamp,
 } from './responses.js'
 import { type IdParams, idempotencyHeaders, idParams, nameSchema } from './schemas.js'
 
@@ -118,7 +119,7 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
               properties: {
                 items: {
                   type: 'array',
-                  items: extended(classroomSchema, { enrolledAt: { type: 'string', format: 'date-time' } }),
+                  items: extended(classroomSchema, { enrolledAt: timestamp }),
                 },
               },
             }),
