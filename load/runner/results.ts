@@ -6,7 +6,7 @@ export { percentile }
 
 /** One answered (or failed) request. `status` 0 is a network error or a hang. */
 export interface RequestRecord {
-  /** Milliseconds from the start of the load to the request's start (setup's: before it, negative). */
+  /** Milliseconds from the start of the load to the request's start (setup's requests: 0). */
   readonly at: number
   /** The phase it started in; `setup` for the seeding setup() does before the load. */
   readonly phase: PhaseName | 'setup'

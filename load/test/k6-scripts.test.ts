@@ -47,6 +47,19 @@ async function written(seed: SeedData): Promise<{ students: number; enrollments:
   }
 }
 
+describe('scriptEnv', () => {
+  it('tells the steady script to skip its warm-up when the plan has none, and says nothing when it has one', () => {
+    const env = (warmupSeconds: number) =>
+      scriptEnv(steadyPlan(5, 50, warmupSeconds), {
+        baseUrl: 'http://127.0.0.1:1',
+        summaryPath: 's.json',
+        downSeconds: 0,
+      })
+    expect(env(0).WARMUP).toBe('0')
+    expect(env(3).WARMUP).not.toBe('0')
+  })
+})
+
 describe('the k6 scripts on the built-in engine', () => {
   it.each([
     [
