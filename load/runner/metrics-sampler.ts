@@ -13,6 +13,8 @@ export interface ApiSample {
   readonly prePingFailures: number
   readonly connectionErrors: number
   readonly connectAttempts: number
+  /** Connection attempts that failed: refused, dropped, timed out, or the wrong kind of server. */
+  readonly connectFailures: number
   readonly checkoutsWaitedForDatabase: number
   readonly writeReruns: number
   readonly idempotentReplays: number
@@ -35,6 +37,7 @@ const SERIES: Record<string, keyof Omit<ApiSample, 'at'>> = {
   db_pool_pre_ping_failures_total: 'prePingFailures',
   db_pool_connection_errors_total: 'connectionErrors',
   db_pool_connect_attempts_total: 'connectAttempts',
+  db_pool_connect_failures_total: 'connectFailures',
   db_pool_checkouts_waited_for_database_total: 'checkoutsWaitedForDatabase',
   db_write_reruns_total: 'writeReruns',
   http_idempotent_replays_total: 'idempotentReplays',

@@ -48,8 +48,14 @@ export interface RunSummary {
     readonly acquireTimeouts: number
     readonly prePingFailures: number
     readonly connectionErrors: number
-    /** Connections the api's pool tried to open over the run, and while the database was down. */
+    /** Connections the api's pool tried to open over the run. */
     readonly connectAttempts: number
+    /**
+     * Connections it tried to open while the database was down (from the stop, or the kill, until
+     * it accepted again, or the promotion): the attempts that failed between the samples around the
+     * outage. Every attempt made while no server qualifies fails, and those made once one accepts
+     * succeed, so the count does not depend on how far the samples are from either instant.
+     */
     readonly connectAttemptsWhileDown: number | null
     readonly checkoutsWaitedForDatabase: number
     /** Writes run again after a lost connection, and writes answered from their stored key. */
@@ -159,7 +165,9 @@ export interface FailoverSummary {
 
 /**
  * The pool's peaks and counters over the samples; with an outage (milliseconds from the start),
- * the connection attempts from the last sample before it to the first after it.
+ * the connection attempts that failed from the last sample before it to the first after it. Not
+ * every attempt in that span: samples a second apart, the pool's reconnections once the server
+ * accepts again (one per waiting user, to a server that answers) would count as made while it was down.
  */
 export function poolOverview(
   samples: readonly ApiSample[],
@@ -177,7 +185,7 @@ export function poolOverview(
     prePingFailures: last?.prePingFailures ?? 0,
     connectionErrors: last?.connectionErrors ?? 0,
     connectAttempts: (last?.connectAttempts ?? 0) - (first?.connectAttempts ?? 0),
-    connectAttemptsWhileDown: before && after ? after.connectAttempts - before.connectAttempts : null,
+    connectAttemptsWhileDown: before && after ? after.connectFailures - before.connectFailures : null,
     checkoutsWaitedForDatabase: last?.checkoutsWaitedForDatabase ?? 0,
     writeReruns: last?.writeReruns ?? 0,
     idempotentReplays: last?.idempotentReplays ?? 0,
