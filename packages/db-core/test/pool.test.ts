@@ -79,6 +79,20 @@ describe('InstrumentedPool under load', () => {
     await expect(p.query('select 1 as one')).resolves.toMatchObject({ rows: [{ one: 1 }] })
   })
 
+  it('takes a checkout that timed out in the queue out of it at once: the next release serves the next caller', async () => {
+    const p = pool({ DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0', DB_POOL_TIMEOUT_SECONDS: '0.3' })
+    const held = await p.connect()
+    await expect(p.connect()).rejects.toBeInstanceOf(PoolTimeoutError)
+    // Still held: the timed-out request no longer waits in pg-pool's queue for it.
+    expect(p.stats()).toMatchObject({ waiting: 0, active: 1, acquireTimeouts: 1 })
+    const next = p.connect()
+    held.release()
+    const client = await next
+    expect(client).toBe(held)
+    client.release()
+    expect(p.stats()).toMatchObject({ waiting: 0, active: 0, acquisitions: 2 })
+  })
+
   it('closes overflow connections after DB_POOL_OVERFLOW_IDLE_MS and keeps DB_POOL_SIZE', async () => {
     const p = pool({ DB_POOL_SIZE: '2', DB_POOL_MAX_OVERFLOW: '3', DB_POOL_OVERFLOW_IDLE_MS: '150' })
     await Promise.all(Array.from({ length: 5 }, () => hold(p, 50)))

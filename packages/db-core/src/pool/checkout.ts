@@ -7,11 +7,12 @@ import type { PoolSettings, TlsSettings } from '../config/settings.js'
 import { isCapacityRefusal, isConnectionError } from '../connection-errors.js'
 import { DatabaseAuthError, DatabaseTlsError, DatabaseUnavailableError, PoolTimeoutError } from '../errors.js'
 import type { DbLogger } from '../logging/db-logger.js'
-import { translateAcquireError, unavailableFor } from './acquire-errors.js'
+import { queueTimeout, translateAcquireError, unavailableFor } from './acquire-errors.js'
 import type { DatabaseAvailability } from './availability.js'
 import { acquireBefore, type PgPoolConnect } from './bounded-acquire.js'
 import type { CapacityGate } from './capacity-gate.js'
 import type { ConnectionRegistry } from './connection-registry.js'
+import { type Deadline, DeadlineSweep } from './deadline-sweep.js'
 import { HostRefusedError } from './host-selection.js'
 import type { LeakDetector } from './leak-detector.js'
 import type { LoopWatch } from './loop-watch.js'
@@ -55,7 +56,18 @@ export interface CheckoutContext {
   /** pg-pool's gauges. */
   readonly gauges: { readonly idleCount: number; readonly waitingCount: number; readonly totalCount: number }
   readonly acquire: PgPoolConnect
+  /**
+   * pg-pool's checkout without its timer, when pg-pool would queue the request (an idle connection
+   * to hand, or no room to dial): the caller bounds the wait. Returns false, having asked nothing,
+   * when pg-pool would dial for it instead (its connect timer bounds that).
+   */
+  readonly acquireQueued: (callback: Parameters<PgPoolConnect>[0]) => boolean
+  /** Takes a request made by {@link acquireQueued} out of pg-pool's queue, if it is still there. */
+  readonly leaveQueue: (callback: Parameters<PgPoolConnect>[0]) => void
 }
+
+/** The finest the acquire deadline's sweep runs: a deadline expires at most this late. */
+const SWEEP_RESOLUTION_MS = 100
 
 /** What pg-pool answered to a checkout's first request, made outside {@link Checkouts.#run}. */
 type FirstAttempt = { readonly startedAt: number } & (
@@ -72,9 +84,15 @@ type FirstAttempt = { readonly startedAt: number } & (
  */
 export class Checkouts {
   readonly #ctx: CheckoutContext
+  /** Bounds the first request's wait in pg-pool's queue: no timer per checkout. */
+  readonly #deadlines: DeadlineSweep
 
   constructor(ctx: CheckoutContext) {
     this.#ctx = ctx
+    // A tenth of the timeout at most: a 0.3 s timeout fires within 30 ms of it.
+    this.#deadlines = new DeadlineSweep(
+      Math.max(1, Math.min(SWEEP_RESOLUTION_MS, ctx.settings.acquireTimeoutMs / 10)),
+    )
   }
 
   /**
@@ -115,6 +133,8 @@ export class Checkouts {
    * connection that needs nothing more (not closed by the server, not to be retired or discarded,
    * no pre-ping due, a loop that was not held up, a database not known down) is handed out in that
    * callback. Anything else continues in {@link #run}, from the connection or error pg-pool gave.
+   * A request pg-pool queues is bounded by the shared deadline sweep instead of a pg-pool timer: out
+   * of time, it leaves pg-pool's queue and fails with the queue's timeout, as pg-pool's timer would.
    */
   #first(
     caller: Error | undefined,
@@ -140,13 +160,19 @@ export class Checkouts {
       return
     }
     let left = false
+    // pg-pool answers a pool that is ending at once: no deadline for a request already answered.
+    let heard = false
+    let deadline: Deadline | undefined
     const onAbort = () => {
+      if (deadline) this.#deadlines.settle(deadline)
       left = true
       slow({ startedAt, error: signal?.reason })
     }
     signal?.addEventListener('abort', onAbort, { once: true })
     const given = (error: Error | undefined, client: pg.PoolClient | undefined) => {
+      heard = true
       signal?.removeEventListener('abort', onAbort)
+      if (deadline) this.#deadlines.settle(deadline)
       if (left) {
         // The caller left the queue: the connection it would have had goes straight back.
         client?.release()
@@ -158,9 +184,18 @@ export class Checkouts {
       if (this.#readyAsIs(client, now)) done(undefined, this.#handOut(client, startedAt, caller, now))
       else slow({ startedAt, client })
     }
+    // Traced, the rest of the checkout stays in its own context, whoever's release answers it.
+    const ask = span ? context.bind(span.internal, given) : given
     try {
-      // Traced, the rest of the checkout stays in its own context, whoever's release answers it.
-      ctx.acquire(span ? context.bind(span.internal, given) : given)
+      if (!ctx.acquireQueued(ask)) ctx.acquire(ask)
+      else if (!heard) {
+        deadline = this.#deadlines.watch(startedAt + ctx.settings.acquireTimeoutMs, () => {
+          ctx.leaveQueue(ask)
+          signal?.removeEventListener('abort', onAbort)
+          left = true
+          slow({ startedAt, error: queueTimeout() })
+        })
+      }
     } catch (error) {
       // As in the state machine: thrown before pg-pool queued anything, passed on as it is.
       signal?.removeEventListener('abort', onAbort)

@@ -34,6 +34,14 @@ const noop = () => undefined
 // pg-pool's words for a pool used after end(), kept for code that matches them.
 const ENDED_MESSAGE = 'Cannot use a pool after calling end on the pool'
 
+/** What of pg-pool's own state the checkout reads to queue a request without pg-pool's timer. */
+interface PgPoolQueue {
+  readonly options: pg.PoolConfig & { max: number }
+  readonly _idle: readonly unknown[]
+  readonly _clients: readonly unknown[]
+  readonly _pendingQueue: { readonly callback: unknown }[]
+}
+
 type ConnectCallback = (
   err: Error | undefined,
   client: pg.PoolClient | undefined,
@@ -242,6 +250,24 @@ export class InstrumentedPool extends PgPool {
       onAcquire,
       gauges: this,
       acquire: (callback) => super.connect(callback as ConnectCallback),
+      acquireQueued: (callback) => {
+        const pool = this as unknown as PgPoolQueue
+        if (pool._idle.length === 0 && pool._clients.length < pool.options.max) return false
+        // pg-pool reads its timeout as it queues: without one, it queues the request and sets no timer.
+        const bound = pool.options.connectionTimeoutMillis
+        pool.options.connectionTimeoutMillis = 0
+        try {
+          super.connect(callback as ConnectCallback)
+        } finally {
+          pool.options.connectionTimeoutMillis = bound
+        }
+        return true
+      },
+      leaveQueue: (callback) => {
+        const queue = (this as unknown as PgPoolQueue)._pendingQueue
+        const index = queue.findIndex((item) => item.callback === callback)
+        if (index >= 0) queue.splice(index, 1)
+      },
     })
     this.#shutdown = new PoolShutdown(
       {
