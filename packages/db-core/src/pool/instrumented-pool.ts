@@ -317,10 +317,12 @@ export class InstrumentedPool extends PgPool {
    * pg-pool's own `query()`, its checkout marked as one that releases itself: pg-pool checks out
    * through {@link connect} at once and releases what it took, so no leak stack is taken for it.
    */
-  override query = ((...args: unknown[]) => {
-    this.#selfReleasing = typeof args.at(-1) === 'function' ? POOL_QUERY : POOL_QUERY_PROMISE
+  override query = ((text: unknown, values?: unknown, callback?: unknown) => {
+    // pg-pool's own three parameters, no rest array and spread per call; a callback may come second.
+    const withCallback = typeof callback === 'function' || typeof values === 'function'
+    this.#selfReleasing = withCallback ? POOL_QUERY : POOL_QUERY_PROMISE
     try {
-      return (super.query as (...a: unknown[]) => unknown)(...args)
+      return (super.query as (t: unknown, v?: unknown, c?: unknown) => unknown)(text, values, callback)
     } finally {
       this.#selfReleasing = undefined
     }
