@@ -35,6 +35,7 @@ import { sendCancelRequest } from '../src/dialect/cancel-request.js'
 import { PoolTelemetry } from '../src/pool/pool-telemetry.js'
 import { PoolTracing } from '../src/pool/pool-tracing.js'
 import { dbCoreQuerySpanHook } from '../src/pool/query-span-hook.js'
+import { DeadlineSweep } from '../src/pool/deadline-sweep.js'
 import pg from 'pg'
 import winston from 'winston'
 KYSELY_IMPORT
