@@ -110,6 +110,43 @@ describe('while PostgreSQL is down', () => {
     }
   })
 
+  it('callers retrying at once against the open circuit, with no I/O in between, leave the event loop free: timers fire, the loop probes, the return is found', async () => {
+    const { db, pool, close } = openDb(
+      configFor(cluster.connectionString(), { DB_POOL_UNAVAILABLE_WAIT_MS: '200' }),
+    )
+    try {
+      await sql`select 1`.execute(db)
+      await cluster.stop('fast')
+      await expect(sql`select 1`.execute(db)).rejects.toBeInstanceOf(DatabaseUnavailableError)
+      expect(pool.stats().databaseDown).toBe(true)
+      // Workers that retry a failed query at once: nothing but the pool between two attempts.
+      const ends = performance.now() + 3000
+      let served = 0
+      const worker = async () => {
+        while (performance.now() < ends) {
+          await sql`select 1`.execute(db).then(
+            () => served++,
+            () => undefined,
+          )
+        }
+      }
+      const workers = Promise.all(Array.from({ length: 5 }, worker))
+      // A timer due in 100 ms, and a restart: neither may wait for the workers to give up.
+      const timerFiredAt = new Promise<number>((resolve) => setTimeout(() => resolve(performance.now()), 100))
+      const restarted = cluster.start()
+      const firedAt = await timerFiredAt
+      await restarted
+      await workers
+      expect(firedAt).toBeLessThan(ends - 1000)
+      // The reconnect loop ran meanwhile and found the server: the workers were served before they stopped.
+      expect(served).toBeGreaterThan(0)
+      expect(pool.stats().databaseDown).toBe(false)
+    } finally {
+      if (!cluster.running) await cluster.start()
+      await close()
+    }
+  })
+
   it('stops probing once nobody has asked for a while, and the next checkout probes again and waits for that probe', async () => {
     const { db, pool, close } = openDb(
       configFor(cluster.connectionString(), {

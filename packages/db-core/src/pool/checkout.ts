@@ -1,6 +1,7 @@
 // The checkout: one deadline over queueing, connecting, pre-pings and retries past dead connections,
 // and what a failure means in db-core's terms.
 import { performance } from 'node:perf_hooks'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { context } from '@opentelemetry/api'
 import type pg from 'pg'
 import type { PoolSettings, TlsSettings } from '../config/settings.js'
@@ -260,6 +261,9 @@ export class Checkouts {
           waited = true
           // An open circuit fails at once, unless the loop had paused: then its first probe is awaited.
           if ((availability.circuitOpen() && !resumed) || !(await availability.waitForNews(waitUntil))) {
+            // Through the event loop, not only promise callbacks: a caller that retries at once (no I/O
+            // in between) would otherwise hold it, timers, sockets and the reconnect loop's probes too.
+            await yieldToEventLoop()
             throw this.#failed(unavailableFor(availability, performance.now() - startedAt))
           }
           continue
