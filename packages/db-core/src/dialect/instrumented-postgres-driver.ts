@@ -99,13 +99,14 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
     // the code that began it.
     this.attributeToCaller(wrapped.client, this.beginTransaction)
     wrapped.inTransaction = true
-    await this.#statements.beginTransaction(wrapped, settings)
+    // Kept, not run: it goes out in the same write as the transaction's first statement.
+    await this.#statements.beginTransaction(wrapped.beginning, settings)
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const wrapped = connection as InstrumentedConnection
     try {
-      await this.#statements.commitTransaction(wrapped)
+      if (!wrapped.endUnsent(true)) await this.#statements.commitTransaction(wrapped)
     } finally {
       wrapped.inTransaction = false
     }
@@ -114,7 +115,7 @@ export class InstrumentedPostgresDriver implements Driver, ConnectionDriver {
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const wrapped = connection as InstrumentedConnection
     try {
-      await wrapped.executeQuery(CompiledQuery.raw('rollback'))
+      if (!wrapped.endUnsent(false)) await wrapped.executeQuery(CompiledQuery.raw('rollback'))
     } catch (error) {
       // As Kysely's own driver: a connection that could not roll back is not used again.
       wrapped.discarded = true
