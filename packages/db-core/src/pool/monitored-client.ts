@@ -269,10 +269,12 @@ export function monitoredClient({
     }
 
     queryBehind(leading: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult> {
-      return (this.#run(text, values, undefined, leading) as Promise<pg.QueryResult>).catch((error: Error) => {
-        this.#dropIfTimedOut(error)
-        throw error
-      })
+      return (this.#run(text, values, undefined, leading) as Promise<pg.QueryResult>).catch(
+        (error: Error) => {
+          this.#dropIfTimedOut(error)
+          throw error
+        },
+      )
     }
 
     /**
@@ -289,11 +291,18 @@ export function monitoredClient({
       const cached = cache !== undefined && object?.name === undefined && params?.length > 0
       if (!cached && leading === undefined) return super.query(config, values, callback as Callback)
       const text: string = object ? object.text : config
-      const { name, evicted } = cached ? cache.use(text) : { name: object?.name as string | undefined, evicted: [] as string[] }
+      const { name, evicted } = cached
+        ? cache.use(text)
+        : { name: object?.name as string | undefined, evicted: [] as string[] }
       for (const old of evicted) this.#forget(old)
       // Run again after a failure, it has nothing evicted to close, and no leading statement.
       const submit = (done: Callback, closing: string[], lead: string | undefined) =>
-        super.query(new PreparedQuery(name, config, values, done, { closing: this.#takeClosing(closing), leading: lead }))
+        super.query(
+          new PreparedQuery(name, config, values, done, {
+            closing: this.#takeClosing(closing),
+            leading: lead,
+          }),
+        )
       // pg answers success with a null error.
       const anew = (error: Error | undefined) =>
         name !== undefined && !!error && this.#prepareAnew(error, name, leading !== undefined)
