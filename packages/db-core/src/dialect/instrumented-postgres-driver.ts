@@ -28,6 +28,9 @@ const RELEASED = Promise.resolve()
  * ({@link InstrumentedConnection}), and Kysely's PostgreSQL driver is asked only for the statements
  * that begin and commit transactions and handle savepoints. Per connection it adds:
  *
+ * - a transaction's BEGIN, as Kysely's driver writes it, kept and sent in the same write as the
+ *   transaction's first statement (see `InstrumentedConnection.beginning`): one round trip fewer. A
+ *   transaction that ran no statement commits or rolls back with nothing sent;
  * - leak attribution: its checkouts release themselves (no leak stack is taken for them, a capture
  *   costs about 3 µs), and a transaction begun on one is named by the stack of the code that began it;
  * - with `readRetry`, the read retry: a read-only statement that fails with a connection-level

@@ -291,9 +291,8 @@ export function monitoredClient({
       const cached = cache !== undefined && object?.name === undefined && params?.length > 0
       if (!cached && leading === undefined) return super.query(config, values, callback as Callback)
       const text: string = object ? object.text : config
-      const { name, evicted } = cached
-        ? cache.use(text)
-        : { name: object?.name as string | undefined, evicted: [] as string[] }
+      // Behind a leading statement without a cached name: the unnamed statement.
+      const { name, evicted } = cached ? cache.use(text) : { name: undefined, evicted: [] as string[] }
       for (const old of evicted) this.#forget(old)
       // Run again after a failure, it has nothing evicted to close, and no leading statement.
       const submit = (done: Callback, closing: string[], lead: string | undefined) =>
