@@ -179,6 +179,22 @@ describe('a transaction begun in the same write as its first statement', () => {
     }
   })
 
+  it('closes a statement its first statement evicts from the cache in the same exchange as the BEGIN', async () => {
+    const { db, pool, waits, close } = onePool({ DB_STATEMENT_CACHE_SIZE: '1' })
+    try {
+      await db.selectFrom('ledger').select('id').where('id', '=', 1).execute()
+      waits.count = 0
+      await db
+        .transaction()
+        .execute((trx) => trx.selectFrom('counter').select('n').where('id', '=', 1).execute())
+      // Close, BEGIN and the statement in one exchange, then COMMIT.
+      expect(waits.count).toBe(2)
+      expect(await preparedStatementNames(pool)).toHaveLength(1)
+    } finally {
+      await close()
+    }
+  })
+
   it('fails the first statement with the error of a BEGIN that failed, then the statements after it and the commit with it, sending nothing more', async () => {
     const { db, waits, close } = onePool()
     try {
