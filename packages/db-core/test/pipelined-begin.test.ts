@@ -1,6 +1,6 @@
 // A transaction's BEGIN goes out in the same write as its first statement: what that saves, and what it keeps.
 
-import { createTestDatabase } from '@classroom/local-postgres'
+import { type BouncedCluster, createTestDatabase, startBouncedCluster } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { CompiledQuery, type Generated, sql } from 'kysely'
 import type pg from 'pg'
@@ -461,6 +461,48 @@ describe('what a pipelined BEGIN keeps', () => {
       )
       expect(leaks).toHaveLength(1)
       expect(leaks[0]!.acquiredAt).toEqual(expect.stringContaining('slowEmptyReconciliation'))
+    } finally {
+      await close()
+    }
+  })
+})
+
+describe('a pipelined BEGIN through PgBouncer in transaction mode', () => {
+  let bounced: BouncedCluster | undefined
+
+  afterAll(async () => {
+    await bounced?.destroy()
+  })
+
+  it('keeps every statement of a transaction on the one server session its BEGIN opened, under concurrent transactions', async () => {
+    bounced = await startBouncedCluster({ database: 'pipelined', poolSize: 2 })
+    await bounced.cluster.query(
+      'create table ledger (id serial primary key, note text not null)',
+      [],
+      'pipelined',
+    )
+    const { db, close } = openDb<Tables>(
+      configFor(bounced.bouncer.connectionString(), { DB_PGBOUNCER: 'true', DB_POOL_SIZE: '6' }),
+    )
+    try {
+      const transaction = (i: number) =>
+        db
+          .transaction()
+          .execute(async (trx) => {
+            const written = await sql<{ xid: string }>`insert into ledger (note) values (${`n${i}`})
+              returning pg_current_xact_id()::text as xid`.execute(trx)
+            const seen = await sql<{
+              xid: string
+            }>`select pg_current_xact_id_if_assigned()::text as xid`.execute(trx)
+            expect(seen.rows[0]!.xid).toBe(written.rows[0]!.xid)
+            throw new Error('undo')
+          })
+          .catch((error: unknown) => error)
+      const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => transaction(i)))
+      expect(outcomes.map((o) => (o as Error).message)).toEqual(Array(12).fill('undo'))
+      expect((await sql<{ n: number }>`select count(*)::int as n from ledger`.execute(db)).rows).toEqual([
+        { n: 0 },
+      ])
     } finally {
       await close()
     }
