@@ -1,5 +1,6 @@
 // A transaction's BEGIN goes out in the same write as its first statement: what that saves, and what it keeps.
 
+import type { Socket } from 'node:net'
 import { type BouncedCluster, createTestDatabase, startBouncedCluster } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { CompiledQuery, type Generated, sql } from 'kysely'
@@ -33,19 +34,35 @@ afterAll(async () => {
   await sql`drop table ledger; drop table counter`.execute(db).finally(close)
 })
 
-/** Kysely on a pool of one connection, and the count of the exchanges it waited for (ReadyForQuery). */
+/**
+ * Kysely on a pool of one connection, with the count of the exchanges it waited for (ReadyForQuery)
+ * and of the writes its socket made.
+ */
 function onePool(overrides: Record<string, string> = {}, logger = recordingLogger().logger) {
   const opened = openDb<Tables>(
     configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0', ...overrides }),
     logger,
   )
-  const waits = { count: 0 }
-  // Each ReadyForQuery ends one exchange the client waited for: one round trip.
-  opened.pool.on('connect', (client: pg.PoolClient) =>
-    (client as unknown as { connection: NodeJS.EventEmitter }).connection.on('readyForQuery', () => {
+  const waits = { count: 0, writes: 0 }
+  opened.pool.on('connect', (client: pg.PoolClient) => {
+    const { connection } = client as unknown as { connection: NodeJS.EventEmitter & { stream: Socket } }
+    // Each ReadyForQuery ends one exchange the client waited for: one round trip.
+    connection.on('readyForQuery', () => {
       waits.count++
-    }),
-  )
+    })
+    // What the socket hands the kernel: one call per write, corked messages together in one.
+    const stream = connection.stream as unknown as Record<
+      '_write' | '_writev',
+      (...args: unknown[]) => unknown
+    >
+    for (const method of ['_write', '_writev'] as const) {
+      const write = stream[method]
+      stream[method] = function (this: unknown, ...args: unknown[]) {
+        waits.writes++
+        return write.apply(this, args)
+      }
+    }
+  })
   return { ...opened, waits }
 }
 
@@ -53,11 +70,12 @@ const notes = (db: ReturnType<typeof onePool>['db'], note: string) =>
   db.selectFrom('ledger').select('note').where('note', '=', note).execute()
 
 describe('a transaction begun in the same write as its first statement', () => {
-  it('waits for one exchange fewer: BEGIN and the first statement answered in one, the result only the statement’s', async () => {
+  it('sends BEGIN and the first statement in one socket write and one exchange: a write and a round trip fewer, the result only the statement’s', async () => {
     const { db, waits, close } = onePool()
     try {
       await sql`select 1`.execute(db)
       waits.count = 0
+      waits.writes = 0
       const result = await db.transaction().execute(async (trx) => {
         const updated = await trx
           .updateTable('counter')
@@ -68,7 +86,8 @@ describe('a transaction begun in the same write as its first statement', () => {
         return updated
       })
       expect(result.numUpdatedRows).toBe(1n)
-      // BEGIN + UPDATE, INSERT, COMMIT: three exchanges where a BEGIN of its own made four.
+      // BEGIN + UPDATE, INSERT, COMMIT: three writes and three exchanges where a BEGIN of its own made four.
+      expect(waits.writes).toBe(3)
       expect(waits.count).toBe(3)
     } finally {
       await close()
