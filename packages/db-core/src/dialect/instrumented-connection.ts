@@ -10,6 +10,8 @@ import type {
 import type pg from 'pg'
 import Cursor from 'pg-cursor'
 import { isConnectionError } from '../connection-errors.js'
+import type { MonitoredClient } from '../pool/monitored-client.js'
+import { failedLeadingStatement } from '../pool/prepared-query.js'
 import { type CancelTarget, sendCancelRequest } from './cancel-request.js'
 import type { CancellableConnection, StatementCancellation } from './statement-cancellation.js'
 import { StreamInterruptedError } from './stream-interrupted-error.js'
@@ -56,17 +58,53 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
   #running: QueryId | undefined
   /** The {@link StatementCancellation} of this checkout's query, if it was given one. */
   cancellation: StatementCancellation | undefined
+  /** The BEGIN Kysely's driver wrote and nothing has sent yet: it leads the next statement. */
+  #begin: string | undefined
+  /** The error of a BEGIN that failed: the transaction never began, and nothing more of it runs. */
+  #notBegun: unknown
+  /**
+   * Where Kysely's PostgreSQL driver begins a transaction: its BEGIN, with the isolation level and
+   * access mode written as that driver writes them, is kept to go out with the next statement.
+   */
+  readonly beginning: DatabaseConnection
 
   constructor(client: pg.PoolClient, driver: ConnectionDriver) {
     this.client = client
     this.#driver = driver
+    this.beginning = {
+      executeQuery: async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
+        this.#begin = query.sql
+        return { rows: [] }
+      },
+      streamQuery: () => {
+        throw new TypeError("Kysely's driver begins a transaction with a statement, not a stream")
+      },
+    }
   }
 
-  /** A new checkout of this client begins: its statement count starts at zero. */
+  /** A new checkout of this client begins: its statement count starts at zero, no transaction pending. */
   checkedOut(cancellation: StatementCancellation | undefined): this {
     this.#statements = 0
+    this.#begin = undefined
+    this.#notBegun = undefined
     this.cancellation = cancellation
     return this
+  }
+
+  /**
+   * Ends the transaction on this side when nothing of it reached the server (no statement ran: its
+   * BEGIN is dropped unsent; or its BEGIN failed): whether nothing is left to send. Committing a
+   * transaction whose BEGIN failed fails with the BEGIN's error, as each of its statements did.
+   */
+  endUnsent(commit: boolean): boolean {
+    if (this.#begin !== undefined) {
+      this.#begin = undefined
+      return true
+    }
+    if (this.#notBegun === undefined) return false
+    if (commit) throw this.#notBegun
+    this.#notBegun = undefined
+    return true
   }
 
   /** Back to the pool unused (its query was cancelled while it waited for it). */
@@ -96,21 +134,40 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
   async #run<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.discarded) throw new Error('Postgres connection has been discarded')
     this.cancellation?.throwIfCancelled()
+    if (this.#notBegun !== undefined) throw this.#notBegun
     this.#running = query.queryId
+    let begin = this.#begin
+    this.#begin = undefined
     try {
-      const { command, rowCount, rows } = await this.client.query<R & pg.QueryResultRow>(
-        query.sql,
-        query.parameters as unknown[],
-      )
+      // Texts without parameters go in the simple protocol, where a ';' may part several statements:
+      // those cannot follow a BEGIN in one extended-protocol exchange, so it goes first on its own.
+      if (begin !== undefined && query.parameters.length === 0 && query.sql.includes(';')) {
+        await this.#beginAlone(begin)
+        begin = undefined
+      }
+      const { command, rowCount, rows } = await (begin === undefined
+        ? this.client.query<R & pg.QueryResultRow>(query.sql, query.parameters as unknown[])
+        : (this.client as unknown as MonitoredClient).queryBehind(begin, query.sql, query.parameters))
       // Kysely's PostgreSQL driver tells a COMMIT that rolled back by its command tag.
       if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command } as R] }
       const writes =
         command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
       return { numAffectedRows: writes ? BigInt(rowCount ?? 0) : undefined, rows: rows ?? [] }
     } catch (error) {
+      if (begin !== undefined && failedLeadingStatement(error)) this.#notBegun = error
       throw withCallerStack(error, new Error())
     } finally {
       this.#running = undefined
+    }
+  }
+
+  /** Sends the pending BEGIN by itself (before a stream, or a text of several statements). */
+  async #beginAlone(begin: string): Promise<void> {
+    try {
+      await this.client.query(begin)
+    } catch (error) {
+      this.#notBegun = error
+      throw error
     }
   }
 
@@ -130,7 +187,12 @@ export class InstrumentedConnection implements DatabaseConnection, CancellableCo
       throw new TypeError(`a stream's chunkSize must be a positive integer, got ${String(chunkSize)}`)
     }
     if (this.discarded) throw new Error('Postgres connection has been discarded')
+    if (this.#notBegun !== undefined) throw this.#notBegun
     this.#driver.attributeToCaller(this.client, this.streamQuery)
+    const begin = this.#begin
+    this.#begin = undefined
+    // A cursor's exchange is pg-cursor's own: the BEGIN goes first, in its own.
+    if (begin !== undefined) await this.#beginAlone(begin)
     // Whatever runs after it on this checkout is not its first statement: never retried.
     this.#statements++
     const signal = options?.signal

@@ -54,6 +54,12 @@ export interface MonitoredClient extends pg.Client {
    * complete and the pool has judged the connection. `undefined` otherwise.
    */
   readonly refusalPending: Promise<void> | undefined
+  /**
+   * Runs `text` as `query` does, behind `leading` (a transaction's BEGIN): both in one write, one
+   * Sync, both answers read in order ({@link PreparedQuery}). A failure of `leading` fails the
+   * statement with its error, which `failedLeadingStatement` tells apart.
+   */
+  queryBehind(leading: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult>
 }
 
 // 0A000 with this message: a schema change altered the result of a statement prepared before it.
@@ -262,35 +268,64 @@ export function monitoredClient({
       })
     }
 
-    /** One statement: prepared under a stable name when the cache is on and it has parameters. */
+    queryBehind(leading: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult> {
+      return (this.#run(text, values, undefined, leading) as Promise<pg.QueryResult>).catch(
+        (error: Error) => {
+          this.#dropIfTimedOut(error)
+          throw error
+        },
+      )
+    }
+
+    /**
+     * One statement: prepared under a stable name when the cache is on and it has parameters, and
+     * through the unnamed statement behind `leading` otherwise.
+     */
     // biome-ignore lint/suspicious/noExplicitAny: as query's
-    #run(config: any, values: any, callback: Callback | undefined): any {
+    #run(config: any, values: any, callback: Callback | undefined, leading?: string): any {
       const cache = this.#statements
       // Named already, or no parameters (simple protocol: it may hold several statements): passed on
       // as given (pg copies a config object property by property, a string it does not).
       const object = typeof config === 'string' ? undefined : config
       const params = values === undefined ? object?.values : values
-      if (!cache || object?.name !== undefined || !params?.length)
-        return super.query(config, values, callback as Callback)
+      const cached = cache !== undefined && object?.name === undefined && params?.length > 0
+      if (!cached && leading === undefined) return super.query(config, values, callback as Callback)
       const text: string = object ? object.text : config
-      const { name, evicted } = cache.use(text)
+      // Behind a leading statement without a cached name: the unnamed statement.
+      const { name, evicted } = cached ? cache.use(text) : { name: undefined, evicted: [] as string[] }
       for (const old of evicted) this.#forget(old)
-      // Run again after a failure, it has nothing evicted to close.
-      const submit = (done: Callback, closing = evicted) =>
-        super.query(new PreparedQuery(name, config, values, done, this.#takeClosing(closing)))
+      // Run again after a failure, it has nothing evicted to close, and no leading statement.
+      const submit = (done: Callback, closing: string[], lead: string | undefined) =>
+        super.query(
+          new PreparedQuery(name, config, values, done, {
+            closing: this.#takeClosing(closing),
+            leading: lead,
+          }),
+        )
+      // pg answers success with a null error.
+      const anew = (error: Error | undefined) =>
+        name !== undefined && !!error && this.#prepareAnew(error, name, leading !== undefined)
       if (callback) {
-        submit((error, result) => {
-          if (error && this.#prepareAnew(error, name)) submit(callback, [])
-          else callback(error, result)
-        })
+        submit(
+          (error, result) => {
+            if (anew(error)) submit(callback, [], undefined)
+            else callback(error, result)
+          },
+          evicted,
+          leading,
+        )
         return undefined
       }
       return new Promise<pg.QueryResult>((resolve, reject) => {
         const settle: Callback = (error, result) => (error ? reject(error) : resolve(result))
-        submit((error, result) => {
-          if (error && this.#prepareAnew(error, name)) submit(settle, [])
-          else settle(error, result)
-        })
+        submit(
+          (error, result) => {
+            if (anew(error)) submit(settle, [], undefined)
+            else settle(error, result)
+          },
+          evicted,
+          leading,
+        )
       }).catch((error: Error) => {
         // As pg's own promise: a stack that leads back to the awaiting caller, not to the socket's read.
         Error.captureStackTrace(error)
@@ -319,7 +354,14 @@ export function monitoredClient({
     }
 
     /** Whether a failed prepared statement may run again; either way it is prepared anew next time. */
-    #prepareAnew(error: Error, name: string): boolean {
+    #prepareAnew(error: Error, name: string, led: boolean): boolean {
+      if (led) {
+        // pg took the leading statement's ParseComplete for this one's: whether the server holds it
+        // is unknown. Closed (no error when it does not) and prepared anew; a transaction cannot retry.
+        this.#forget(name)
+        this.#closing.add(name)
+        return false
+      }
       const code = (error as { code?: string }).code
       const dropped = code === NO_SUCH_STATEMENT
       if (!dropped && !(code === '0A000' && error.message.includes(PLAN_CHANGED))) return false
