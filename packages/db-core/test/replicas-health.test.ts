@@ -1,4 +1,4 @@
-import { LocalPostgres } from '@classroom/local-postgres'
+import { FaultProxy, LocalPostgres } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -135,6 +135,31 @@ describe('read replicas that fall behind, fail or are promoted', () => {
     }
   })
 
+  it('a read sent to a replica that went down since its last poll falls back to the primary when its checkout fails', async () => {
+    // One poll at start, the next a minute later: the stop below is not seen by any poll.
+    const { db, dialect, state, transitions } = await openRouted([standby], { DB_REPLICA_POLL_MS: '60000' })
+    try {
+      await until('the first poll', () => state() === 'healthy')
+      await standby.stop('fast')
+      expect(await portOf(db)).toBe(primary.port)
+      expect(state()).toBe('down')
+      expect(transitions()).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          message: 'replica left',
+          replica: 'replica1',
+          state: 'down',
+        }),
+      ])
+      expect(transitions()[0]!.reason).toMatch(/^a checkout failed: /)
+      expect(dialect.routing!.stats().readsByTarget).toEqual({ primary: 1, replica1: 1 })
+      expect(dialect.routing!.stats().replicas[0]!.pool.acquireFailures).toBe(1)
+    } finally {
+      await standby.start()
+      await db.destroy()
+    }
+  })
+
   it('a replica down at start fails nothing: reads go to the primary, and its leaving is logged once', async () => {
     const { db, dialect, state, transitions } = await openRouted('postgres://postgres@127.0.0.1:1/postgres')
     try {
@@ -155,6 +180,25 @@ describe('read replicas that fall behind, fail or are promoted', () => {
       expect(dialect.routing!.stats().readsByTarget).toEqual({ primary: 2, replica1: 0 })
     } finally {
       await db.destroy()
+    }
+  })
+
+  it('a replica that stops answering (frozen network) is left out when its poll times out, and returns when it answers', async () => {
+    const proxy = await FaultProxy.start({ host: '127.0.0.1', port: standby.port })
+    const { db, state, transitions } = await openRouted(proxy.rewrite(standby.connectionString('postgres')))
+    try {
+      await until('the replica to be healthy', () => state() === 'healthy')
+      proxy.freeze()
+      await until('the poll to time out', () => state() === 'down')
+      expect(transitions()[0]!.reason).toMatch(/^its poll failed: /)
+      expect(await portOf(db)).toBe(primary.port)
+      proxy.unfreeze()
+      await until('the replica to return', () => state() === 'healthy')
+      expect(await portOf(db)).toBe(standby.port)
+    } finally {
+      proxy.unfreeze()
+      await db.destroy()
+      await proxy.close()
     }
   })
 
