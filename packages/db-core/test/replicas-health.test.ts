@@ -178,14 +178,20 @@ describe('read replicas that fall behind, fail or are promoted', () => {
     }
   })
 
-  it('a read sent to a replica that went down since its last poll falls back to the primary when its checkout fails', async () => {
+  it('a read (here a stream) sent to a replica that went down since its last poll falls back to the primary when its checkout fails', async () => {
     // One poll at start, the next a minute later: the stop below is not seen by any poll.
     const { db, dialect, state, transitions } = await openRouted([standby], { DB_REPLICA_POLL_MS: '60000' })
     try {
       await until('the first poll', () => state() === 'healthy')
       await standby.stop('fast')
-      expect(await portOf(db)).toBe(primary.port)
+      // A stream's checkout falls back as a read's does.
+      const streamed = []
+      for await (const row of db.selectNoFrom(sql<number>`inet_server_port()`.as('port')).stream()) {
+        streamed.push(row.port)
+      }
+      expect(streamed).toEqual([primary.port])
       expect(state()).toBe('down')
+      expect(await portOf(db)).toBe(primary.port)
       expect(transitions()).toEqual([
         expect.objectContaining({
           level: 'warn',
@@ -195,7 +201,7 @@ describe('read replicas that fall behind, fail or are promoted', () => {
         }),
       ])
       expect(transitions()[0]!.reason).toMatch(/^a checkout failed: /)
-      expect(dialect.routing!.stats().readsByTarget).toEqual({ primary: 1, replica1: 1 })
+      expect(dialect.routing!.stats().readsByTarget).toEqual({ primary: 2, replica1: 1 })
       expect(dialect.routing!.stats().replicas[0]!.pool.acquireFailures).toBe(1)
     } finally {
       await standby.start()
