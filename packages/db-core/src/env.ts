@@ -10,6 +10,7 @@ export {
   parseEnv,
   positiveNumber,
   postgresUrl,
+  postgresUrlList,
   wholeNumber,
 } from './config/validators.js'
 export { LOGGER_LEVELS, type LoggerLevel } from './logging/winston-logger.js'

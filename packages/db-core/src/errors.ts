@@ -17,6 +17,7 @@ export type DbCoreErrorCode =
   | 'CONNECTION_BUDGET_EXCEEDED'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'STREAM_INTERRUPTED'
+  | 'INVALID_READ_POSITION'
 
 /** Base class of db-core's errors: `code` tells them apart without `instanceof` chains. */
 export abstract class DbCoreError extends Error {
@@ -175,6 +176,29 @@ export class IdempotencyKeyReusedError extends DbCoreError {
     super(`the idempotency key ${JSON.stringify(key)} was already used for a different request`)
     this.name = 'IdempotencyKeyReusedError'
     this.key = key
+  }
+}
+
+/**
+ * A read position from outside (a `Read-Position` header) is not a PostgreSQL WAL position: the
+ * message names the value and the expected form. Nothing was run: answer 400.
+ *
+ * ```ts
+ * if (error instanceof InvalidReadPositionError) reply.code(400)
+ * ```
+ */
+export class InvalidReadPositionError extends DbCoreError {
+  readonly code = 'INVALID_READ_POSITION'
+  /** The value as given. */
+  readonly value: string
+
+  constructor(value: string) {
+    super(
+      `${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)} is not a read position: ` +
+        'expected a PostgreSQL WAL position <hex>/<hex> (1 to 8 hex digits each), e.g. 16/B374D848',
+    )
+    this.name = 'InvalidReadPositionError'
+    this.value = value
   }
 }
 

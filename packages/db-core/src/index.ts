@@ -8,6 +8,8 @@ export type {
   DbConfig,
   DbCoreOptions,
   PoolSettings,
+  ReplicaSettings,
+  ReplicaTarget,
   SessionSettings,
   TlsSettings,
 } from './config/settings.js'
@@ -31,6 +33,7 @@ export {
   DbCoreError,
   type DbCoreErrorCode,
   IdempotencyKeyReusedError,
+  InvalidReadPositionError,
   type PoolTimeoutDetails,
   PoolTimeoutError,
 } from './errors.js'
@@ -47,3 +50,7 @@ export { createLogger, type LoggerOptions } from './logging/winston-logger.js'
 export { InstrumentedPool } from './pool/instrumented-pool.js'
 export type { InstrumentedPoolOptions } from './pool/pool-options.js'
 export type { PoolCounters, PoolStats } from './pool/pool-stats.js'
+export { parseReadPosition } from './replicas/read-position.js'
+export type { FallbackReason, ReadRouting, RoutingStats } from './replicas/read-routing.js'
+export type { ReplicaState, ReplicaStatus } from './replicas/replica.js'
+export { currentReadPosition, onPrimary, withReadPosition } from './replicas/routing-scope.js'

@@ -39,6 +39,7 @@ describe('loadDbConfig', () => {
       tls: { mode: 'disable', ca: undefined, caFile: undefined },
       pgbouncer: false,
       budget: { expectedReplicas: 1, strict: false },
+      replicas: { urls: [], maxLagMs: 5000, pollMs: 250, readYourWrites: true },
     })
     expect(Object.isFrozen(config)).toBe(true)
     expect(Object.isFrozen(config.pool)).toBe(true)

@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['connection-errors.ts', 'errors.ts', 'logging/'],
   ['config/'],
   ['pool/'],
-  ['dialect/'],
+  ['dialect/', 'replicas/'],
   ['connection-budget.ts', 'database-health.ts', 'idempotent-transaction.ts'],
   ['index.ts', 'env.ts', 'tracing.ts'],
 ]

@@ -71,7 +71,9 @@ describe('the settings have one source', () => {
     )
     const options = DB_ENV_SETTINGS.map((s) => s.option)
     expect(new Set(options).size).toBe(options.length)
-    expect([...paths, 'connectionString', 'passwordFile', 'pgbouncer'].sort()).toEqual([...options].sort())
+    expect([...paths, 'connectionString', 'passwordFile', 'pgbouncer', 'replicas.urls'].sort()).toEqual(
+      [...options].sort(),
+    )
     expect(Object.keys(dbEnvSpec).sort()).toEqual(DB_ENV_SETTINGS.map((s) => s.name).sort())
   })
 })

@@ -112,3 +112,12 @@ export async function preparedStatementNames(pool: InstrumentedPool): Promise<st
   const { rows } = await pool.query<{ name: string }>('select name from pg_prepared_statements order by name')
   return rows.map((r) => r.name)
 }
+
+/** Resolves once `check` holds, polling every 50 ms; fails naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(50)
+  }
+}

@@ -3,12 +3,14 @@ import { ConfigError, type ConfigIssue } from '../errors.js'
 import { redactSecrets } from '../logging/redact.js'
 import { parseConnectionUrl } from './connection-url.js'
 import { passwordOfFile } from './password-file.js'
+import { resolveReplicaUrls } from './replica-urls.js'
 import { Secret } from './secret.js'
 import type {
   BudgetSettings,
   DbConfig,
   DbCoreOptions,
   PoolSettings,
+  ReplicaSettings,
   SessionSettings,
   TlsSettings,
 } from './settings.js'
@@ -45,6 +47,7 @@ export const DB_CONFIG_DEFAULTS = {
   tls: { mode: 'disable', ca: undefined, caFile: undefined },
   pgbouncer: false,
   budget: { expectedReplicas: 1, strict: false },
+  replicas: { urls: [], maxLagMs: 5000, pollMs: 250, readYourWrites: true },
 } as const satisfies Omit<DbConfig, 'connectionString' | 'pool' | 'password'> & {
   pool: Omit<PoolSettings, 'recycleJitterMs'> & { recycleJitterMs: undefined }
 }
@@ -67,6 +70,7 @@ export const OPTION_RULES: {
   readonly session: SectionRules<SessionSettings>
   readonly tls: SectionRules<Omit<TlsSettings, 'ca'>>
   readonly budget: SectionRules<BudgetSettings>
+  readonly replicas: SectionRules<Omit<ReplicaSettings, 'urls'>>
 } = {
   pool: {
     size: { kind: 'integer', min: 0 },
@@ -102,6 +106,11 @@ export const OPTION_RULES: {
     expectedReplicas: { kind: 'integer', min: 1 },
     strict: { kind: 'boolean' },
   },
+  replicas: {
+    maxLagMs: { kind: 'integer', min: 1 },
+    pollMs: { kind: 'integer', min: 1 },
+    readYourWrites: { kind: 'boolean' },
+  },
 }
 
 /** The path of one typed option, as errors name it by default: `pool.size`, `tls.caFile`. */
@@ -114,7 +123,9 @@ export type OptionPath = {
  * by the variable each came from and in its unit.
  */
 export interface OptionNaming {
-  name(path: OptionPath | 'connectionString' | 'pgbouncer' | 'passwordFile' | 'password'): string
+  name(
+    path: OptionPath | 'connectionString' | 'pgbouncer' | 'passwordFile' | 'password' | 'replicas.urls',
+  ): string
   value(path: OptionPath, value: unknown): string
 }
 
@@ -140,7 +151,7 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
     if (expected) issues.push({ name: nameOf(path), value: naming.value(path, value), expected })
     return value
   }
-  const section = <S extends 'pool' | 'session' | 'budget'>(
+  const section = <S extends 'pool' | 'session' | 'budget' | 'replicas'>(
     name: S,
     given: Partial<Record<string, unknown>> | undefined,
   ) => {
@@ -196,6 +207,8 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
   }
   const session = section('session', options.session) as unknown as SessionSettings
   const budget = section('budget', options.budget) as unknown as BudgetSettings
+  const replicas = section('replicas', options.replicas) as Omit<ReplicaSettings, 'urls'>
+  const urls = resolveReplicaUrls(options.replicas?.urls, nameOf('replicas.urls'), issues)
   const tls = resolveTls(options.tls, check, nameOf, issues)
   const { passwordFile, password } = resolveCredentials(options, urlHasPassword, nameOf, issues)
   const pgbouncer = options.pgbouncer ?? DB_CONFIG_DEFAULTS.pgbouncer
@@ -212,6 +225,7 @@ export function resolveDbConfig(options: DbCoreOptions, naming: OptionNaming = B
     tls,
     pgbouncer,
     budget: Object.freeze(budget),
+    replicas: Object.freeze({ ...replicas, urls }),
   }
   return Object.freeze(config)
 }

@@ -1,7 +1,7 @@
 import { DB_CONFIG_DEFAULTS, type OPTION_RULES, type OptionPath } from './db-config.js'
 
 /** Where a variable lands in `DbCoreOptions`. */
-export type SettingPath = OptionPath | 'connectionString' | 'pgbouncer' | 'passwordFile'
+export type SettingPath = OptionPath | 'connectionString' | 'pgbouncer' | 'passwordFile' | 'replicas.urls'
 
 /** One environment variable: the option it sets, its unit, and what it means (the README's words). */
 export interface EnvSetting {
@@ -182,11 +182,36 @@ export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
     meaning:
       "refuse to start, rather than warn, when the replicas' pools could exceed the server's connections",
   },
+  {
+    name: 'DATABASE_READ_URLS',
+    option: 'replicas.urls',
+    meaning:
+      'standbys that serve reads, comma-separated `postgres://` URLs (one host each), named `replica1`, `replica2`, ... in order: Kysely reads outside a transaction go to a healthy one, everything else to `DATABASE_URL` (see "Read replicas"). Each gets a pool with the pool settings above',
+    defaultText: 'none: every query on the primary',
+  },
+  {
+    name: 'DB_REPLICA_MAX_LAG_MS',
+    option: 'replicas.maxLagMs',
+    meaning:
+      'a replica further behind the primary than this (time since the primary was where the replica has replayed to) is left out until it has caught up',
+  },
+  {
+    name: 'DB_REPLICA_POLL_MS',
+    option: 'replicas.pollMs',
+    meaning:
+      "how often each replica's replay position and recovery state (and the primary's WAL position) are polled, one query each on a connection of the poll's own",
+  },
+  {
+    name: 'DB_READ_YOUR_WRITES',
+    option: 'replicas.readYourWrites',
+    meaning:
+      "reads in a `withReadPosition` scope go only to replicas that have replayed the scope's writes (else to the primary); `false`: to any healthy replica",
+  },
 ]
 
 /** The default of an option, in the variable's unit (`undefined` when there is none). */
 export function envDefault(setting: EnvSetting): string | number | boolean | undefined {
-  if (setting.option === 'connectionString') return undefined
+  if (setting.option === 'connectionString' || setting.option === 'replicas.urls') return undefined
   if (setting.option === 'pgbouncer' || setting.option === 'passwordFile') {
     return DB_CONFIG_DEFAULTS[setting.option]
   }

@@ -9,10 +9,11 @@ import {
   parseEnv,
   positiveNumber,
   postgresUrl,
+  postgresUrlList,
   wholeNumber,
 } from './validators.js'
 
-type EnvValue = string | number | boolean | undefined
+type EnvValue = string | number | boolean | readonly string[] | undefined
 
 /** The textual validator of one variable, derived from its option's rule and unit. */
 function validatorFor(setting: EnvSetting): ValidatorSpec<EnvValue> {
@@ -21,6 +22,7 @@ function validatorFor(setting: EnvSetting): ValidatorSpec<EnvValue> {
   if (setting.option === 'connectionString') {
     return postgresUrl({ desc: 'a postgres:// URL like postgres://user:password@host:5432/database' })
   }
+  if (setting.option === 'replicas.urls') return postgresUrlList({ default: [] })
   if (setting.option === 'pgbouncer') return boolean(spec)
   if (setting.option === 'passwordFile') return str(spec)
   const [section, key] = setting.option.split('.') as [keyof typeof OPTION_RULES, string]

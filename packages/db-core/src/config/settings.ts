@@ -87,6 +87,26 @@ export interface BudgetSettings {
   readonly strict: boolean
 }
 
+/** One standby that serves reads: the URL its pool connects to, and the name its stats and logs carry. */
+export interface ReplicaTarget {
+  /** Letters, digits, `_` and `-`; not `primary`. Default `replica1`, `replica2`, ... in URL order. */
+  readonly name: string
+  /** A `postgres://` URL naming one host. */
+  readonly url: string
+}
+
+/** The standbys reads are sent to, and when one is left out (see the README's "Read replicas"). */
+export interface ReplicaSettings {
+  /** Empty: no replicas, every query on the primary. */
+  readonly urls: readonly ReplicaTarget[]
+  /** A replica further behind the primary than this is left out until it has caught up. */
+  readonly maxLagMs: number
+  /** How often each replica's replay position and recovery state are polled. */
+  readonly pollMs: number
+  /** Reads in a `withReadPosition` scope go only to replicas that have replayed its writes. */
+  readonly readYourWrites: boolean
+}
+
 /** Everything db-core needs to reach and pool a database, every default filled in. */
 export interface DbConfig {
   /** The connection string. It may hold the password: log it only through `redactSecrets`. */
@@ -111,6 +131,7 @@ export interface DbConfig {
    */
   readonly pgbouncer: boolean
   readonly budget: BudgetSettings
+  readonly replicas: ReplicaSettings
 }
 
 /**
@@ -160,4 +181,21 @@ export interface DbCoreOptions {
   readonly tls?: Partial<TlsSettings>
   readonly pgbouncer?: boolean
   readonly budget?: Partial<BudgetSettings>
+  /**
+   * Standbys that serve Kysely's reads (`DATABASE_READ_URLS`): a URL each, or a URL with its name.
+   * Each gets a pool of its own with the primary's pool settings.
+   *
+   * ```ts
+   * const options: DbCoreOptions = {
+   *   connectionString: 'postgres://app:secret@db-primary:5432/app',
+   *   replicas: {
+   *     urls: ['postgres://app:secret@db-standby-a:5432/app', { name: 'reports', url: 'postgres://app:secret@db-standby-b:5432/app' }],
+   *     maxLagMs: 2000,
+   *   },
+   * }
+   * ```
+   */
+  readonly replicas?: Partial<Omit<ReplicaSettings, 'urls'>> & {
+    readonly urls?: readonly (string | ReplicaTarget)[]
+  }
 }

@@ -9,6 +9,7 @@ import {
 import { ConfigError, type ConfigIssue } from '../errors.js'
 import { redactValue } from '../logging/redact.js'
 import { parseConnectionUrl } from './connection-url.js'
+import { readUrlProblem, splitReadUrls } from './replica-urls.js'
 
 /**
  * Validates `env` against an envalid spec and returns the typed, frozen result, its arguments in the
@@ -130,4 +131,19 @@ export const postgresUrl = makeValidator<string>((input) => {
   const url = parseConnectionUrl(input)
   if (!url.ok) throw new EnvError(url.problems.join('; '))
   return input
+})
+
+/**
+ * Comma-separated `postgres://` URLs, one host each (`DATABASE_READ_URLS`); empty is none. The
+ * error names the entry that is wrong and why.
+ *
+ * ```ts
+ * DATABASE_READ_URLS: postgresUrlList({ default: [] })
+ * ```
+ */
+export const postgresUrlList = makeValidator<readonly string[]>((input) => {
+  const urls = splitReadUrls(input)
+  const problems = urls.map(readUrlProblem).filter((problem) => problem !== undefined)
+  if (problems.length > 0) throw new EnvError(`comma-separated postgres:// URLs, with ${problems.join('; ')}`)
+  return Object.freeze(urls)
 })

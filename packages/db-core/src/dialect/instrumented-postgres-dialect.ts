@@ -10,8 +10,11 @@ import {
   type QueryCompiler,
 } from 'kysely'
 import { resolveDbConfig } from '../config/db-config.js'
+import type { ReplicaSettings } from '../config/settings.js'
 import { InstrumentedPool } from '../pool/instrumented-pool.js'
 import type { InstrumentedPoolOptions } from '../pool/pool-options.js'
+import type { ReadRouting } from '../replicas/read-routing.js'
+import { RoutingDriver } from '../replicas/routing-driver.js'
 import { InstrumentedPostgresDriver } from './instrumented-postgres-driver.js'
 
 /**
@@ -72,6 +75,11 @@ export class InstrumentedPostgresDialect implements Dialect {
   readonly #source: (options?: AbortableOperationOptions) => Promise<InstrumentedPool>
   #pool: InstrumentedPool | undefined
   readonly #postgres: PostgresDialect
+  /** With `replicas.urls` in the settings: the replicas and the settings their pools share. */
+  readonly #replicas:
+    | { readonly options: InstrumentedPoolOptions; readonly settings: ReplicaSettings }
+    | undefined
+  #routing: ReadRouting | undefined
 
   /**
    * From the pool's settings (validated here: one `ConfigError` naming every bad one; no connection
@@ -85,7 +93,10 @@ export class InstrumentedPostgresDialect implements Dialect {
    * ```
    */
   constructor(config: InstrumentedPoolOptions | InstrumentedPostgresDialectConfig) {
-    const source = poolSource(config)
+    const [source, replicas] = poolSource(config)
+    this.#replicas = replicas?.urls.length
+      ? { options: config as InstrumentedPoolOptions, settings: replicas }
+      : undefined
     this.#source = async (options) => {
       const pool = await source(options)
       if (!(pool instanceof InstrumentedPool)) {
@@ -122,8 +133,30 @@ export class InstrumentedPostgresDialect implements Dialect {
     )
   }
 
+  /**
+   * The read routing of the Kysely instance that connected last through this dialect: where reads
+   * went, fallbacks to the primary and each replica's state (`stats()`, see the README's "Read
+   * replicas"). `undefined` without `replicas.urls` (`DATABASE_READ_URLS`), and before the first
+   * connection.
+   *
+   * ```ts
+   * const dialect = new InstrumentedPostgresDialect(loadDbConfig())
+   * const kysely = new Kysely<Record<string, never>>({ dialect })
+   * await kysely.selectNoFrom((eb) => eb.lit(1).as('one')).execute()
+   * for (const replica of dialect.routing?.stats().replicas ?? []) console.log(replica.name, replica.state)
+   * ```
+   */
+  get routing(): ReadRouting | undefined {
+    return this.#routing
+  }
+
   createDriver(): Driver {
-    return new InstrumentedPostgresDriver(this.#source, this.#postgres.createDriver())
+    const statements = this.#postgres.createDriver()
+    if (!this.#replicas) return new InstrumentedPostgresDriver(this.#source, statements)
+    const { options, settings } = this.#replicas
+    return new RoutingDriver(this.#source, statements, options, settings, (routing) => {
+      this.#routing = routing
+    })
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -140,10 +173,10 @@ export class InstrumentedPostgresDialect implements Dialect {
   }
 }
 
-/** Where each Kysely instance's pool comes from, the config checked at once. */
+/** Where each Kysely instance's pool comes from, and its replicas (settings only), the config checked at once. */
 function poolSource(
   config: InstrumentedPoolOptions | InstrumentedPostgresDialectConfig,
-): (options?: AbortableOperationOptions) => InstrumentedPool | Promise<InstrumentedPool> {
+): [(options?: AbortableOperationOptions) => InstrumentedPool | Promise<InstrumentedPool>, ReplicaSettings?] {
   const { pool } = config
   if (pool instanceof InstrumentedPool || typeof pool === 'function') {
     const others = Object.keys(config).filter((key) => key !== 'pool')
@@ -153,7 +186,7 @@ function poolSource(
           'belong to new InstrumentedPool(options)',
       )
     }
-    return pool instanceof InstrumentedPool ? () => pool : pool
+    return [pool instanceof InstrumentedPool ? () => pool : pool]
   }
   if (typeof (pool as { connect?: unknown } | undefined)?.connect === 'function') {
     throw new TypeError(
@@ -163,8 +196,8 @@ function poolSource(
   }
   const options = config as InstrumentedPoolOptions
   // A bad setting is named now, not at the first query.
-  resolveDbConfig(options)
-  return () => new InstrumentedPool(options)
+  const { replicas } = resolveDbConfig(options)
+  return [() => new InstrumentedPool(options), replicas]
 }
 
 function describe(value: unknown): string {
