@@ -16,7 +16,7 @@ import {
   WARMUP_SECONDS,
 } from '../shared/scenarios.js'
 import { fromExchange } from './exchange-records.js'
-import { runK6Engine, scriptEnv, scriptOf } from './k6-engine.js'
+import { runK6Engine, type ScriptSettings, scriptEnv, scriptOf } from './k6-engine.js'
 import { EXIT_CODES } from './k6-runtime/errors.js'
 import { runScript } from './k6-runtime/run-script.js'
 import { checkLedger, type LedgerEntry } from './ledger.js'
@@ -138,7 +138,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     // Surfaced when awaited below; never an unhandled rejection meanwhile.
     for (const fault of [restart, failedOver, standbyRestart]) fault?.catch(() => undefined)
   }
-  const env = {
+  const settings: ScriptSettings = {
     baseUrl: stack.apiUrl,
     summaryPath: path.join(runDir, 'k6-summary.json'),
     downSeconds: options.downSeconds,
@@ -146,7 +146,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   try {
     if (options.engine === 'k6') {
-      const exitCode = await runK6Engine({ env, plan, runDir, onLoadStart: scheduleFault })
+      const exitCode = await runK6Engine({ env: settings, plan, runDir, onLoadStart: scheduleFault })
       const samples = sampler?.stop() ?? []
       const restartTimes = restart ? await restart : undefined
       const failoverTimes = failedOver ? await failedOver : undefined
@@ -181,7 +181,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     let failed = 0
     const run = await runScript({
       script: scriptOf(plan),
-      env: scriptEnv(plan, env),
+      env: scriptEnv(plan, settings),
       onStart: (startedAt) => {
         scheduleFault(startedAt)
         progressTimer = setInterval(() => {
