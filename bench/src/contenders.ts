@@ -22,6 +22,7 @@ export type SqlContenderName =
   | 'db-core-ping-always'
   | 'db-core-defaults'
   | 'kysely-db-core'
+  | 'kysely-db-core-replicas'
   | 'kysely-pg-pool'
   | 'kysely-postgres-js'
   | 'postgres-js'
@@ -102,6 +103,22 @@ export const SQL_CONTENDERS: readonly SqlContender[] = [
     create: (url) => {
       const db = new Kysely<BenchDatabase>({
         dialect: new InstrumentedPostgresDialect({ connectionString: url, logger: silent }),
+      })
+      return kyselyDriver(db, () => db.destroy())
+    },
+  },
+  {
+    name: 'kysely-db-core-replicas',
+    // The same server as its one replica: it is no standby, so the poll leaves it out and every read
+    // takes the routing path to the primary (the decision, the late-binding checkout, the scope lookup).
+    label: 'Kysely over db-core with DATABASE_READ_URLS = the same server (routing cost)',
+    create: (url) => {
+      const db = new Kysely<BenchDatabase>({
+        dialect: new InstrumentedPostgresDialect({
+          connectionString: url,
+          logger: silent,
+          replicas: { urls: [url] },
+        }),
       })
       return kyselyDriver(db, () => db.destroy())
     },

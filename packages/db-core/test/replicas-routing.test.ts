@@ -85,6 +85,13 @@ describe('read replicas: where each kind of statement goes', () => {
         .select(sql<number>`inet_server_port()`.as('port'))
         .executeTakeFirstOrThrow()
       expect(viaCte.port).toBe(primary.port)
+      // A standby refuses row locks: a locking SELECT is no replica read.
+      for (const locking of [
+        db.selectFrom('notes').select(sql<number>`inet_server_port()`.as('port')).forUpdate(),
+        db.selectFrom('notes').select(sql<number>`inet_server_port()`.as('port')).forShare().skipLocked(),
+      ]) {
+        expect((await locking.executeTakeFirstOrThrow()).port).toBe(primary.port)
+      }
       const deleted = await db
         .deleteFrom('notes')
         .where('id', '=', 2)

@@ -6,12 +6,13 @@ import type { ReplicaTarget } from './settings.js'
 
 const NAME = /^[A-Za-z0-9_-]{1,63}$/
 
-// A comma followed by a new URL separates entries; other commas belong to the URL (libpq's host lists).
-const ENTRY_SEPARATOR = /,(?=\s*postgres(?:ql)?:\/\/)/
+// A comma followed by a new URL (any scheme, so a wrong one is named) separates entries; other
+// commas belong to the URL (libpq's host lists).
+const ENTRY_SEPARATOR = /,(?=\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)/
 
 /**
  * `DATABASE_READ_URLS` split into its URLs: entries are separated by commas, each starting with
- * `postgres://` or `postgresql://` (`postgres://app@standby-a/app, postgres://app@standby-b/app`);
+ * its scheme (`postgres://app@standby-a/app, postgres://app@standby-b/app`);
  * an empty text is no replica.
  */
 export function splitReadUrls(text: string): string[] {

@@ -108,6 +108,16 @@ export class ReplicaMonitor {
         replica.leave(`its poll failed: ${redactSecrets(String((outcome.reason as Error)?.message))}`)
         return
       }
+      if (replica.pool.stats().databaseDown) {
+        // Reached by the poll, not yet by its pool, whose reconnect loop pauses when no read asks
+        // for a connection (none does while it is left out): a checkout wakes it.
+        replica.pool.connect().then(
+          (client) => client.release(),
+          () => undefined,
+        )
+        replica.leave('its pool has not reconnected yet')
+        return
+      }
       const replay = lsnOf(outcome.value.replay)!
       replica.observe(
         outcome.value.recovery,

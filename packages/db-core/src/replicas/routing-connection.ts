@@ -1,5 +1,12 @@
 // One Kysely checkout with replicas: bound to a target by its first statement, not at checkout.
-import type { AbortableOperationOptions, CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
+import type {
+  AbortableOperationOptions,
+  CompiledQuery,
+  DatabaseConnection,
+  OperationNode,
+  QueryResult,
+  SelectQueryNode,
+} from 'kysely'
 import { isConnectionError } from '../connection-errors.js'
 import { isReadOnlyQuery } from '../dialect/instrumented-connection.js'
 import { StatementCancellation } from '../dialect/statement-cancellation.js'
@@ -9,6 +16,16 @@ import type { Replica, RoutingTarget } from './replica.js'
 import { type RoutingContext, routingContext } from './routing-scope.js'
 
 type AcquireOptions = AbortableOperationOptions | undefined
+
+/**
+ * Whether a statement may run on a standby: a read ({@link isReadOnlyQuery}) that takes no row
+ * locks (`for update`, `for share`, ...: a standby refuses them, and they mean to write next).
+ */
+export function isReplicaRead(node: OperationNode): boolean {
+  if (!isReadOnlyQuery(node)) return false
+  const modifiers = (node as SelectQueryNode).endModifiers ?? []
+  return !modifiers.some((m) => m.rawModifier !== undefined || m.modifier?.startsWith('For'))
+}
 
 /** What a routing connection needs of its driver. */
 export interface RoutingConnectionDriver {
@@ -23,7 +40,7 @@ export interface RoutingConnectionDriver {
 /**
  * A Kysely checkout over the primary and its replicas. Kysely checks a connection out before it
  * knows what will run on it, so this one takes a pooled connection only at its first statement:
- * a Kysely read (a SELECT whose CTEs are all SELECTs) outside a transaction and outside `onPrimary`
+ * a Kysely read (a SELECT whose CTEs are all SELECTs, locking no rows) outside a transaction and outside `onPrimary`
  * goes to the replica routing picks; anything else binds it to the primary, and so does every
  * statement after the first (a single query has one; more means `db.connection()`, whose session
  * state must stay on one server). `beginTransaction` binds it to the primary.
@@ -122,7 +139,7 @@ export class RoutingConnection implements DatabaseConnection {
   }
 
   #readsFromReplica(query: CompiledQuery): boolean {
-    return this.#statements++ === 0 && !this.#session && isReadOnlyQuery(query.query)
+    return this.#statements++ === 0 && !this.#session && isReplicaRead(query.query)
   }
 
   /**
