@@ -95,7 +95,11 @@ describe('an api with read replicas (DATABASE_READ_URLS)', () => {
 
     await standby.query('select pg_wal_replay_resume()')
     await standby.waitForReplay()
-    // Replayed: the standby serves the read the position asks for.
+    // Replayed, and seen replayed by the other process's poll: the standby serves the read.
+    await until(
+      async () =>
+        (await metric(other.url, 'db_replica_replay_lsn_bytes{replica="replica1"}')) >= lsnBytes(position),
+    )
     const readsBefore = await readsOn(other.url, 'replica1')
     expect((await request(other.url, 'GET', path, undefined, { 'read-position': position })).status).toBe(200)
     expect(await readsOn(other.url, 'replica1')).toBe(readsBefore + 1)
@@ -159,6 +163,15 @@ describe('an api with read replicas (DATABASE_READ_URLS)', () => {
     }
   })
 })
+
+/** Waits (10 s at most: the poll runs every 50 ms) until `done` says so. */
+async function until(done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('waited 10 s in vain')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 
 async function metric(url: string, series: string): Promise<number> {
   const text = (await request(url, 'GET', '/metrics')).body as string
