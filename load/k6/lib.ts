@@ -47,7 +47,6 @@ export function users(): number {
 const poolLimitErrors = new Counter('pool_limit_errors')
 const unexpectedResponses = new Counter('unexpected_responses')
 const serverErrors = new Counter('server_errors')
-const staleReads = new Counter('stale_reads')
 
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES))
 // Each request of the mix, and each read-back, judged by its own statuses (a drop answered 404 is no failure).
@@ -149,10 +148,11 @@ function sendWithPosition(planned: PlannedRequest): ReturnType<typeof send> {
 /**
  * The replicas drill's iteration: a write (an enrollment, a drop or a new student), then, when the
  * api acknowledged it, a read of what it wrote, carrying the `Read-Position` the write answered: a
- * read-back that misses the write is a stale read (check `reads its own write`, counter
- * `stale_reads`). Then a classroom read, as a user browsing on, with the same position.
+ * read-back that misses the write is a stale read (check `reads its own write`, counted on
+ * `staleReads`, the script's `stale_reads`). Then a classroom read, as a user browsing on, with the
+ * same position.
  */
-export function ownWriteIteration(seed: SeedData, plan: ScenarioPlan): void {
+export function ownWriteIteration(seed: SeedData, plan: ScenarioPlan, staleReads: Counter): void {
   const user = beginIteration(plan)
   const planned = planRequest(user, seed, Math.random, OWN_WRITE_MIX)
   const answer = sendWithPosition(planned)

@@ -3,6 +3,7 @@
 // reading its write back with the Read-Position the write answered. Stop one standby BEFORE + 1
 // seconds in and start it again a few seconds later: k6 cannot do it; `pnpm load replicas` does.
 // READ_YOUR_WRITES=off (the api started with DB_READ_YOUR_WRITES=false): stale reads are counted, not judged.
+import { Counter } from 'k6/metrics'
 import { k6Options, replicasPlan, type SeedData } from '../shared/scenarios.ts'
 import { createSeed, ownWriteIteration, users, writeSummary } from './lib.ts'
 
@@ -14,6 +15,8 @@ export const plan = replicasPlan({
   readYourWrites: __ENV.READ_YOUR_WRITES !== 'off',
 })
 export const options = k6Options(plan)
+/** Read-backs that missed their write: judged by the plan's threshold when read-your-writes is on. */
+const staleReads = new Counter('stale_reads')
 
 export function setup(): SeedData {
   console.log(`stop a standby ${plan.faultAtSeconds} s after the load starts, then start it again`)
@@ -21,7 +24,7 @@ export function setup(): SeedData {
 }
 
 export default function (seed: SeedData): void {
-  ownWriteIteration(seed, plan)
+  ownWriteIteration(seed, plan, staleReads)
 }
 
 export const handleSummary = writeSummary
