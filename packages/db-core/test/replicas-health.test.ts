@@ -135,14 +135,63 @@ describe('read replicas that fall behind, fail or are promoted', () => {
     }
   })
 
-  it('a read sent to a replica that went down since its last poll falls back to the primary when its checkout fails', async () => {
+  it.each([
+    ['on', 'runs again on the primary, the replica left out until its next poll'],
+    ['off', 'fails with its connection error'],
+  ])('DB_READ_RETRY=%s: a read whose replica connection is terminated %s', async (retry) => {
+    const { db, state, transitions } = await openRouted([standby], {
+      DB_READ_RETRY: retry === 'on' ? 'true' : 'false',
+    })
+    try {
+      await until('the replica to be healthy', () => state() === 'healthy')
+      // Settled into a value at once: a rejection must not wait unhandled while the test looks.
+      const slow = db
+        .selectNoFrom([sql<number>`inet_server_port()`.as('port'), sql`pg_sleep(3)`.as('slept')])
+        .executeTakeFirstOrThrow()
+        .then(
+          (row) => ({ port: row.port, error: undefined }),
+          (error: unknown) => ({ port: undefined, error }),
+        )
+      const running =
+        "select pid from pg_stat_activity where query like '%pg_sleep(3)%' and pid <> pg_backend_pid()"
+      await until(
+        'the slow read to run on the standby',
+        async () => (await standby.query(running)).length > 0,
+      )
+      await standby.query(`select pg_terminate_backend(pid) from (${running}) as slow`)
+      if (retry === 'on') {
+        expect((await slow).port).toBe(primary.port)
+        expect(transitions()[0]).toEqual(
+          expect.objectContaining({
+            message: 'replica left',
+            state: 'down',
+            reason: expect.stringMatching(/^a read lost its connection: terminating connection/),
+          }),
+        )
+        await until('the replica to return', () => state() === 'healthy')
+      } else {
+        expect((await slow).error).toMatchObject({ code: '57P01' })
+        expect(transitions()).toEqual([])
+      }
+    } finally {
+      await db.destroy()
+    }
+  })
+
+  it('a read (here a stream) sent to a replica that went down since its last poll falls back to the primary when its checkout fails', async () => {
     // One poll at start, the next a minute later: the stop below is not seen by any poll.
     const { db, dialect, state, transitions } = await openRouted([standby], { DB_REPLICA_POLL_MS: '60000' })
     try {
       await until('the first poll', () => state() === 'healthy')
       await standby.stop('fast')
-      expect(await portOf(db)).toBe(primary.port)
+      // A stream's checkout falls back as a read's does.
+      const streamed = []
+      for await (const row of db.selectNoFrom(sql<number>`inet_server_port()`.as('port')).stream()) {
+        streamed.push(row.port)
+      }
+      expect(streamed).toEqual([primary.port])
       expect(state()).toBe('down')
+      expect(await portOf(db)).toBe(primary.port)
       expect(transitions()).toEqual([
         expect.objectContaining({
           level: 'warn',
@@ -152,7 +201,7 @@ describe('read replicas that fall behind, fail or are promoted', () => {
         }),
       ])
       expect(transitions()[0]!.reason).toMatch(/^a checkout failed: /)
-      expect(dialect.routing!.stats().readsByTarget).toEqual({ primary: 1, replica1: 1 })
+      expect(dialect.routing!.stats().readsByTarget).toEqual({ primary: 2, replica1: 1 })
       expect(dialect.routing!.stats().replicas[0]!.pool.acquireFailures).toBe(1)
     } finally {
       await standby.start()

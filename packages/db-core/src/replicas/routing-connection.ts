@@ -39,10 +39,10 @@ export interface RoutingConnectionDriver {
 
 /**
  * A Kysely checkout over the primary and its replicas. Kysely checks a connection out before it
- * knows what will run on it, so this one takes a pooled connection only at its first statement:
- * a Kysely read (a SELECT whose CTEs are all SELECTs, locking no rows) outside a transaction and outside `onPrimary`
- * goes to the replica routing picks; anything else binds it to the primary, and so does every
- * statement after the first (a single query has one; more means `db.connection()`, whose session
+ * knows what will run on it, so this one takes a pooled connection only at its first statement: a
+ * Kysely read ({@link isReplicaRead}) outside a transaction and outside `onPrimary` goes to the
+ * replica routing picks; anything else binds it to the primary, and so does every statement after
+ * the first (a single query has one; more means `db.connection()`, whose session
  * state must stay on one server). `beginTransaction` binds it to the primary.
  *
  * `db.connection()` cannot be told from a single query at checkout in general; Kysely 0.29 hands
@@ -66,11 +66,6 @@ export class RoutingConnection implements DatabaseConnection {
     this.#driver = driver
     this.#acquire = acquire
     this.#session = acquire !== undefined && 'signal' in acquire && acquire.signal === undefined
-  }
-
-  /** The target this checkout is bound to, if any (for tests and logs). */
-  get target(): string | undefined {
-    return this.#target?.name
   }
 
   async executeQuery<R>(query: CompiledQuery, options?: AbortableOperationOptions): Promise<QueryResult<R>> {
