@@ -48,11 +48,11 @@ export function readYourWrites(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
     const given = request.headers[READ_POSITION_HEADER]
     if (typeof given !== 'string') return done()
+    let position: string
     try {
-      givenPositions.set(request, parseReadPosition(given))
-      done()
+      position = parseReadPosition(given)
     } catch (error) {
-      done(
+      return done(
         error instanceof InvalidReadPositionError
           ? new ApiError(
               400,
@@ -63,8 +63,10 @@ export function readYourWrites(app: FastifyInstance): void {
           : (error as Error),
       )
     }
+    givenPositions.set(request, position)
+    done()
   })
-  // The last hook before the handler: fastify calls the handler from done(), inside the scope.
+  // No route has a preHandler of its own: fastify calls the handler from this done(), inside the scope.
   app.addHook('preHandler', (request, _reply, done) => {
     withReadPosition(givenPositions.get(request), () => {
       // Bound to the scope: the answer may be sent from a context that is not the handler's.
