@@ -78,7 +78,9 @@ ${OPTIONS}
 
 ${API_ENV}, DB_REPLICA_MAX_LAG_MS=1000
 
-${DRILL_EXIT}; with --read-your-writes off, 1 also when no stale read was seen`,
+exit codes: 0 passed, 99 a threshold breached (a stale read breaches stale_reads), 1 only a ledger failed
+(the write ledger, or the stale-read ledger: a stale read; with --read-your-writes off, none seen),
+2 a bad command line`,
   run: `usage: pnpm load run <script.js|script.ts> [-e KEY=VALUE ...] [--engine node|k6]
 
   A k6 script of your own, as \`k6 run\` runs it, against the api you point it at (-e BASE_URL=...).
