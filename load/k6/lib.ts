@@ -6,6 +6,13 @@ import exec from 'k6/execution'
 import http from 'k6/http'
 import { Counter } from 'k6/metrics'
 import {
+  acknowledgedWrite,
+  OWN_WRITE_MIX,
+  READ_POSITION_HEADER,
+  readBack,
+  readBackVerdict,
+} from '../shared/own-writes.ts'
+import {
   assignStudents,
   classify,
   EXPECTED_STATUSES,
@@ -13,6 +20,7 @@ import {
   expectedStatuses,
   LOAD_START_MARKER,
   newUserState,
+  type PlannedRequest,
   phaseAt,
   planRequest,
   REQUEST_MIX,
@@ -41,18 +49,20 @@ const unexpectedResponses = new Counter('unexpected_responses')
 const serverErrors = new Counter('server_errors')
 
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES))
-// Each request of the mix judged by its own statuses (a drop answered 404 is no failure).
+// Each request of the mix, and each read-back, judged by its own statuses (a drop answered 404 is no failure).
 const RESPONSE_CALLBACKS = new Map(
-  REQUEST_MIX.map(({ name }) => [name as string, http.expectedStatuses(...expectedStatuses(name))]),
+  [...REQUEST_MIX.map(({ name }) => name), 'readOwnStudent' as const, 'readOwnEnrollments' as const].map(
+    (name) => [name as string, http.expectedStatuses(...expectedStatuses(name))],
+  ),
 )
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
 // A body-less request names no content type: the api refuses an empty body declared as JSON.
 // Seeding (not in the mix) passes no responseCallback, so the global one above applies.
-const params = (name: string, hasBody = true) => {
+const params = (name: string, hasBody = true, headers: Record<string, string> = {}) => {
   const responseCallback = RESPONSE_CALLBACKS.get(name)
   return {
-    headers: hasBody ? JSON_HEADERS : {},
+    headers: hasBody ? { ...JSON_HEADERS, ...headers } : headers,
     tags: { name },
     timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
     ...(responseCallback && { responseCallback }),
@@ -85,15 +95,24 @@ export function createSeed(): SeedData {
 
 // Module state is per VU in k6: one VU is one user, through every phase of the plan's one scenario.
 let state: UserState | undefined
+/** The last `Read-Position` this user was handed: sent back with every request, as a client keeps a cookie. */
+let position: string | undefined
 
-/** The default function's body: one request from the mix, tagged with its phase, checked and counted. */
-export function userIteration(seed: SeedData, plan: ScenarioPlan): void {
+/** The user's state, and the phase its next requests are tagged with. */
+function beginIteration(plan: ScenarioPlan): UserState {
   state ??= newUserState((exec.vu.idInTest - 1) % USERS)
   exec.vu.metrics.tags.phase = phaseAt(plan, Date.now() - exec.scenario.startTime)
-  const planned = planRequest(state, seed, Math.random)
+  return state
+}
+
+/** Sends one planned request, checks and counts its answer; returns its status and JSON body. */
+function send(
+  planned: PlannedRequest,
+  headers: Record<string, string> = {},
+): { status: number; body: unknown; headers: Record<string, string> } {
   const url = `${BASE_URL}${planned.path}`
   const body = planned.body ? JSON.stringify(planned.body) : null
-  const response = http.request(planned.method, url, body, params(planned.name, body !== null))
+  const response = http.request(planned.method, url, body, params(planned.name, body !== null, headers))
   let parsed: unknown = null
   if (typeof response.body === 'string' && response.body.length > 0) {
     try {
@@ -107,7 +126,44 @@ export function userIteration(seed: SeedData, plan: ScenarioPlan): void {
   if (outcome === 'unexpected') unexpectedResponses.add(1)
   if (response.status >= 500 || response.status === 0) serverErrors.add(1)
   check(response, { 'answered as expected': () => outcome === 'ok' })
-  rememberResponse(state, planned, response.status, parsed)
+  return { status: response.status, body: parsed, headers: response.headers }
+}
+
+/** The default function's body: one request from the mix, tagged with its phase, checked and counted. */
+export function userIteration(seed: SeedData, plan: ScenarioPlan): void {
+  const user = beginIteration(plan)
+  const planned = planRequest(user, seed, Math.random)
+  const answer = send(planned)
+  rememberResponse(user, planned, answer.status, answer.body)
+  if (THINK_TIME_SECONDS > 0) sleep(THINK_TIME_SECONDS)
+}
+
+/** Sends a request with the user's `Read-Position`, and keeps the one its answer hands back. */
+function sendWithPosition(planned: PlannedRequest): ReturnType<typeof send> {
+  const answer = send(planned, position ? { [READ_POSITION_HEADER]: position } : {})
+  position = answer.headers[READ_POSITION_HEADER] || position
+  return answer
+}
+
+/**
+ * The replicas drill's iteration: a write (an enrollment, a drop or a new student), then, when the
+ * api acknowledged it, a read of what it wrote, carrying the `Read-Position` the write answered: a
+ * read-back that misses the write is a stale read (check `reads its own write`, counted on
+ * `staleReads`, the script's `stale_reads`). Then a classroom read, as a user browsing on, with the
+ * same position.
+ */
+export function ownWriteIteration(seed: SeedData, plan: ScenarioPlan, staleReads: Counter): void {
+  const user = beginIteration(plan)
+  const planned = planRequest(user, seed, Math.random, OWN_WRITE_MIX)
+  const answer = sendWithPosition(planned)
+  rememberResponse(user, planned, answer.status, answer.body)
+  const written = acknowledgedWrite({ ...planned, body: planned.body ?? null }, answer)
+  if (written) {
+    const verdict = readBackVerdict(written, sendWithPosition(readBack(written)))
+    staleReads.add(verdict === 'stale' ? 1 : 0)
+    check(verdict, { 'reads its own write': (v) => v !== 'stale' })
+  }
+  sendWithPosition(planRequest(user, seed, Math.random, [{ name: 'getClassroom', weight: 1 }]))
   if (THINK_TIME_SECONDS > 0) sleep(THINK_TIME_SECONDS)
 }
 

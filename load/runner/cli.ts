@@ -72,14 +72,22 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       'promote-after': { type: 'string' },
       async: { type: 'boolean' },
       via: { type: 'string' },
+      'read-your-writes': { type: 'string' },
       'results-dir': { type: 'string' },
     },
   })
   const { values, positionals } = parsed
   const text = (key: string) => values[key] as string | undefined
   if (positionals.length !== 1)
-    throw new UsageError(`name one scenario, steady, restart or failover (got ${positionals.length})`)
-  const scenario = choice('scenario', positionals[0], ['steady', 'restart', 'failover'] as const, 'steady')
+    throw new UsageError(
+      `name one scenario, steady, restart, failover or replicas (got ${positionals.length})`,
+    )
+  const scenario = choice(
+    'scenario',
+    positionals[0],
+    ['steady', 'restart', 'failover', 'replicas'] as const,
+    'steady',
+  )
   const engine = choice('engine', text('engine'), ['node', 'k6'] as const, 'node')
   if (engine === 'k6' && !k6Available(env)) {
     throw new UsageError(
@@ -96,6 +104,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       'failover with DATABASE_URL needs DB_FAILOVER_COMMAND: the runner cannot kill and promote servers it did not start',
     )
   }
+  if (scenario === 'replicas' && env.DATABASE_URL) {
+    throw new UsageError(
+      'replicas runs on a primary and two standbys it starts (it stops one mid-run): unset DATABASE_URL',
+    )
+  }
+  if (values['read-your-writes'] !== undefined && scenario !== 'replicas')
+    throw new UsageError(`--read-your-writes is for the replicas drill, not ${scenario}`)
   if (values.warmup !== undefined && scenario !== 'steady')
     throw new UsageError(`--warmup is for steady, not ${scenario} (a drill's before phase warms it)`)
   for (const name of ['promote-after', 'async', 'via'] as const) {
@@ -122,7 +137,9 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       ['fast', 'immediate'] as const,
       scenario === 'failover' ? 'immediate' : 'fast',
     ),
-    downSeconds: wholeSeconds('down-seconds', text('down-seconds'), 0, 0),
+    downSeconds: wholeSeconds('down-seconds', text('down-seconds'), scenario === 'replicas' ? 5 : 0, 0),
+    readYourWrites:
+      choice('read-your-writes', text('read-your-writes'), ['on', 'off'] as const, 'on') === 'on',
     promoteAfterSeconds: wholeSeconds('promote-after', text('promote-after'), 1, 0),
     replication: {
       synchronous: values.async !== true,

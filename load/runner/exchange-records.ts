@@ -81,7 +81,8 @@ function ledgerEntry(
   return { at, user: vuId, kind: name, classroomId, studentId, status: answer.status, errorCode }
 }
 
-function parseJson(text: string | null): unknown {
+/** A JSON body, or `null` when there is none or it is not JSON. */
+export function parseJson(text: string | null): unknown {
   if (!text) return null
   try {
     return JSON.parse(text) as unknown

@@ -23,6 +23,7 @@ const K6_SCRIPTS: Record<ScenarioPlan['name'], string> = {
   steady: 'steady.ts',
   restart: 'restart-drill.ts',
   failover: 'failover-drill.ts',
+  replicas: 'replicas-drill.ts',
 }
 
 /** The path of the plan's k6 script: what both engines run. */
@@ -30,13 +31,23 @@ export function scriptOf(plan: ScenarioPlan): string {
   return path.join(K6_SCRIPTS_DIR, K6_SCRIPTS[plan.name])
 }
 
+/** What a drill tells its script beside the plan. */
+export interface ScriptSettings {
+  readonly baseUrl: string
+  readonly summaryPath: string
+  readonly downSeconds: number
+  /** replicas: whether the api reads writes back by position (default on); off, stale reads are not judged. */
+  readonly readYourWrites?: boolean
+}
+
 /**
  * The `__ENV` the plan's script reads: the api's address, where handleSummary writes, the phase
- * lengths (DURATION, or BEFORE/WINDOW/AFTER) and the restart's downtime.
+ * lengths (DURATION, or BEFORE/WINDOW/AFTER), the restart's downtime and, for the replicas drill,
+ * READ_YOUR_WRITES.
  */
 export function scriptEnv(
   plan: ScenarioPlan,
-  { baseUrl, summaryPath, downSeconds }: { baseUrl: string; summaryPath: string; downSeconds: number },
+  { baseUrl, summaryPath, downSeconds, readYourWrites }: ScriptSettings,
 ): Record<string, string> {
   return {
     BASE_URL: baseUrl,
@@ -46,6 +57,7 @@ export function scriptEnv(
     ),
     ...(plan.name === 'steady' && !plan.phases.some((p) => p.name === 'warmup') && { WARMUP: '0' }),
     ...(plan.name === 'restart' && { DOWN_SECONDS: String(downSeconds) }),
+    ...(plan.name === 'replicas' && { READ_YOUR_WRITES: readYourWrites === false ? 'off' : 'on' }),
   }
 }
 
@@ -75,17 +87,12 @@ export function runWithK6(
  * export written into `runDir`. Resolves with k6's exit code (99 when a threshold failed).
  */
 export function runK6Engine(options: {
-  baseUrl: string
+  env: ScriptSettings
   plan: ScenarioPlan
-  downSeconds: number
   runDir: string
   onLoadStart: (startedAt: number) => void
 }): Promise<number> {
-  const env = scriptEnv(options.plan, {
-    baseUrl: options.baseUrl,
-    summaryPath: path.join(options.runDir, 'k6-summary.json'),
-    downSeconds: options.downSeconds,
-  })
+  const env = scriptEnv(options.plan, options.env)
   const child = spawn('k6', ['run', ...envArguments(env), scriptOf(options.plan)], {
     env: {
       ...process.env,

@@ -26,6 +26,10 @@ export interface ApiSample {
   /** The cumulative buckets of checkout waits and of connection holds, in seconds. */
   readonly acquireBuckets: readonly Bucket[]
   readonly holdBuckets: readonly Bucket[]
+  /** Reads sent to each target so far (`db_reads_total{target}`): empty without replicas. */
+  readonly readsByTarget: Readonly<Record<string, number>>
+  /** Reads that wanted a replica and went to the primary, by reason (`db_read_primary_fallbacks_total{reason}`). */
+  readonly primaryFallbacks: Readonly<Record<string, number>>
 }
 
 const SERIES: Record<string, keyof Omit<ApiSample, 'at'>> = {
@@ -57,10 +61,23 @@ export function parseApiMetrics(text: string, at: number): ApiSample {
   }
   for (const field of Object.values(SERIES)) sample[field] ??= Number.NaN
   return {
-    ...(sample as unknown as Omit<ApiSample, 'acquireBuckets' | 'holdBuckets'>),
+    ...(sample as unknown as Omit<
+      ApiSample,
+      'acquireBuckets' | 'holdBuckets' | 'readsByTarget' | 'primaryFallbacks'
+    >),
     acquireBuckets: parseBuckets(text, 'db_pool_acquire_seconds'),
     holdBuckets: parseBuckets(text, 'db_client_connection_use_time_seconds'),
+    readsByTarget: byLabel(text, 'db_reads_total', 'target'),
+    primaryFallbacks: byLabel(text, 'db_read_primary_fallbacks_total', 'reason'),
   }
+}
+
+/** A series' value for each value of its one label: `name{label="x"} 3` → `{ x: 3 }`. */
+function byLabel(text: string, name: string, label: string): Record<string, number> {
+  const values: Record<string, number> = {}
+  const series = new RegExp(`^${name}\\{${label}="([^"]*)"\\} (\\S+)$`, 'gm')
+  for (const [, key, value] of text.matchAll(series)) values[key!] = Number(value)
+  return values
 }
 
 /**

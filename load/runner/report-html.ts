@@ -20,7 +20,7 @@ const WIDTH = 860
 const HEIGHT = 220
 const PAD = { left: 56, right: 16, top: 16, bottom: 28 }
 
-/** Where the phases begin, and the restart's or the failover's instants, to draw on every chart. */
+/** Where the phases begin, and the restart's, the failover's or the standby's instants, to draw on every chart. */
 function runMarkers(summary: RunSummary): Marker[] {
   const phases = summary.phases.map((phase) => ({ x: phase.startSeconds, label: phase.name }))
   const instants = summary.restart
@@ -33,7 +33,12 @@ function runMarkers(summary: RunSummary): Marker[] {
           { x: summary.failover.killedAtSeconds, label: 'primary killed' },
           { x: summary.failover.promotedAtSeconds, label: 'promoted' },
         ]
-      : []
+      : summary.standby
+        ? [
+            { x: summary.standby.stoppedAtSeconds, label: `${summary.standby.name} stopped` },
+            { x: summary.standby.acceptingAtSeconds, label: `${summary.standby.name} started` },
+          ]
+        : []
   return [...phases, ...instants]
 }
 

@@ -7,6 +7,7 @@ import type { ShutdownMode } from '@classroom/local-postgres'
 import {
   failoverPlan,
   planSeconds,
+  replicasPlan,
   restartPlan,
   type ScenarioPlan,
   type SeedData,
@@ -15,7 +16,7 @@ import {
   WARMUP_SECONDS,
 } from '../shared/scenarios.js'
 import { fromExchange } from './exchange-records.js'
-import { runK6Engine, scriptEnv, scriptOf } from './k6-engine.js'
+import { runK6Engine, type ScriptSettings, scriptEnv, scriptOf } from './k6-engine.js'
 import { EXIT_CODES } from './k6-runtime/errors.js'
 import { runScript } from './k6-runtime/run-script.js'
 import { checkLedger, type LedgerEntry } from './ledger.js'
@@ -29,11 +30,18 @@ import {
   type ThresholdResult,
   timeline,
 } from './results.js'
-import { type FailoverSummary, poolOverview, processOverview, type RunSummary } from './run-summary.js'
+import {
+  type FailoverSummary,
+  poolOverview,
+  processOverview,
+  type RunSummary,
+  readsOverview,
+} from './run-summary.js'
 import { type FailoverTimes, type ReplicationOptions, type RestartTimes, startStack } from './stack.js'
+import { StaleReadLedger } from './stale-reads.js'
 
 export interface LoadOptions {
-  readonly scenario: 'steady' | 'restart' | 'failover'
+  readonly scenario: 'steady' | 'restart' | 'failover' | 'replicas'
   readonly engine: 'node' | 'k6'
   /** steady: seconds of judged load. */
   readonly durationSeconds: number
@@ -41,10 +49,12 @@ export interface LoadOptions {
   readonly warmupSeconds?: number
   /** restart: the three phases, in seconds. */
   readonly phases: { readonly before: number; readonly window: number; readonly after: number }
-  /** restart: how PostgreSQL is stopped; failover: how the primary is killed. */
+  /** restart: how PostgreSQL is stopped; failover: how the primary is killed; replicas: how the standby is stopped. */
   readonly mode: ShutdownMode
-  /** restart: seconds the database stays down. */
+  /** restart: seconds the database stays down; replicas: seconds the standby stays down. */
   readonly downSeconds: number
+  /** replicas: whether the api reads its users' writes back by log position (`DB_READ_YOUR_WRITES`). */
+  readonly readYourWrites?: boolean
   /** failover: how the standby replicates, and how the api reaches the servers. */
   readonly replication?: ReplicationOptions
   /** failover: seconds from the kill to the promotion. */
@@ -61,7 +71,10 @@ export interface LoadOptions {
 export interface LoadResult {
   readonly runDir: string
   readonly passed: boolean
-  /** k6's: 99 when a threshold was breached; 1 when only the ledger check failed; 0 when all passed. */
+  /**
+   * k6's: 99 when a threshold was breached; 1 when only a ledger check failed (the write ledger, or
+   * the stale-read ledger: a stale read with read-your-writes on, none seen with it off); 0 when all passed.
+   */
   readonly exitCode: number
   /** The full measurements (built-in engine); k6 writes its own summary into `runDir`. */
   readonly summary: RunSummary | undefined
@@ -81,13 +94,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     windowSeconds: options.phases.window,
     afterSeconds: options.phases.after,
   }
+  const readYourWrites = options.readYourWrites ?? true
   const plan: ScenarioPlan =
     options.scenario === 'steady'
       ? steadyPlan(options.durationSeconds, USERS, options.warmupSeconds ?? WARMUP_SECONDS)
       : options.scenario === 'restart'
         ? restartPlan({ ...phases, downSeconds: options.downSeconds })
-        : failoverPlan(phases)
+        : options.scenario === 'replicas'
+          ? replicasPlan({ ...phases, readYourWrites })
+          : failoverPlan(phases)
   const failover = options.scenario === 'failover'
+  const replicas = options.scenario === 'replicas'
   const replication = options.replication ?? { synchronous: true, via: 'hosts' }
   const promoteAfterSeconds = options.promoteAfterSeconds ?? 1
   const startedAtIso = new Date().toISOString()
@@ -98,11 +115,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     restartCommand: options.restartCommand,
     failoverCommand: options.failoverCommand,
     ...(failover && !options.databaseUrl && { replication }),
+    ...(replicas && { readReplicas: { readYourWrites } }),
     apiLogPath: path.join(runDir, 'api.log'),
   })
   let sampler: ReturnType<typeof startSampler> | undefined
   let restart: Promise<RestartTimes> | undefined
   let failedOver: Promise<FailoverTimes> | undefined
+  let standbyRestart: Promise<RestartTimes> | undefined
   let progressTimer: NodeJS.Timeout | undefined
   let loadStartedAt = 0
   const scheduleFault = (startedAt: number) => {
@@ -113,28 +132,31 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       setTimeout(resolve, Math.max(0, startedAt + plan.faultAtSeconds! * 1000 - performance.now())),
     )
     if (failover) failedOver = struck.then(() => stack.failOver(options.mode, promoteAfterSeconds))
+    else if (replicas)
+      standbyRestart = struck.then(() => stack.restartStandby(options.mode, options.downSeconds))
     else restart = struck.then(() => stack.restartDatabase(options.mode, options.downSeconds))
     // Surfaced when awaited below; never an unhandled rejection meanwhile.
-    restart?.catch(() => undefined)
-    failedOver?.catch(() => undefined)
+    for (const fault of [restart, failedOver, standbyRestart]) fault?.catch(() => undefined)
+  }
+  const settings: ScriptSettings = {
+    baseUrl: stack.apiUrl,
+    summaryPath: path.join(runDir, 'k6-summary.json'),
+    downSeconds: options.downSeconds,
+    readYourWrites,
   }
   try {
     if (options.engine === 'k6') {
-      const exitCode = await runK6Engine({
-        baseUrl: stack.apiUrl,
-        plan,
-        downSeconds: options.downSeconds,
-        runDir,
-        onLoadStart: scheduleFault,
-      })
+      const exitCode = await runK6Engine({ env: settings, plan, runDir, onLoadStart: scheduleFault })
       const samples = sampler?.stop() ?? []
       const restartTimes = restart ? await restart : undefined
       const failoverTimes = failedOver ? await failedOver : undefined
+      const standbyTimes = standbyRestart ? await standbyRestart : undefined
       await writeFile(
         path.join(runDir, 'runner.json'),
         `${JSON.stringify(
           {
             restart: restartTimes && relative(restartTimes, loadStartedAt),
+            standby: standbyTimes && relative(standbyTimes, loadStartedAt),
             failover: failoverTimes && {
               killedAtSeconds: (failoverTimes.killedAt - loadStartedAt) / 1000,
               promotedAtSeconds: (failoverTimes.promotedAt - loadStartedAt) / 1000,
@@ -153,16 +175,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const records: RequestRecord[] = []
     const setupRecords: RequestRecord[] = []
     const writes: LedgerEntry[] = []
+    const staleReads = replicas ? new StaleReadLedger() : undefined
     // The progress line reads only the records of the last second: a long soak stays linear.
     let seen = 0
     let failed = 0
     const run = await runScript({
       script: scriptOf(plan),
-      env: scriptEnv(plan, {
-        baseUrl: stack.apiUrl,
-        summaryPath: path.join(runDir, 'k6-summary.json'),
-        downSeconds: options.downSeconds,
-      }),
+      env: scriptEnv(plan, settings),
       onStart: (startedAt) => {
         scheduleFault(startedAt)
         progressTimer = setInterval(() => {
@@ -179,6 +198,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (seen.record.phase === 'setup') return void setupRecords.push(seen.record)
         records.push(seen.record)
         if (seen.write) writes.push(seen.write)
+        staleReads?.record(exchange, seen.record.phase)
       },
     })
     clearInterval(progressTimer)
@@ -187,6 +207,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const samples = sampler?.stop() ?? []
     const restartTimes = restart ? await restart : undefined
     const failoverTimes = failedOver ? await failedOver : undefined
+    const standbyTimes = standbyRestart ? await standbyRestart : undefined
+    const staleCheck = staleReads?.check({ readYourWrites })
     // Asynchronous replication may lose what the old primary acknowledged last: measured, not a failure.
     const lossExpected = failover && !options.databaseUrl && !replication.synchronous
     const ledger = await checkLedger(stack.databaseUrl, run.setupData as SeedData, writes, { lossExpected })
@@ -233,7 +255,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           ...(options.databaseUrl ? { synchronous: null, via: 'external' } : replication),
         }),
       }),
+      ...(standbyTimes && {
+        // The second URL of DATABASE_READ_URLS: db-core names replicas by their order.
+        standby: {
+          name: 'replica2',
+          mode: options.mode,
+          downSeconds: options.downSeconds,
+          ...relative(standbyTimes, loadStartedAt),
+        },
+      }),
       ledger,
+      ...(staleCheck && { staleReads: staleCheck }),
+      ...(replicas && { reads: readsOverview(samples, plan.phases) }),
       pool: poolOverview(
         samples,
         restartTimes
@@ -246,17 +279,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       process: processOverview(samples),
       timeline: timeline(records, totalSeconds),
       apiSamples: samples,
-      passed: thresholds.every((t) => t.passed) && ledger.passed,
+      passed: thresholds.every((t) => t.passed) && ledger.passed && (staleCheck?.passed ?? true),
     }
     await writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
     await writeFile(path.join(runDir, 'report.html'), renderReport(summary))
-    const exitCode = run.exitCode !== EXIT_CODES.ok ? run.exitCode : ledger.passed ? 0 : 1
+    const ledgersPassed = ledger.passed && (staleCheck?.passed ?? true)
+    const exitCode = run.exitCode !== EXIT_CODES.ok ? run.exitCode : ledgersPassed ? 0 : 1
     return { runDir, passed: summary.passed, exitCode, summary }
   } finally {
     clearInterval(progressTimer)
     sampler?.stop()
-    await restart?.catch(() => undefined)
-    await failedOver?.catch(() => undefined)
+    for (const fault of [restart, failedOver, standbyRestart]) await fault?.catch(() => undefined)
     await stack.stop()
   }
 }

@@ -4,10 +4,11 @@ import { type Bucket, quantileBetween } from './histogram.js'
 import type { LedgerCheck } from './ledger.js'
 import type { ApiSample } from './metrics-sampler.js'
 import type { NameSummary, PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
+import type { StaleReadCheck } from './stale-reads.js'
 
 /** Everything a run measured: written as `summary.json`, rendered as the report and the terminal table. */
 export interface RunSummary {
-  readonly scenario: 'steady' | 'restart' | 'failover'
+  readonly scenario: 'steady' | 'restart' | 'failover' | 'replicas'
   readonly engine: 'node' | 'k6'
   readonly startedAt: string
   readonly environment: {
@@ -41,7 +42,19 @@ export interface RunSummary {
     readonly firstSuccessAfterAcceptingMs: number | null
   }
   readonly failover?: FailoverSummary
+  /** The replicas drill: the standby stopped and started again, in seconds from the start of the load. */
+  readonly standby?: {
+    readonly name: string
+    readonly mode: string
+    readonly downSeconds: number
+    readonly stoppedAtSeconds: number
+    readonly acceptingAtSeconds: number
+  }
   readonly ledger?: LedgerCheck
+  /** The replicas drill: what the users read back of their own writes. */
+  readonly staleReads?: StaleReadCheck
+  /** Reads per target, from the api's `/metrics`; absent when the api has no replicas. */
+  readonly reads?: ReadsOverview
   readonly pool: {
     readonly peakTotal: number
     readonly peakWaiting: number
@@ -70,6 +83,50 @@ export interface RunSummary {
   readonly timeline: readonly TimelinePoint[]
   readonly apiSamples: readonly ApiSample[]
   readonly passed: boolean
+}
+
+/** Where the api sent its reads, from its `db_reads_total{target}` and `db_read_primary_fallbacks_total{reason}`. */
+export interface ReadsOverview {
+  /** Reads per target in each phase (between the scrapes nearest its start and its end). */
+  readonly byPhase: readonly {
+    readonly phase: PhaseName
+    readonly byTarget: Readonly<Record<string, number>>
+  }[]
+  /** Reads per target over the load. */
+  readonly total: Readonly<Record<string, number>>
+  /** Reads over the load that wanted a replica and went to the primary, by reason. */
+  readonly primaryFallbacks: Readonly<Record<string, number>>
+}
+
+/**
+ * Reads per target over each phase and the load, from the api's once-a-second scrapes: `undefined`
+ * when no scrape showed a read routed (an api without replicas).
+ *
+ * ```ts
+ * readsOverview(samples, summary.phases)?.total // { primary: 120, replica1: 4100, replica2: 3900 }
+ * ```
+ */
+export function readsOverview(
+  samples: readonly ApiSample[],
+  phases: RunSummary['phases'],
+): ReadsOverview | undefined {
+  const last = samples.at(-1)
+  if (!last || Object.keys(last.readsByTarget).length === 0) return undefined
+  // The last scrape at or before a moment (the first when none was): counters grow between scrapes.
+  const at = (ms: number) => samples.findLast((s) => s.at <= ms) ?? samples[0]!
+  const between = (from: Readonly<Record<string, number>>, to: Readonly<Record<string, number>>) =>
+    Object.fromEntries(Object.entries(to).map(([key, value]) => [key, value - (from[key] ?? 0)]))
+  return {
+    byPhase: phases.map((phase) => ({
+      phase: phase.name,
+      byTarget: between(
+        at(phase.startSeconds * 1000).readsByTarget,
+        at((phase.startSeconds + phase.durationSeconds) * 1000).readsByTarget,
+      ),
+    })),
+    total: between(samples[0]!.readsByTarget, last.readsByTarget),
+    primaryFallbacks: between(samples[0]!.primaryFallbacks, last.primaryFallbacks),
+  }
 }
 
 /** p50, p95 and p99 of a latency, in milliseconds. */
@@ -298,6 +355,23 @@ export function formatSummaryTable(summary: RunSummary): string {
         `heap peak ${mb(proc.heapPeakMb)} MB, event-loop lag p99 at worst ${proc.loopLagP99MaxMs?.toFixed(1) ?? '?'} ms`,
     )
   }
+  if (summary.standby) {
+    const s = summary.standby
+    lines.push(
+      '',
+      `standby ${s.name} (${s.mode}, down ${s.downSeconds} s): stopped at ${s.stoppedAtSeconds.toFixed(1)} s, accepting again at ${s.acceptingAtSeconds.toFixed(1)} s`,
+    )
+  }
+  if (summary.reads) {
+    const counts = (byKey: Readonly<Record<string, number>>) =>
+      Object.entries(byKey)
+        .map(([key, n]) => `${key} ${n}`)
+        .join(', ') || 'none'
+    lines.push(
+      `reads per target (the api's /metrics): ${summary.reads.byPhase.map((p) => `${p.phase}: ${counts(p.byTarget)}`).join('; ')}; ` +
+        `all: ${counts(summary.reads.total)}; fallbacks to the primary: ${counts(summary.reads.primaryFallbacks)}`,
+    )
+  }
   if (summary.ledger) {
     const l = summary.ledger
     lines.push(
@@ -305,6 +379,16 @@ export function formatSummaryTable(summary: RunSummary): string {
         `${l.ambiguousWrites} answered with an error mid-write, ${l.ambiguousApplied} of them applied  ${l.passed ? '✓' : '✗'}`,
     )
     for (const example of l.examples) lines.push(`  ${example}`)
+  }
+  if (summary.staleReads) {
+    const r = summary.staleReads
+    const byPhase = Object.entries(r.staleByPhase).map(([phase, n]) => `${phase} ${n}`)
+    lines.push(
+      `stale-read ledger (read-your-writes ${r.readYourWrites ? 'on: none may be stale' : 'off: stale reads must be seen'}): ` +
+        `${r.readBacks} read-backs of acknowledged writes, ${r.staleReads} stale${byPhase.length > 0 ? ` (${byPhase.join(', ')})` : ''}; ` +
+        `${r.withoutPosition} sent without a Read-Position, ${r.unanswered} answered with an error, ${r.notReadBack} writes not read back  ${r.passed ? '✓' : '✗'}`,
+    )
+    for (const example of r.examples) lines.push(`  ${example}`)
   }
   lines.push('', summary.passed ? 'PASSED' : 'FAILED')
   return lines.join('\n')

@@ -32,6 +32,8 @@ export interface Stack {
   restartDatabase(mode: ShutdownMode, downSeconds: number): Promise<RestartTimes>
   /** Kills the primary, and promotes the standby `promoteAfterSeconds` after the kill. */
   failOver(mode: ShutdownMode, promoteAfterSeconds: number): Promise<FailoverTimes>
+  /** Stops the second standby the api reads from, and starts it again `downSeconds` later. */
+  restartStandby(mode: ShutdownMode, downSeconds: number): Promise<RestartTimes>
   stop(): Promise<void>
 }
 
@@ -43,6 +45,15 @@ export interface Stack {
 export interface ReplicationOptions {
   readonly synchronous: boolean
   readonly via: 'hosts' | 'proxy'
+}
+
+/**
+ * A primary and two asynchronous standbys for the replicas drill: the api writes to the primary
+ * and reads from the standbys (`DATABASE_READ_URLS`), with read-your-writes on or off
+ * (`DB_READ_YOUR_WRITES`).
+ */
+export interface ReadReplicaOptions {
+  readonly readYourWrites: boolean
 }
 
 export interface StackOptions {
@@ -57,6 +68,8 @@ export interface StackOptions {
   readonly failoverCommand?: string | undefined
   /** Embedded only: a primary and a standby instead of one server. */
   readonly replication?: ReplicationOptions
+  /** Embedded only: a primary and two standbys the api reads from. */
+  readonly readReplicas?: ReadReplicaOptions
   /** Where the api's log goes. */
   readonly apiLogPath: string
 }
@@ -76,14 +89,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ? externalDatabase(options)
     : options.replication
       ? await replicatedDatabase(options.replication)
-      : await singleDatabase()
+      : options.readReplicas
+        ? await readReplicasDatabase(options.readReplicas)
+        : await singleDatabase()
   const apiLog = createWriteStream(options.apiLogPath)
   let api: ApiProcess
   try {
     api = await spawnApi({
       entry: fileURLToPath(import.meta.resolve('@classroom/api/main')),
       // Request lines would dwarf everything else at 50 users: warnings and errors only.
-      env: { DATABASE_URL: database.apiUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: { DATABASE_URL: database.apiUrl, ...database.apiEnv, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       onLine: (line) => apiLog.write(`${line}\n`),
     })
   } catch (error) {
@@ -113,6 +128,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await database.failOver(mode, promoteAfterSeconds, killedAt)
       return { killedAt, promotedAt: performance.now() }
     },
+    async restartStandby(mode, downSeconds) {
+      const stoppedAt = performance.now()
+      await database.restartStandby(mode, downSeconds)
+      // LocalPostgres.start() resolves once the standby accepts connections.
+      return { stoppedAt, acceptingAt: performance.now() }
+    },
     async stop() {
       api.child.kill('SIGTERM')
       await api.exited
@@ -126,12 +147,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 interface DrillDatabase {
   /** The URL the api is given. */
   readonly apiUrl: string
+  /** More of the api's environment: its read URLs. */
+  readonly apiEnv?: Readonly<Record<string, string>>
   readonly description: string
   restart(mode: ShutdownMode, downSeconds: number): Promise<void>
   /** Kills the primary and returns once a standby is promoted `promoteAfterSeconds` after `killedAt`. */
   failOver(mode: ShutdownMode, promoteAfterSeconds: number, killedAt: number): Promise<void>
+  /** Stops a standby the api reads from and returns once it accepts connections again. */
+  restartStandby(mode: ShutdownMode, downSeconds: number): Promise<void>
   destroy(): Promise<void>
 }
+
+const noStandby = () =>
+  Promise.reject(new Error('no standby the api reads from: start the stack with `readReplicas`'))
 
 async function singleDatabase(): Promise<DrillDatabase> {
   const cluster = await LocalPostgres.temporary()
@@ -142,7 +170,40 @@ async function singleDatabase(): Promise<DrillDatabase> {
     restart: (mode, downSeconds) => cluster.restart(mode, { downMs: downSeconds * 1000 }),
     failOver: () =>
       Promise.reject(new Error('a failover needs a standby: start the stack with `replication`')),
+    restartStandby: noStandby,
     destroy: () => cluster.destroy(),
+  }
+}
+
+async function readReplicasDatabase({ readYourWrites }: ReadReplicaOptions): Promise<DrillDatabase> {
+  const primary = await LocalPostgres.temporary()
+  const standbys: LocalPostgres[] = []
+  const destroy = async () => {
+    for (const standby of standbys) await standby.destroy()
+    await primary.destroy()
+  }
+  try {
+    // Made before the standbys' base backups, so they have it too; the api migrates it on the primary.
+    const apiUrl = await primary.createDatabase('classroom')
+    standbys.push(await primary.startStandby())
+    standbys.push(await primary.startStandby())
+    const restarted = standbys[1]!
+    return {
+      apiUrl,
+      apiEnv: {
+        DATABASE_READ_URLS: standbys.map((standby) => standby.connectionString('classroom')).join(','),
+        DB_READ_YOUR_WRITES: String(readYourWrites),
+      },
+      description: `embedded PostgreSQL ${primary.version}, a primary and two asynchronous standbys the api reads from, read-your-writes ${readYourWrites ? 'on' : 'off'}`,
+      restart: (mode, downSeconds) => primary.restart(mode, { downMs: downSeconds * 1000 }),
+      failOver: () =>
+        Promise.reject(new Error('the replicas drill stops a standby; a failover is the failover drill')),
+      restartStandby: (mode, downSeconds) => restarted.restart(mode, { downMs: downSeconds * 1000 }),
+      destroy,
+    }
+  } catch (error) {
+    await destroy()
+    throw error
   }
 }
 
@@ -181,6 +242,7 @@ async function replicatedDatabase({ synchronous, via }: ReplicationOptions): Pro
         await promoted.promote()
         movedProxy?.retarget({ host: '127.0.0.1', port: promoted.port })
       },
+      restartStandby: noStandby,
       destroy,
     }
   } catch (error) {
@@ -211,6 +273,7 @@ function externalDatabase(options: StackOptions): DrillDatabase {
         DB_FAILOVER_MODE: mode,
         DB_PROMOTE_AFTER_SECONDS: String(promoteAfterSeconds),
       }),
+    restartStandby: noStandby,
     destroy: async () => undefined,
   }
 }

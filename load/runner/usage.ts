@@ -1,12 +1,16 @@
 // The command line's help: one text per subcommand, and the overview `pnpm load --help` prints.
 
-const COMMON = `  --results-dir DIR        where <scenario>-<time>/ goes (default load/results; relative to where you
+const OPTIONS = `  --results-dir DIR        where <scenario>-<time>/ goes (default load/results; relative to where you
                            typed the command)
   --engine node|k6         k6 when it is on PATH, or the built-in engine (default: node)
-  -h, --help               this text
+  -h, --help               this text`
+
+const API_ENV = `  DB_POOL_* and friends    reach the api unchanged, e.g. DB_POOL_PRE_PING_IDLE_MS=0`
+
+const COMMON = `${OPTIONS}
 
   DATABASE_URL             load an existing database instead of an embedded one
-  DB_POOL_* and friends    reach the api unchanged, e.g. DB_POOL_PRE_PING_IDLE_MS=0`
+${API_ENV}`
 
 const DRILL_EXIT = `exit codes: 0 passed, 99 a threshold breached, 1 only the write ledger failed, 2 a bad command line`
 
@@ -53,6 +57,30 @@ ${COMMON}
                            DB_PROMOTE_AFTER_SECONDS)
 
 ${DRILL_EXIT}`,
+  replicas: `usage: pnpm load replicas [--before N --window N --after N] [--down-seconds N] [--mode fast|immediate] [--read-your-writes on|off] [options]
+
+  The same phases on a primary and two asynchronous standbys the api reads from (DATABASE_READ_URLS).
+  Each user writes (enrolls, drops, creates a student) and reads its write back with the
+  Read-Position the write answered; the stale-read ledger counts read-backs that miss their write.
+  The second standby is stopped 1 s into the window and started again --down-seconds later: no
+  request may fail. The summary gives the reads each target served, from the api's /metrics.
+
+  --before N --window N --after N
+                           phase lengths in seconds (default 20 each; the window at least 2)
+  --down-seconds N         seconds the standby stays stopped (default 5)
+  --mode fast|immediate    how the standby is stopped (default fast)
+  --read-your-writes on|off
+                           on (default): reads follow the users' positions; the run fails on any
+                           stale read. off: the api runs with DB_READ_YOUR_WRITES=false, reads go to
+                           any healthy standby; the run reports the stale reads it saw and passes
+                           only if it saw some (proof the ledger sees them)
+${OPTIONS}
+
+${API_ENV}, DB_REPLICA_MAX_LAG_MS=1000
+
+exit codes: 0 passed, 99 a threshold breached (a stale read breaches stale_reads), 1 only a ledger failed
+(the write ledger, or the stale-read ledger: a stale read; with --read-your-writes off, none seen),
+2 a bad command line`,
   run: `usage: pnpm load run <script.js|script.ts> [-e KEY=VALUE ...] [--engine node|k6]
 
   A k6 script of your own, as \`k6 run\` runs it, against the api you point it at (-e BASE_URL=...).
@@ -69,7 +97,7 @@ supported is named) or setup()/teardown() threw, 108 exec.test.abort(); 2 a bad 
 export type Subcommand = keyof typeof SUBCOMMAND_USAGE
 
 /** `pnpm load --help`: the subcommands in one screen. */
-export const USAGE = `usage: pnpm load <steady|restart|failover> [options]
+export const USAGE = `usage: pnpm load <steady|restart|failover|replicas> [options]
        pnpm load run <script.js|script.ts> [-e KEY=VALUE ...] [--engine node|k6]
        pnpm load <subcommand> --help
 
@@ -77,6 +105,10 @@ export const USAGE = `usage: pnpm load <steady|restart|failover> [options]
   restart                  50 users through --before, --window, --after; PostgreSQL restarts 1 s into the window
   failover                 the same phases on a primary and a standby; the primary is killed 1 s into
                            the window and the standby promoted --promote-after seconds later
+  replicas                 the same phases on a primary and two standbys the api reads from; each user
+                           reads its own writes back (stale reads fail the run); a standby stopped and
+                           started in the window. --read-your-writes off: the api without read-your-writes,
+                           the run passes only if it saw stale reads
   run SCRIPT               a k6 script of your own, as \`k6 run\` runs it (exit codes 0/99/107/108, as k6)
 
 The users' guide: load/README.md`

@@ -42,6 +42,8 @@ export type MetricName =
   | 'unexpected_responses'
   /** Responses with a 5xx status. */
   | 'server_errors'
+  /** Read-backs that missed the user's own acknowledged write (the replicas drill). */
+  | 'stale_reads'
 
 export interface Threshold {
   readonly metric: MetricName
@@ -53,11 +55,11 @@ export interface Threshold {
 }
 
 export interface ScenarioPlan {
-  readonly name: 'steady' | 'restart' | 'failover'
+  readonly name: 'steady' | 'restart' | 'failover' | 'replicas'
   readonly users: number
   readonly phases: readonly Phase[]
   readonly thresholds: readonly Threshold[]
-  /** Seconds from the start at which the drill's fault strikes: a restart, or the primary killed. */
+  /** Seconds from the start at which the drill's fault strikes: a restart, the primary killed, a standby stopped. */
   readonly faultAtSeconds?: number
 }
 
@@ -140,9 +142,35 @@ export function failoverPlan(phases: DrillPhases = {}): ScenarioPlan {
   return drillPlan('failover', phases)
 }
 
+/**
+ * 50 users on a primary and two standbys, each writing and reading its write back with the
+ * `Read-Position` the write answered, through three phases: before, the window (one standby stopped
+ * {@link FAULT_OFFSET_SECONDS} into it and started again a few seconds later), after. No request
+ * fails in any phase: reads leave the stopped standby for the other one or the primary. With
+ * read-your-writes on, no read-back may miss its write (`stale_reads` count 0); off, stale reads
+ * are what the drill wants to see, and no threshold judges them.
+ *
+ * ```ts
+ * replicasPlan({ beforeSeconds: 20, windowSeconds: 20, afterSeconds: 20, readYourWrites: false })
+ * ```
+ */
+export function replicasPlan({
+  readYourWrites = true,
+  ...phases
+}: DrillPhases & { readYourWrites?: boolean } = {}): ScenarioPlan {
+  const plan = drillPlan('replicas', phases)
+  const [before, after, ...window] = plan.thresholds
+  const none: Threshold = { metric: 'http_req_failed', phase: 'window', stat: 'rate', op: '==', value: 0 }
+  const fresh: Threshold = { metric: 'stale_reads', stat: 'count', op: '==', value: 0 }
+  return {
+    ...plan,
+    thresholds: [before!, after!, none, ...window, ...(readYourWrites ? [fresh] : [])],
+  }
+}
+
 /** Before, window and after, with the fault struck early in the window, and what every drill asks of them. */
 function drillPlan(
-  name: 'restart' | 'failover',
+  name: 'restart' | 'failover' | 'replicas',
   { users = USERS, beforeSeconds = 20, windowSeconds = 20, afterSeconds = 20 }: DrillPhases,
 ): ScenarioPlan {
   if (windowSeconds <= FAULT_OFFSET_SECONDS) {
@@ -240,9 +268,18 @@ export type RequestName =
   | 'enroll'
   | 'unenroll'
   | 'createStudent'
+  /** The replicas drill's read-backs: a student just created, a student's classrooms just written. */
+  | 'readOwnStudent'
+  | 'readOwnEnrollments'
+
+/** The requests a mix draws from; the read-backs are planned from the write they check. */
+export type MixedRequestName = Exclude<RequestName, 'readOwnStudent' | 'readOwnEnrollments'>
+
+/** Requests and their weights, for {@link planRequest} to draw from. */
+export type RequestMix = ReadonlyArray<{ readonly name: MixedRequestName; readonly weight: number }>
 
 /** Weighted like a school day: mostly reads, a steady trickle of enrollments and drops. */
-export const REQUEST_MIX: ReadonlyArray<{ readonly name: RequestName; readonly weight: number }> = [
+export const REQUEST_MIX: RequestMix = [
   { name: 'getClassroom', weight: 25 },
   { name: 'listClassrooms', weight: 15 },
   { name: 'getStudent', weight: 15 },
@@ -318,18 +355,23 @@ export interface PlannedRequest {
 }
 
 /**
- * The next request of a user, drawn from {@link REQUEST_MIX}. `random` returns [0, 1).
+ * The next request of a user, drawn from `mix` ({@link REQUEST_MIX} by default). `random` returns [0, 1).
  *
  * ```ts
  * const next = planRequest(state, seed, Math.random)
  * ```
  */
-export function planRequest(state: UserState, seed: SeedData, random: () => number): PlannedRequest {
+export function planRequest(
+  state: UserState,
+  seed: SeedData,
+  random: () => number,
+  mix: RequestMix = REQUEST_MIX,
+): PlannedRequest {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T
   const classroomId = pick(seed.classroomIds)
   const students = seed.studentIds[state.user % USERS] ?? []
   const studentId = pick(students)
-  let name = drawRequestName(random())
+  let name = drawRequestName(mix, random())
   if (name === 'unenroll' && state.enrolled.length === 0) name = 'enroll'
   switch (name) {
     case 'getClassroom':
@@ -371,14 +413,14 @@ export function planRequest(state: UserState, seed: SeedData, random: () => numb
   }
 }
 
-function drawRequestName(r: number): RequestName {
-  const total = REQUEST_MIX.reduce((sum, entry) => sum + entry.weight, 0)
+function drawRequestName(mix: RequestMix, r: number): MixedRequestName {
+  const total = mix.reduce((sum, entry) => sum + entry.weight, 0)
   let at = r * total
-  for (const entry of REQUEST_MIX) {
+  for (const entry of mix) {
     at -= entry.weight
     if (at < 0) return entry.name
   }
-  return REQUEST_MIX[REQUEST_MIX.length - 1]!.name
+  return mix[mix.length - 1]!.name
 }
 
 /** Updates what the user remembers from an answer: its enrollments and its listing cursor. */
@@ -420,14 +462,15 @@ const DROP_STATUSES: readonly number[] = [...EXPECTED_STATUSES, 404]
  * 404 as well: the enrollment is not there. A user drops only what it was told it enrolled, so that
  * answer means an acknowledged enrollment was lost (an asynchronous standby promoted without it):
  * the api answers rightly, and the write ledger counts the loss (`checkLedger`), where a
- * synchronous drill fails on it.
+ * synchronous drill fails on it. So for the read-back of a student just created: a 404 there is a
+ * stale read, right for the data the server that answered has, and the stale-read ledger counts it.
  *
  * ```ts
  * expectedStatuses('unenroll') // [200, 201, 204, 409, 404]
  * ```
  */
 export function expectedStatuses(name: RequestName): readonly number[] {
-  return name === 'unenroll' ? DROP_STATUSES : EXPECTED_STATUSES
+  return name === 'unenroll' || name === 'readOwnStudent' ? DROP_STATUSES : EXPECTED_STATUSES
 }
 
 export type Outcome = 'ok' | 'pool-limit' | 'unavailable' | 'unexpected'

@@ -45,8 +45,11 @@ describe('pnpm load: the command line', () => {
   })
 
   it.each([
-    [[], 'name one scenario, steady, restart or failover (got 0)'],
-    [['soak'], '--scenario is one of steady, restart, failover, not "soak"'],
+    [[], 'name one scenario, steady, restart, failover or replicas (got 0)'],
+    [['soak'], '--scenario is one of steady, restart, failover, replicas, not "soak"'],
+    [['replicas', '--read-your-writes', 'maybe'], '--read-your-writes is one of on, off, not "maybe"'],
+    [['steady', '--read-your-writes', 'off'], '--read-your-writes is for the replicas drill, not steady'],
+    [['replicas', '--async'], '--async is for the failover drill, not replicas'],
     [['failover', '--via', 'dns'], '--via is one of hosts, proxy, not "dns"'],
     [['restart', '--async'], '--async is for the failover drill, not restart'],
     [['steady', '--promote-after', '2'], '--promote-after is for the failover drill, not steady'],
@@ -98,6 +101,35 @@ describe('pnpm load: the command line', () => {
       promoteAfterSeconds: 3,
       replication: { synchronous: false, via: 'proxy' },
     })
+  })
+
+  it('reads a replicas drill: read-your-writes on, the standby down 5 s after a fast stop, by default; off when asked', () => {
+    expect(parseCommandLine(['replicas'], {})).toMatchObject({
+      scenario: 'replicas',
+      readYourWrites: true,
+      downSeconds: 5,
+      mode: 'fast',
+      phases: { before: 20, window: 20, after: 20 },
+    })
+    expect(
+      parseCommandLine(['replicas', '--read-your-writes', 'off', '--down-seconds', '3', '--window', '9'], {}),
+    ).toMatchObject({ readYourWrites: false, downSeconds: 3, phases: { window: 9 } })
+  })
+
+  it('refuses a replicas drill on DATABASE_URL: it stops a standby it must have started', () => {
+    expect(() => parseCommandLine(['replicas'], { DATABASE_URL: 'postgres://x@h/d' })).toThrow(
+      'replicas runs on a primary and two standbys it starts (it stops one mid-run): unset DATABASE_URL',
+    )
+  })
+
+  it('exits 2 naming --read-your-writes and its choices, with the replicas usage, on a bad value', () => {
+    const run = spawnSync(process.execPath, [CLI, 'replicas', '--read-your-writes', 'maybe'], {
+      encoding: 'utf8',
+    })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain('--read-your-writes is one of on, off, not "maybe"')
+    expect(run.stderr).toContain('usage: pnpm load replicas')
+    expect(run.stderr).toContain('passes\n                           only if it saw some')
   })
 
   it('refuses a failover drill on DATABASE_URL without DB_FAILOVER_COMMAND, and embedded-only options with it', () => {
@@ -163,7 +195,8 @@ describe('pnpm load through pnpm, as a user types it', () => {
   it('prints the usage and exits 0 on --help, for the command and each subcommand', () => {
     const top = pnpmLoad(['--help'])
     expect(top.status).toBe(0)
-    expect(top.stdout).toContain('usage: pnpm load <steady|restart|failover> [options]')
+    expect(top.stdout).toContain('usage: pnpm load <steady|restart|failover|replicas> [options]')
+    expect(top.stdout).toContain('the run passes only if it saw stale reads')
     const run = pnpmLoad(['run', '--help'])
     expect(run.status).toBe(0)
     expect(run.stdout).toContain('usage: pnpm load run <script.js|script.ts>')
@@ -186,10 +219,11 @@ describe('measure-engine: the command line', () => {
 
 describe('helpWanted', () => {
   it.each([
-    [['--help'], 'usage: pnpm load <steady|restart|failover>'],
-    [['-h'], 'usage: pnpm load <steady|restart|failover>'],
-    [['help'], 'usage: pnpm load <steady|restart|failover>'],
+    [['--help'], 'usage: pnpm load <steady|restart|failover|replicas>'],
+    [['-h'], 'usage: pnpm load <steady|restart|failover|replicas>'],
+    [['help'], 'usage: pnpm load <steady|restart|failover|replicas>'],
     [['help', 'failover'], 'usage: pnpm load failover'],
+    [['replicas', '--read-your-writes', 'off', '--help'], 'usage: pnpm load replicas'],
     [['steady', '--help'], 'usage: pnpm load steady'],
     [['restart', '--mode', 'fast', '-h'], 'usage: pnpm load restart'],
     [['run', 'x.js', '--help'], 'usage: pnpm load run'],

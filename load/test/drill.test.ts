@@ -145,6 +145,52 @@ describe('load drills', () => {
     },
   )
 
+  it.each([
+    ['on', true],
+    ['off', false],
+  ] as const)(
+    'replicas drill, read-your-writes %s: no failed request while a standby stops and starts, reads on both standbys, the stale reads the ledger must see',
+    async (_mode, readYourWrites) => {
+      const { passed, summary, runDir } = await drill({
+        scenario: 'replicas',
+        phases: { before: 5, window: 8, after: 5 },
+        mode: 'fast',
+        downSeconds: 3,
+        readYourWrites,
+      })
+      const why = await diagnosis(summary, runDir)
+      expect(
+        summary!.thresholds.filter((t) => !t.passed),
+        why,
+      ).toEqual([])
+      for (const phase of summary!.perPhase) expect(phase, why).toMatchObject({ failed: 0 })
+      const standby = summary!.standby!
+      expect(standby).toMatchObject({ name: 'replica2', mode: 'fast', downSeconds: 3 })
+      expect(standby.acceptingAtSeconds - standby.stoppedAtSeconds).toBeGreaterThanOrEqual(3)
+      // Reads reached both standbys (and, with positions, the primary when neither had replayed them).
+      const reads = summary!.reads!
+      expect(reads.total.replica1).toBeGreaterThan(0)
+      expect(reads.total.replica2).toBeGreaterThan(0)
+      const stale = summary!.staleReads!
+      expect(stale).toMatchObject({ readYourWrites, notReadBack: 0, passed: true })
+      expect(stale.readBacks).toBeGreaterThan(100)
+      if (readYourWrites) {
+        expect(stale).toMatchObject({ staleReads: 0, withoutPosition: 0 })
+        expect(reads.primaryFallbacks.behind_position).toBeGreaterThan(0)
+      } else expect(stale.staleReads).toBeGreaterThan(0)
+      // The script counts its stale reads itself (k6's stale_reads): the runner's ledger agrees.
+      const k6 = JSON.parse(await readFile(path.join(runDir, 'k6-summary.json'), 'utf8')) as {
+        metrics: Record<string, { values: { count?: number } }>
+      }
+      expect(k6.metrics.stale_reads!.values.count).toBe(stale.staleReads)
+      expect(summary!.ledger).toMatchObject({ lostWrites: 0, phantomWrites: 0, passed: true })
+      expect(passed).toBe(true)
+      const report = await readFile(path.join(runDir, 'report.html'), 'utf8')
+      expect(report).toContain('>replica2 stopped</text>')
+      expect(report).toContain('stale-read ledger')
+    },
+  )
+
   it("exits 99 (k6's code for a breached threshold) and names the broken threshold when the pool is starved", () => {
     const run = spawnSync(
       process.execPath,

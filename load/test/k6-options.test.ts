@@ -64,6 +64,24 @@ describe('k6 scripts: exported options', () => {
     })
   })
 
+  it('replicas drill: zero failures in every phase, and stale_reads judged only with READ_YOUR_WRITES on', async () => {
+    const on = await inspectScript(script('replicas-drill.ts'), { BEFORE: '3', WINDOW: '4', AFTER: '2' })
+    expect(on.metrics.map((m) => m.name)).toContain('stale_reads')
+    expect(on.options.thresholds).toEqual({
+      'http_req_failed{phase:before}': ['rate==0'],
+      'http_req_failed{phase:after}': ['rate==0'],
+      'http_req_failed{phase:window}': ['rate==0'],
+      'unexpected_responses{phase:window}': ['count==0'],
+      'http_req_duration{phase:window}': ['p(99)<2000', 'max<10000'],
+      stale_reads: ['count==0'],
+    })
+    const off = await inspectScript(script('replicas-drill.ts'), { READ_YOUR_WRITES: 'off' })
+    expect(off.options.thresholds).not.toHaveProperty('stale_reads')
+    expect(off.options.scenarios).toEqual({
+      replicas: { executor: 'constant-vus', vus: USERS, duration: '60s', gracefulStop: '5s' },
+    })
+  })
+
   it('tags each moment of a drill with its phase; past the end, the last', () => {
     const plan = restartPlan({ beforeSeconds: 5, windowSeconds: 8, afterSeconds: 7 })
     expect([0, 4999, 5000, 12_999, 13_000, 19_999, 25_000].map((ms) => phaseAt(plan, ms))).toEqual([

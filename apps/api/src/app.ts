@@ -10,6 +10,7 @@ import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js'
 import { utf8JsonParser } from './json-body.js'
 import { answerNodeRefusals, requireHost } from './node-refusals.js'
 import { registerOpenApi } from './openapi.js'
+import { readYourWrites } from './read-position.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
@@ -78,6 +79,7 @@ export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTT
   )
 
   if (deps.traceRoutes) app.addHook('onRequest', nameSpanByRoute)
+  readYourWrites(app)
 
   // Callback hooks: an async one costs a promise per request.
   app.addHook('onSend', (request, reply, payload, done) => {

@@ -1,4 +1,4 @@
-import type { InstrumentedPool, PoolCounters } from '@classroom/db-core'
+import type { InstrumentedPool, PoolCounters, PoolStats, ReadRouting } from '@classroom/db-core'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /** The api's Prometheus registry and the instruments request handling feeds. */
@@ -153,33 +153,46 @@ export function createMetrics(): ApiMetrics {
   }
 }
 
-/** Adds the pool's gauges and counters to the registry. */
-export function registerPoolMetrics({ registry }: ApiMetrics, pool: InstrumentedPool): void {
-  const gauges: ReadonlyArray<[string, string, () => number]> = [
-    ['db_pool_connections', 'Open connections: idle, active and opening.', () => pool.totalCount],
-    ['db_pool_connections_idle', 'Open connections waiting in the pool.', () => pool.idleCount],
-    ['db_pool_connections_active', 'Connections checked out by requests.', () => pool.stats().active],
-    ['db_pool_connections_pending', 'Requests waiting for a connection.', () => pool.waitingCount],
-    ['db_pool_connections_max', 'Most connections the pool opens (size + overflow).', () => pool.max],
-    ['db_pool_connections_min', 'Connections the pool keeps (size).', () => pool.settings.size],
+/**
+ * Adds the pool's gauges and counters to the registry; with read replicas (`routing`), each
+ * replica's pool's as well: the same series labelled `replica`, the primary's keeping no label.
+ */
+export function registerPoolMetrics(
+  { registry }: ApiMetrics,
+  pool: InstrumentedPool,
+  routing?: ReadRouting,
+): void {
+  // Every pool as the scrape finds it: the primary's, then each replica's by name.
+  const pools = (): Array<readonly [labels: { replica?: string }, stats: PoolStats]> => [
+    [{}, pool.stats()],
+    ...(routing?.stats().replicas ?? []).map((replica) => [{ replica: replica.name }, replica.pool] as const),
+  ]
+  const gauges: ReadonlyArray<[string, string, (stats: PoolStats) => number]> = [
+    ['db_pool_connections', 'Open connections: idle, active and opening.', (s) => s.total],
+    ['db_pool_connections_idle', 'Open connections waiting in the pool.', (s) => s.idle],
+    ['db_pool_connections_active', 'Connections checked out by requests.', (s) => s.active],
+    ['db_pool_connections_pending', 'Requests waiting for a connection.', (s) => s.waiting],
+    ['db_pool_connections_max', 'Most connections the pool opens (size + overflow).', (s) => s.max],
+    ['db_pool_connections_min', 'Connections the pool keeps (size).', (s) => s.size],
     [
       'db_pool_database_down',
       '1 while the pool believes the database is down (its reconnect loop probing), else 0.',
-      () => (pool.stats().databaseDown ? 1 : 0),
+      (s) => (s.databaseDown ? 1 : 0),
     ],
     [
       'db_pool_database_at_capacity',
       '1 while the server refuses new connections for capacity and the pool serves from those it holds, else 0.',
-      () => (pool.stats().databaseAtCapacity ? 1 : 0),
+      (s) => (s.databaseAtCapacity ? 1 : 0),
     ],
   ]
   for (const [name, help, read] of gauges) {
     new Gauge({
       name,
       help,
+      labelNames: ['replica'],
       registers: [registry],
       collect() {
-        this.set(read())
+        for (const [labels, stats] of pools()) this.set(labels, read(stats))
       },
     })
   }
@@ -187,11 +200,12 @@ export function registerPoolMetrics({ registry }: ApiMetrics, pool: Instrumented
     new Counter({
       name,
       help,
+      labelNames: ['replica'],
       registers: [registry],
       collect() {
-        // The pool owns the count; mirror it at scrape time.
+        // The pools own the counts; mirror them at scrape time.
         this.reset()
-        this.inc(pool.stats()[field])
+        for (const [labels, stats] of pools()) this.inc(labels, stats[field])
       },
     })
   }

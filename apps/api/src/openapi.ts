@@ -1,6 +1,7 @@
 // The api's OpenAPI 3.1 document: built by @fastify/swagger from the routes' schemas, served at /documentation/json.
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
+import { withReadPositionHeader } from './read-position.js'
 import { answer, errorResponses } from './routes/responses.js'
 
 /** Where the document is served. */
@@ -26,9 +27,11 @@ export function registerOpenApi(app: FastifyInstance): void {
         description:
           'Classrooms, students and enrollments. Every error is `{ error, message, field?, requestId? }` with a ' +
           'stable `error` code; an unknown path answers 404 `NOT_FOUND`, `CONNECT` 405 `METHOD_NOT_ALLOWED`. ' +
-          'POST and DELETE take an optional `Idempotency-Key`.',
+          'POST and DELETE take an optional `Idempotency-Key`. Every request takes an optional `Read-Position` ' +
+          '(read-your-writes across requests and api processes: send back the last one an answer carried).',
       },
     },
+    transform: ({ schema, url }) => ({ schema: withReadPositionHeader(schema), url }),
   })
   app.register(async (scope) => {
     scope.get(

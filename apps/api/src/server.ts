@@ -14,6 +14,7 @@ import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
 import { startIdempotencyPurge } from './idempotency-purge.js'
 import { createMetrics, registerPoolMetrics } from './metrics.js'
 import { runMigrations } from './migrate.js'
+import { registerReplicaMetrics } from './replica-metrics.js'
 import { tracerProviderRegistered } from './tracing.js'
 
 const IDLE_SWEEP_MS = 50
@@ -62,7 +63,10 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
   try {
     // Kysely makes the pool as it first connects: from then on, db.destroy() ends it on every path.
     const pool = await db.connection().execute(async () => dialect.pool)
-    registerPoolMetrics(metrics, pool)
+    // Made with the connection above, when DATABASE_READ_URLS names replicas.
+    const { routing } = dialect
+    registerPoolMetrics(metrics, pool, routing)
+    if (routing) registerReplicaMetrics(metrics, routing)
     if (config.migrateOnStart) {
       const applied = await runMigrations(config, target.migrationConnectionString, logger)
       logger.info('database migrations applied', { applied })

@@ -74,6 +74,25 @@ describe('loadApiConfig', () => {
     expect(config.dbConfig('postgres://a:b@db:5432/x').pool.size).toBe(7)
   })
 
+  it('reads its replicas through db-core: DATABASE_READ_URLS named in order, DB_READ_YOUR_WRITES; a bad entry named', () => {
+    const config = loadApiConfig({
+      DATABASE_URL: 'postgres://a:b@db/x',
+      DATABASE_READ_URLS: 'postgres://a:b@r1/x,postgres://a:b@r2/x',
+      DB_READ_YOUR_WRITES: 'false',
+    })
+    expect(config.dbConfig('postgres://a:b@db/x').replicas).toMatchObject({
+      readYourWrites: false,
+      urls: [
+        { name: 'replica1', url: 'postgres://a:b@r1/x' },
+        { name: 'replica2', url: 'postgres://a:b@r2/x' },
+      ],
+    })
+    const bad = () =>
+      loadApiConfig({ DATABASE_URL: 'postgres://a@db/x', DATABASE_READ_URLS: 'postgres://a@r1/x,mysql://r2' })
+    expect(bad).toThrow(ConfigError)
+    expect(bad).toThrow(/DATABASE_READ_URLS: .*entry 2/)
+  })
+
   it('migrates through DATABASE_MIGRATION_URL when set, serving DATABASE_URL', () => {
     const config = loadApiConfig({
       DATABASE_URL: 'postgres://app:a@db:5432/x',

@@ -1,5 +1,6 @@
 // The api's answers as JSON Schema: fastify serializes by them and the OpenAPI document shows them.
 import { API_ERROR_STATUSES, type ApiErrorCode } from '../api-error.js'
+import { READ_POSITION_ANSWER } from '../read-position.js'
 
 /** A moment, as JSON carries it. */
 export const timestamp = { type: 'string', format: 'date-time' } as const
@@ -42,12 +43,13 @@ export function extended<S extends { required: readonly string[]; properties: ob
   }
 }
 
-// Headers the document shows on answers: every answer's request id, a stored write's replay mark, a 503's wait.
-const REQUEST_ID = {
+// Headers the document shows on answers: every answer's request id and log position, a stored write's replay mark, a 503's wait.
+const EVERY_ANSWER = {
   'x-request-id': {
     type: 'string',
     description: 'The request id: the caller’s own `x-request-id` when sent, else a UUID; the logs quote it.',
   },
+  ...READ_POSITION_ANSWER,
 } as const
 /** The header a write's answer carries when it is the stored first answer to a repeated Idempotency-Key. */
 export const REPLAY_HEADER = {
@@ -67,12 +69,13 @@ export function answer<S extends object>(
   schema: S,
   headers: Record<string, object> = {},
 ): S & { description: string; headers: Record<string, object> } {
-  return { description, headers: { ...REQUEST_ID, ...headers }, ...schema }
+  return { description, headers: { ...EVERY_ANSWER, ...headers }, ...schema }
 }
 
 // What any route can answer whatever it does: Node's and fastify's refusals of a request, and a fault.
 const EVERY_ROUTE: readonly ApiErrorCode[] = [
   'MALFORMED_REQUEST',
+  'INVALID_READ_POSITION',
   'REQUEST_TIMEOUT',
   'EXPECTATION_FAILED',
   'HEADERS_TOO_LARGE',
@@ -113,7 +116,7 @@ export function errorResponses(...groups: ReadonlyArray<readonly ApiErrorCode[]>
       status,
       {
         description: `The uniform error body; \`error\` is one of ${[...codes].join(', ')}.`,
-        headers: status === 503 ? { ...REQUEST_ID, ...RETRY_AFTER } : REQUEST_ID,
+        headers: status === 503 ? { ...EVERY_ANSWER, ...RETRY_AFTER } : EVERY_ANSWER,
         type: 'object',
         required: ['error', 'message'],
         additionalProperties: false,
