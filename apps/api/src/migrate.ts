@@ -26,6 +26,8 @@ export async function runMigrations(
     ...base,
     // Migrations run in one transaction: one connection is all they use.
     pool: { ...base.pool, size: 1, maxOverflow: 0 },
+    // The migrator's own reads (does its table exist, what ran) must see the primary, not a standby behind it.
+    replicas: { ...base.replicas, urls: [] },
     logger,
     clientConfig: { application_name: 'classroom-migrate' },
   })

@@ -1,6 +1,9 @@
+import net from 'node:net'
 import { LocalPostgres } from '@classroom/local-postgres'
-import { type ApiProcess, spawnApi } from '@classroom/test-kit'
+import { type ApiProcess, recordingLogger, spawnApi } from '@classroom/test-kit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { loadApiConfig } from '../src/config.js'
+import { runMigrations } from '../src/migrate.js'
 import { lsnBytes } from '../src/replica-metrics.js'
 import { API_ENTRY, request, startTestApi, type TestApi } from './support.js'
 
@@ -160,6 +163,30 @@ describe('an api with read replicas (DATABASE_READ_URLS)', () => {
       expect(text).toMatch(/^db_pool_connections_max \d+$/m)
     } finally {
       await plain.close()
+    }
+  })
+
+  it('runs migrations on the primary alone: no connection reaches a read URL', async () => {
+    // A listener standing where a standby would: every connection a replica pool or poll opens lands here.
+    let reached = 0
+    const listener = net.createServer((socket) => {
+      reached++
+      socket.destroy()
+    })
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
+    const { port } = listener.address() as net.AddressInfo
+    try {
+      const migrationUrl = await primary.createDatabase('migrate_primary_only')
+      const config = loadApiConfig({
+        DATABASE_URL: migrationUrl,
+        DATABASE_READ_URLS: `postgres://app:secret@127.0.0.1:${port}/classroom`,
+        DB_REPLICA_POLL_MS: '10',
+      })
+      const applied = await runMigrations(config, migrationUrl, recordingLogger().logger)
+      expect(applied.length).toBeGreaterThan(0)
+      expect(reached).toBe(0)
+    } finally {
+      await new Promise((resolve) => listener.close(resolve))
     }
   })
 })
