@@ -32,7 +32,10 @@ export interface Stack {
   restartDatabase(mode: ShutdownMode, downSeconds: number): Promise<RestartTimes>
   /** Kills the primary, and promotes the standby `promoteAfterSeconds` after the kill. */
   failOver(mode: ShutdownMode, promoteAfterSeconds: number): Promise<FailoverTimes>
-  /** Stops the second standby the api reads from, and starts it again `downSeconds` later. */
+  /**
+   * Stops the second standby the api reads from, and starts it again `downSeconds` later; the first
+   * stops replaying meanwhile (a standby fallen behind, still answering).
+   */
   restartStandby(mode: ShutdownMode, downSeconds: number): Promise<RestartTimes>
   stop(): Promise<void>
 }
@@ -153,7 +156,7 @@ interface DrillDatabase {
   restart(mode: ShutdownMode, downSeconds: number): Promise<void>
   /** Kills the primary and returns once a standby is promoted `promoteAfterSeconds` after `killedAt`. */
   failOver(mode: ShutdownMode, promoteAfterSeconds: number, killedAt: number): Promise<void>
-  /** Stops a standby the api reads from and returns once it accepts connections again. */
+  /** Stops a standby the api reads from (another falls behind meanwhile); returns once it accepts connections again. */
   restartStandby(mode: ShutdownMode, downSeconds: number): Promise<void>
   destroy(): Promise<void>
 }
@@ -187,7 +190,7 @@ async function readReplicasDatabase({ readYourWrites }: ReadReplicaOptions): Pro
     const apiUrl = await primary.createDatabase('classroom')
     standbys.push(await primary.startStandby())
     standbys.push(await primary.startStandby())
-    const restarted = standbys[1]!
+    const [behind, restarted] = standbys as [LocalPostgres, LocalPostgres]
     return {
       apiUrl,
       apiEnv: {
@@ -198,7 +201,16 @@ async function readReplicasDatabase({ readYourWrites }: ReadReplicaOptions): Pro
       restart: (mode, downSeconds) => primary.restart(mode, { downMs: downSeconds * 1000 }),
       failOver: () =>
         Promise.reject(new Error('the replicas drill stops a standby; a failover is the failover drill')),
-      restartStandby: (mode, downSeconds) => restarted.restart(mode, { downMs: downSeconds * 1000 }),
+      restartStandby: async (mode, downSeconds) => {
+        // On one idle machine a standby replays a commit within a millisecond: one that falls behind
+        // for certain is what makes a read-your-writes failure (or, switched off, its stale reads) show.
+        await behind.query('select pg_wal_replay_pause()')
+        try {
+          await restarted.restart(mode, { downMs: downSeconds * 1000 })
+        } finally {
+          await behind.query('select pg_wal_replay_resume()')
+        }
+      },
       destroy,
     }
   } catch (error) {

@@ -62,12 +62,12 @@ ${DRILL_EXIT}`,
   The same phases on a primary and two asynchronous standbys the api reads from (DATABASE_READ_URLS).
   Each user writes (enrolls, drops, creates a student) and reads its write back with the
   Read-Position the write answered; the stale-read ledger counts read-backs that miss their write.
-  The second standby is stopped 1 s into the window and started again --down-seconds later: no
-  request may fail. The summary gives the reads each target served, from the api's /metrics.
+  The second standby is stopped 1 s into the window and started again --down-seconds later, while
+  the first stops replaying (falls behind) for as long: no request may fail. The summary gives the reads each target served, from the api's /metrics.
 
   --before N --window N --after N
                            phase lengths in seconds (default 20 each; the window at least 2)
-  --down-seconds N         seconds the standby stays stopped (default 5)
+  --down-seconds N         seconds the standby stays stopped and the other behind (default 5)
   --mode fast|immediate    how the standby is stopped (default fast)
   --read-your-writes on|off
                            on (default): reads follow the users' positions; the run fails on any
