@@ -205,6 +205,33 @@ describe('read replicas: read-your-writes', () => {
     }
   })
 
+  it('a read whose position is newer than the last poll asks the standby at checkout: served there once replayed, else on the primary', async () => {
+    // One poll at start, none after: only the check at checkout can see the standby replay the writes.
+    const { db, dialect } = await openRouted({ DB_REPLICA_POLL_MS: '600000' })
+    const stats = () => dialect.routing!.stats()
+    const read = (id: number) => db.selectFrom('notes').select('body').where('id', '=', id).executeTakeFirst()
+    try {
+      await withReadPosition(undefined, async () => {
+        await db.insertInto('notes').values({ id: 13, body: 'replayed' }).execute()
+        await standby.waitForReplay()
+        const before = stats()
+        expect((await read(13))?.body).toBe('replayed')
+        expect(stats().readsByTarget.replica1).toBe(before.readsByTarget.replica1! + 1)
+        expect(stats().primaryFallbacks.behind_position).toBe(before.primaryFallbacks.behind_position)
+        // What the standby said is kept: the next read at that position needs no question.
+        expect(stats().replicas[0]!.replayPosition).not.toBe(before.replicas[0]!.replayPosition)
+
+        await standby.query('select pg_wal_replay_pause()')
+        await db.insertInto('notes').values({ id: 14, body: 'not replayed' }).execute()
+        expect((await read(14))?.body).toBe('not replayed')
+        expect(stats().primaryFallbacks.behind_position).toBe(before.primaryFallbacks.behind_position + 1)
+      })
+    } finally {
+      await standby.query('select pg_wal_replay_resume()')
+      await db.destroy()
+    }
+  })
+
   it('a transaction committed in a scope advances its position; DB_READ_YOUR_WRITES=false ignores positions', async () => {
     const { db, dialect } = await openRouted({ DB_READ_YOUR_WRITES: 'false' })
     await standby.query('select pg_wal_replay_pause()')

@@ -9,6 +9,12 @@ import type { RoutingContext } from './routing-scope.js'
  */
 export type FallbackReason = 'forced' | 'behind_position' | 'no_healthy_replica'
 
+/**
+ * Where a read goes: a replica, with the position it must first be asked to have replayed when its
+ * last poll is behind the read's scope (`confirm`), or `undefined` for the primary.
+ */
+export type ReadChoice = { readonly replica: Replica; readonly confirm: bigint | undefined } | undefined
+
 /** What `dialect.routing.stats()` returns: counts since the dialect's Kysely instance connected. */
 export interface RoutingStats {
   /** Reads sent to each target: `primary` and each replica's name. A read retried elsewhere counts twice. */
@@ -50,26 +56,42 @@ export class ReadRouting {
 
   /**
    * The replica a read in `context` goes to, round-robin over the healthy ones that have replayed
-   * the context's position (when read-your-writes is on); `undefined` for the primary, counted
-   * with its reason.
+   * the context's position (when read-your-writes is on) by their last poll; when every healthy one
+   * is behind it by its poll, the next of them with the position to confirm at checkout (a poll is
+   * up to `pollMs` old, a standby a millisecond behind); `undefined` for the primary, counted with
+   * its reason. A confirmed read is counted by {@link served} or {@link behind}.
    */
-  choose(context: RoutingContext | undefined): Replica | undefined {
+  choose(context: RoutingContext | undefined): ReadChoice {
     if (context?.primary) return this.#primary('forced')
     const position = this.#readYourWrites ? context?.consistency?.lsn : undefined
     const replicas = this.#replicas
-    let healthy = false
+    let unconfirmed: number | undefined
     for (let i = 0; i < replicas.length; i++) {
       const index = (this.#next + i) % replicas.length
       const replica = replicas[index]!
       if (!replica.healthy) continue
-      healthy = true
       // The last polled replay position: the replica has replayed at least this much by now.
-      if (position !== undefined && !(replica.replay! >= position)) continue
+      if (position !== undefined && !(replica.replay! >= position)) {
+        unconfirmed ??= index
+        continue
+      }
       this.#next = index + 1
       this.#reads[replica.name]!++
-      return replica
+      return { replica, confirm: undefined }
     }
-    return this.#primary(healthy ? 'behind_position' : 'no_healthy_replica')
+    if (unconfirmed === undefined) return this.#primary('no_healthy_replica')
+    this.#next = unconfirmed + 1
+    return { replica: replicas[unconfirmed]!, confirm: position }
+  }
+
+  /** A replica confirmed at checkout that it had replayed the read's position: the read is its. */
+  served(replica: Replica): void {
+    this.#reads[replica.name]!++
+  }
+
+  /** A replica asked at checkout had not replayed the read's position: the read goes to the primary. */
+  behind(): void {
+    this.#primary('behind_position')
   }
 
   stats(): RoutingStats {

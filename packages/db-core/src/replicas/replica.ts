@@ -63,6 +63,11 @@ export class Replica implements RoutingTarget {
     return this.#replay
   }
 
+  /** A read's own check found it replayed up to `replay`: newer than its last poll, never older. */
+  replayedTo(replay: bigint): void {
+    if (this.#replay === undefined || replay > this.#replay) this.#replay = replay
+  }
+
   /** A poll answered: a standby replayed up to `replay`, `lagMs` behind the primary, or no standby. */
   observe(inRecovery: boolean, replay: bigint, lagMs: number | null, maxLagMs: number): void {
     this.#replay = replay

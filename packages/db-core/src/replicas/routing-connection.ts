@@ -1,21 +1,25 @@
 // One Kysely checkout with replicas: bound to a target by its first statement, not at checkout.
-import type {
-  AbortableOperationOptions,
+import {
+  type AbortableOperationOptions,
   CompiledQuery,
-  DatabaseConnection,
-  OperationNode,
-  QueryResult,
-  SelectQueryNode,
+  type DatabaseConnection,
+  type OperationNode,
+  type QueryResult,
+  type SelectQueryNode,
 } from 'kysely'
 import { isConnectionError } from '../connection-errors.js'
 import { isReadOnlyQuery } from '../dialect/instrumented-connection.js'
 import { StatementCancellation } from '../dialect/statement-cancellation.js'
 import { redactSecrets } from '../logging/redact.js'
+import { lsnOf } from './read-position.js'
 import type { ReadRouting } from './read-routing.js'
 import type { Replica, RoutingTarget } from './replica.js'
 import { type RoutingContext, routingContext } from './routing-scope.js'
 
 type AcquireOptions = AbortableOperationOptions | undefined
+
+// A promoted standby answers null: never taken for caught up (its poll leaves it out soon).
+const REPLAY_POSITION = CompiledQuery.raw('select pg_last_wal_replay_lsn()::text as lsn')
 
 /**
  * Whether a statement may run on a standby: a read ({@link isReadOnlyQuery}) that takes no row
@@ -161,17 +165,34 @@ export class RoutingConnection implements DatabaseConnection {
     }
   }
 
-  /** A connection for a read: a replica whose checkout fails is left out, and the next choice taken. */
+  /**
+   * A connection for a read: a replica whose checkout fails is left out, and the next choice taken;
+   * one whose last poll is behind the read's position is asked first, on the connection the read
+   * then runs on (a round trip on the standby instead of a read on the primary).
+   */
   async #readConnection(context: RoutingContext | undefined): Promise<DatabaseConnection> {
+    const routing = this.#driver.routing
     for (;;) {
-      const replica = this.#driver.routing.choose(context)
-      if (!replica) return this.onPrimary()
+      const choice = routing.choose(context)
+      if (!choice) return this.onPrimary()
+      const { replica, confirm } = choice
+      let connection: DatabaseConnection
+      let caughtUp: boolean
       try {
-        return await this.#bind(replica)
+        connection = await this.#bind(replica)
+        caughtUp = confirm === undefined || (await replayedTo(connection, replica, confirm))
       } catch (error) {
         if (this.#cancelled(this.#acquire)) throw error
         replica.leave(`a checkout failed: ${describe(error)}`)
+        continue
       }
+      if (confirm === undefined) return connection
+      if (caughtUp) {
+        routing.served(replica)
+        return connection
+      }
+      routing.behind()
+      return this.onPrimary()
     }
   }
 
@@ -192,6 +213,19 @@ export class RoutingConnection implements DatabaseConnection {
       StatementCancellation.of(this.#acquire)?.cancelled === true
     )
   }
+}
+
+/** Whether `replica`, asked on `connection`, has replayed `position` (what it says is kept as its own). */
+async function replayedTo(
+  connection: DatabaseConnection,
+  replica: Replica,
+  position: bigint,
+): Promise<boolean> {
+  const { rows } = await connection.executeQuery<{ lsn: string | null }>(REPLAY_POSITION)
+  const replay = rows[0]?.lsn ? lsnOf(rows[0].lsn) : undefined
+  if (replay === undefined) return false
+  replica.replayedTo(replay)
+  return replay >= position
 }
 
 function describe(error: unknown): string {
