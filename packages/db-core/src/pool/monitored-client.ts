@@ -305,27 +305,19 @@ export function monitoredClient({
       // pg answers success with a null error.
       const anew = (error: Error | undefined) =>
         name !== undefined && !!error && this.#prepareAnew(error, name, leading !== undefined)
-      if (callback) {
+      // Callbacks and promises on one path: a statement prepared anew runs once more, then answers.
+      const run = (answer: Callback) =>
         submit(
-          (error, result) => {
-            if (anew(error)) submit(callback, [], undefined)
-            else callback(error, result)
-          },
+          (error, result) => (anew(error) ? submit(answer, [], undefined) : answer(error, result)),
           evicted,
           leading,
         )
+      if (callback) {
+        run(callback)
         return undefined
       }
       return new Promise<pg.QueryResult>((resolve, reject) => {
-        const settle: Callback = (error, result) => (error ? reject(error) : resolve(result))
-        submit(
-          (error, result) => {
-            if (anew(error)) submit(settle, [], undefined)
-            else settle(error, result)
-          },
-          evicted,
-          leading,
-        )
+        run((error, result) => (error ? reject(error) : resolve(result)))
       }).catch((error: Error) => {
         // As pg's own promise: a stack that leads back to the awaiting caller, not to the socket's read.
         Error.captureStackTrace(error)
