@@ -77,8 +77,9 @@ export class RoutingConnection implements DatabaseConnection {
     if (this.#readsFromReplica(query)) return this.#read<R>(query, options, context)
     const connection = await this.onPrimary()
     const result = await connection.executeQuery<R>(query, options)
-    // Outside a transaction a statement commits as it returns (raw SQL may be anything: counted).
-    if (!this.#inTransaction && !isReadOnlyQuery(query.query)) {
+    // Outside a transaction a statement commits as it returns (raw SQL may be anything: counted);
+    // only a scope wants its position, so a statement outside one costs no walk of its query.
+    if (context?.consistency && !this.#inTransaction && !isReadOnlyQuery(query.query)) {
       await this.#driver.recordWrite(connection, context)
     }
     return result
