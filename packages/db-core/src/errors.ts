@@ -10,6 +10,7 @@ import { codeOf, findInCauses } from './connection-errors.js'
 export type DbCoreErrorCode =
   | 'CONFIG_INVALID'
   | 'POOL_TIMEOUT'
+  | 'POOL_OVERLOADED'
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_AT_CAPACITY'
   | 'DATABASE_TLS_FAILED'
@@ -93,6 +94,57 @@ export class PoolTimeoutError extends DbCoreError {
         'Raise DB_POOL_SIZE / DB_POOL_MAX_OVERFLOW or find what holds connections.',
     )
     this.name = 'PoolTimeoutError'
+    this.details = details
+  }
+}
+
+/** Why an overloaded pool refused a checkout. */
+export type OverloadReason =
+  /** The pool was overloaded and no connection came free within the queue's short budget. */
+  | 'overloaded'
+  /** The caller's deadline was shorter than the wait the pool expected ahead of it. */
+  | 'expected-wait'
+
+/** What a {@link PoolOverloadedError} reports about the queue at the moment it refused. */
+export interface PoolOverloadedDetails {
+  readonly reason: OverloadReason
+  /** How long this checkout had waited when it was refused (0 when refused at once). */
+  readonly waitedMs: number
+  /** The oldest waiter's delay then: how far behind the pool is. */
+  readonly queueDelayMs: number
+  /** Callers waiting then, this one included. */
+  readonly queueLength: number
+  /** The wait the pool expected for this caller (queue length x recent hold time / connections). */
+  readonly expectedWaitMs: number
+  /** What was left of the caller's deadline, when it gave one. */
+  readonly remainingMs: number | undefined
+}
+
+/**
+ * Demand is above what the database can serve, and the pool refused this checkout early rather
+ * than let it wait for an answer that would come too late (`DB_POOL_QUEUE_POLICY=adaptive`):
+ * the queue's delay stayed above its target for an interval, or the caller's deadline was shorter
+ * than the wait ahead of it. Nothing was sent to the database; retry after a pause (a 503 with
+ * `Retry-After`), never at once: an immediate retry is the load that keeps the pool overloaded.
+ *
+ * ```ts
+ * if (error instanceof PoolOverloadedError) reply.code(503).header('Retry-After', '1')
+ * ```
+ */
+export class PoolOverloadedError extends DbCoreError {
+  readonly code = 'POOL_OVERLOADED'
+  readonly details: PoolOverloadedDetails
+
+  constructor(details: PoolOverloadedDetails) {
+    const why =
+      details.reason === 'expected-wait'
+        ? `the wait ahead (about ${Math.round(details.expectedWaitMs)} ms) is longer than the ${Math.round(details.remainingMs ?? 0)} ms left of the caller's deadline`
+        : `no connection came free within the overloaded queue's budget (waited ${Math.round(details.waitedMs)} ms)`
+    super(
+      `pool overloaded: ${why}; ${details.queueLength} requests waiting, the oldest for ${Math.round(details.queueDelayMs)} ms. ` +
+        'Demand is above what the database serves: retry after a pause, shed load, or give the database more capacity.',
+    )
+    this.name = 'PoolOverloadedError'
     this.details = details
   }
 }

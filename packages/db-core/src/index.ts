@@ -34,6 +34,9 @@ export {
   type DbCoreErrorCode,
   IdempotencyKeyReusedError,
   InvalidReadPositionError,
+  type OverloadReason,
+  type PoolOverloadedDetails,
+  PoolOverloadedError,
   type PoolTimeoutDetails,
   PoolTimeoutError,
 } from './errors.js'
@@ -50,6 +53,7 @@ export { createLogger, type LoggerOptions } from './logging/winston-logger.js'
 export { InstrumentedPool } from './pool/instrumented-pool.js'
 export type { InstrumentedPoolOptions } from './pool/pool-options.js'
 export type { PoolCounters, PoolStats } from './pool/pool-stats.js'
+export { withDeadline } from './pool/queue/deadline-scope.js'
 export { parseReadPosition } from './replicas/read-position.js'
 export type { FallbackReason, ReadRouting, RoutingStats } from './replicas/read-routing.js'
 export type { ReplicaState, ReplicaStatus } from './replicas/replica.js'

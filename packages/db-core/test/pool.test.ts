@@ -59,7 +59,13 @@ describe('InstrumentedPool under load', () => {
   })
 
   it('times out extra callers with PoolTimeoutError once size + overflow are taken, then serves normally', async () => {
-    const p = pool({ DB_POOL_SIZE: '2', DB_POOL_MAX_OVERFLOW: '0', DB_POOL_TIMEOUT_SECONDS: '0.3' })
+    // FIFO: the acquire timeout alone (the adaptive policy's refusals are test/overload.test.ts's).
+    const p = pool({
+      DB_POOL_SIZE: '2',
+      DB_POOL_MAX_OVERFLOW: '0',
+      DB_POOL_TIMEOUT_SECONDS: '0.3',
+      DB_POOL_QUEUE_POLICY: 'fifo',
+    })
     const startedAt = performance.now()
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => hold(p, 1000)))
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
@@ -80,10 +86,15 @@ describe('InstrumentedPool under load', () => {
   })
 
   it('takes a checkout that timed out in the queue out of it at once: the next release serves the next caller', async () => {
-    const p = pool({ DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0', DB_POOL_TIMEOUT_SECONDS: '0.3' })
+    const p = pool({
+      DB_POOL_SIZE: '1',
+      DB_POOL_MAX_OVERFLOW: '0',
+      DB_POOL_TIMEOUT_SECONDS: '0.3',
+      DB_POOL_QUEUE_POLICY: 'fifo',
+    })
     const held = await p.connect()
     await expect(p.connect()).rejects.toBeInstanceOf(PoolTimeoutError)
-    // Still held: the timed-out request no longer waits in pg-pool's queue for it.
+    // Still held: the timed-out request no longer waits in the queue for it.
     expect(p.stats()).toMatchObject({ waiting: 0, active: 1, acquireTimeouts: 1 })
     const next = p.connect()
     held.release()
@@ -167,6 +178,8 @@ describe('queue warning', () => {
         DB_POOL_MAX_OVERFLOW: '0',
         DB_POOL_QUEUE_WARN_THRESHOLD: '0',
         DB_POOL_QUEUE_WARN_INTERVAL_MS: '200',
+        // A waiter kept 700 ms with nothing released: FIFO, or the adaptive policy would refuse it.
+        DB_POOL_QUEUE_POLICY: 'fifo',
       },
       logger,
     )

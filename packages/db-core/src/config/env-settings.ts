@@ -95,6 +95,24 @@ export const DB_ENV_SETTINGS: readonly EnvSetting[] = [
     meaning: 'at most one queue warning per interval while it stays above',
   },
   {
+    name: 'DB_POOL_QUEUE_POLICY',
+    option: 'pool.queuePolicy',
+    meaning:
+      '`adaptive`: a queue whose delay stays above the target for an interval is overloaded; it then serves the newest waiter first, refuses within the target those it cannot serve (`POOL_OVERLOADED`), and refuses at once a caller whose deadline is shorter than the wait ahead of it. `fifo`: arrival order up to the acquire timeout, whatever the load',
+  },
+  {
+    name: 'DB_POOL_QUEUE_TARGET_MS',
+    option: 'pool.queueTargetMs',
+    meaning:
+      "the queue delay a healthy pool stays under (CoDel's target); while overloaded, also the longest a waiter is kept before it is refused",
+  },
+  {
+    name: 'DB_POOL_QUEUE_INTERVAL_MS',
+    option: 'pool.queueIntervalMs',
+    meaning:
+      "how long the queue must stay non-empty with no waiter served within the target before the pool is overloaded (CoDel's interval): a burst shorter than this still queues in arrival order",
+  },
+  {
     name: 'DB_POOL_LEAK_WARN_MS',
     option: 'pool.leakWarnMs',
     meaning: 'a connection held longer is reported once, with the stack of the code that took it; `0` off',

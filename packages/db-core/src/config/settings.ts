@@ -31,6 +31,17 @@ export interface PoolSettings {
   readonly queueWarnThreshold: number
   /** At most one queue warning per this interval while the queue stays long. */
   readonly queueWarnIntervalMs: number
+  /**
+   * What the wait queue does when demand stays above capacity: `adaptive` (CoDel's rule: a queue
+   * whose delay stays above `queueTargetMs` for `queueIntervalMs` is overloaded, and then serves
+   * the newest waiter first and refuses the rest within `queueTargetMs`), or `fifo` (arrival order
+   * up to `acquireTimeoutMs`, whatever the load).
+   */
+  readonly queuePolicy: 'adaptive' | 'fifo'
+  /** The queue delay a healthy pool stays under: a waiter served within it is a good sign. */
+  readonly queueTargetMs: number
+  /** How long the queue's delay must stay above `queueTargetMs` before the pool is overloaded. */
+  readonly queueIntervalMs: number
   /** Report (once, with the acquiring stack) a connection held longer than this; 0 off. */
   readonly leakWarnMs: number
   /**

@@ -54,7 +54,7 @@ export function translateAcquireError(error: unknown, standing: CheckoutStanding
   return new PoolTimeoutError({
     size: settings.size,
     maxOverflow: settings.maxOverflow,
-    timeoutMs: settings.acquireTimeoutMs,
+    timeoutMs: standing.deadlineMs,
     waitedMs: standing.waitedMs,
     total: standing.total,
     waiting: standing.waiting,

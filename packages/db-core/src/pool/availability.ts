@@ -38,6 +38,8 @@ export class DatabaseAvailability {
   #suspect = false
   /** The one connection attempt a suspect database is given is in flight. */
   #attempting = false
+  /** When it was last cleared of suspicion. */
+  #trustedAt = Number.NEGATIVE_INFINITY
 
   constructor(options: {
     settings: PoolSettings
@@ -57,6 +59,14 @@ export class DatabaseAvailability {
   /** Whether new connections are opened one at a time: a connection was lost, or it is down. */
   get suspect(): boolean {
     return this.#suspect
+  }
+
+  /**
+   * Since when the database has been trusted (a `performance.now()` instant): `Infinity` while it
+   * is suspect, the instant a connection last opened after a loss otherwise.
+   */
+  get trustedSince(): number {
+    return this.#suspect ? Number.POSITIVE_INFINITY : this.#trustedAt
   }
 
   /** The failure that made it (or keeps it) down, or suspect. */
@@ -132,6 +142,7 @@ export class DatabaseAvailability {
   reportReachable(): void {
     if (!this.#suspect) return
     this.#suspect = false
+    this.#trustedAt = performance.now()
     if (this.#downSince !== undefined) {
       this.#logger.info('database reachable again', {
         downMs: Math.round(performance.now() - this.#downSince),

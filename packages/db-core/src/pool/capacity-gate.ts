@@ -6,20 +6,18 @@ import type { DbLogger } from '../logging/db-logger.js'
 import { redactSecrets } from '../logging/redact.js'
 import type { PoolCounters } from './pool-stats.js'
 
-/** What the gate steers: pg-pool's own bound on connections, and its queue. */
+/** What the gate steers: the bound the checkout dials below ({@link CapacityGate.limit}), and its queue. */
 export interface GatedPool {
   /** Connections open and usable now (idle or held by callers), not those still opening. */
   connected(): number
-  /** Sets how many connections pg-pool may hold (its `options.max`, read at each decision). */
-  limitTo(max: number): void
-  /** Lets pg-pool serve its queue now (it dials for the next waiter when below its bound). */
+  /** Lets the queue be served now: a waiter is dialled for when the pool is below its new bound. */
   pulse(): void
   /** The server's connection limit, for the log line (`max_connections`), when it can be asked. */
   serverLimit(): Promise<number | undefined>
 }
 
 /**
- * While the server refuses new connections for capacity, pg-pool's bound is held at the number of
+ * While the server refuses new connections for capacity, the pool's bound is held at the number of
  * connections the pool has, so checkouts queue for those instead of each dialling into a refusal
  * (a forked backend per attempt on the server). After a backoff (`reconnectMinMs`, doubling up to
  * `reconnectMaxMs`) the bound is raised by one: one attempt at a time. Each connection that opens
@@ -103,7 +101,6 @@ export class CapacityGate {
 
   #setLimit(limit: number): void {
     this.#limit = Math.min(this.#max, Math.max(0, limit))
-    this.#pool.limitTo(this.#limit)
   }
 
   #scheduleTry(): void {

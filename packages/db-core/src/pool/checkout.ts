@@ -6,14 +6,18 @@ import { context } from '@opentelemetry/api'
 import type pg from 'pg'
 import type { PoolSettings, TlsSettings } from '../config/settings.js'
 import { isCapacityRefusal, isConnectionError } from '../connection-errors.js'
-import { DatabaseAuthError, DatabaseTlsError, DatabaseUnavailableError, PoolTimeoutError } from '../errors.js'
+import {
+  DatabaseAuthError,
+  DatabaseTlsError,
+  DatabaseUnavailableError,
+  PoolOverloadedError,
+  PoolTimeoutError,
+} from '../errors.js'
 import type { DbLogger } from '../logging/db-logger.js'
 import { queueTimeout, translateAcquireError, unavailableFor } from './acquire-errors.js'
 import type { DatabaseAvailability } from './availability.js'
-import { acquireBefore, type PgPoolConnect } from './bounded-acquire.js'
 import type { CapacityGate } from './capacity-gate.js'
 import type { ConnectionRegistry } from './connection-registry.js'
-import { type Deadline, DeadlineSweep } from './deadline-sweep.js'
 import { HostRefusedError } from './host-selection.js'
 import type { LeakDetector } from './leak-detector.js'
 import type { LoopWatch } from './loop-watch.js'
@@ -22,6 +26,9 @@ import type { PoolCounters } from './pool-stats.js'
 import type { PoolTelemetry } from './pool-telemetry.js'
 import { CheckoutSpan, type PoolTracing } from './pool-tracing.js'
 import { needsPing, ping } from './pre-ping.js'
+import { type CheckoutQueue, DIAL_TURN } from './queue/checkout-queue.js'
+import { currentDeadline } from './queue/deadline-scope.js'
+import type { PgPoolCallback, PgPoolStore } from './queue/pg-pool-adapter.js'
 import type { QueueMonitor } from './queue-monitor.js'
 import { socketClosed } from './socket-state.js'
 import type { WriteRefusals } from './write-refusals.js'
@@ -54,21 +61,11 @@ export interface CheckoutContext {
   readonly tracing: PoolTracing
   readonly leakDetector: LeakDetector | undefined
   readonly onAcquire: ((waitMs: number) => void) | undefined
-  /** pg-pool's gauges. */
-  readonly gauges: { readonly idleCount: number; readonly waitingCount: number; readonly totalCount: number }
-  readonly acquire: PgPoolConnect
-  /**
-   * pg-pool's checkout without its timer, when pg-pool would queue the request (an idle connection
-   * to hand, or no room to dial): the caller bounds the wait. Returns false, having asked nothing,
-   * when pg-pool would dial for it instead (its connect timer bounds that).
-   */
-  readonly acquireQueued: (callback: Parameters<PgPoolConnect>[0]) => boolean
-  /** Takes a request made by {@link acquireQueued} out of pg-pool's queue, if it is still there. */
-  readonly leaveQueue: (callback: Parameters<PgPoolConnect>[0]) => void
+  /** pg-pool's connections: the idle ones to hand over, room to open more. */
+  readonly store: PgPoolStore
+  /** The one wait queue, when neither is there. */
+  readonly queue: CheckoutQueue
 }
-
-/** The finest the acquire deadline's sweep runs: a deadline expires at most this late. */
-const SWEEP_RESOLUTION_MS = 100
 
 /** What pg-pool answered to a checkout's first request, made outside {@link Checkouts.#run}. */
 type FirstAttempt = { readonly startedAt: number } & (
@@ -85,15 +82,9 @@ type FirstAttempt = { readonly startedAt: number } & (
  */
 export class Checkouts {
   readonly #ctx: CheckoutContext
-  /** Bounds the first request's wait in pg-pool's queue: no timer per checkout. */
-  readonly #deadlines: DeadlineSweep
 
   constructor(ctx: CheckoutContext) {
     this.#ctx = ctx
-    // A tenth of the timeout at most: a 0.3 s timeout fires within 30 ms of it.
-    this.#deadlines = new DeadlineSweep(
-      Math.max(1, Math.min(SWEEP_RESOLUTION_MS, ctx.settings.acquireTimeoutMs / 10)),
-    )
   }
 
   /**
@@ -130,12 +121,12 @@ export class Checkouts {
   }
 
   /**
-   * A checkout's first step without a promise of its own: pg-pool is asked with a callback, and a
-   * connection that needs nothing more (not closed by the server, not to be retired or discarded,
-   * no pre-ping due, a loop that was not held up, a database not known down) is handed out in that
-   * callback. Anything else continues in {@link #run}, from the connection or error pg-pool gave.
-   * A request pg-pool queues is bounded by the shared deadline sweep instead of a pg-pool timer: out
-   * of time, it leaves pg-pool's queue and fails with the queue's timeout, as pg-pool's timer would.
+   * A checkout's first step without a promise of its own: with nobody queued ahead, an idle
+   * connection is taken from pg-pool synchronously (or a new one opened, bounded by pg-pool's connect
+   * timer), and one that needs nothing more (not closed by the server, not to be retired or
+   * discarded, no pre-ping due, a loop that was not held up, a database not known down) is handed
+   * out in that callback. Anything else, waiting included, continues in {@link #run}, from the
+   * connection or error pg-pool gave.
    */
   #first(
     caller: Error | undefined,
@@ -151,31 +142,27 @@ export class Checkouts {
       )
     }
     const startedAt = performance.now()
-    const idle = ctx.gauges.idleCount
+    const { store } = ctx
+    const idle = store.idle
     if (
       signal?.aborted ||
+      ctx.queue.length > 0 ||
       (ctx.loopWatch.stalled(startedAt) && idle > 0) ||
-      (ctx.availability.suspect && idle === 0)
+      (ctx.availability.suspect && idle === 0) ||
+      (idle === 0 && store.open >= ctx.capacity.limit)
     ) {
       slow()
       return
     }
     let left = false
-    // pg-pool answers a pool that is ending at once: no deadline for a request already answered.
-    let heard = false
-    let deadline: Deadline | undefined
     const onAbort = () => {
-      if (deadline) this.#deadlines.settle(deadline)
       left = true
       slow({ startedAt, error: signal?.reason })
     }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const given = (error: Error | undefined, client: pg.PoolClient | undefined) => {
-      heard = true
+    const given: PgPoolCallback = (error, client) => {
       signal?.removeEventListener('abort', onAbort)
-      if (deadline) this.#deadlines.settle(deadline)
       if (left) {
-        // The caller left the queue: the connection it would have had goes straight back.
+        // The caller left while its connection was being opened: it goes straight back.
         client?.release()
         return
       }
@@ -187,18 +174,15 @@ export class Checkouts {
     }
     // Traced, the rest of the checkout stays in its own context, whoever's release answers it.
     const ask = span ? context.bind(span.internal, given) : given
+    if (idle > 0) {
+      store.take(ask)
+      return
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      if (!ctx.acquireQueued(ask)) ctx.acquire(ask)
-      else if (!heard) {
-        deadline = this.#deadlines.watch(startedAt + ctx.settings.acquireTimeoutMs, () => {
-          ctx.leaveQueue(ask)
-          signal?.removeEventListener('abort', onAbort)
-          left = true
-          slow({ startedAt, error: queueTimeout() })
-        })
-      }
+      store.dial(ask)
     } catch (error) {
-      // As in the state machine: thrown before pg-pool queued anything, passed on as it is.
+      // Thrown before pg-pool started anything (a Client that cannot be made): passed on as it is.
       signal?.removeEventListener('abort', onAbort)
       done(this.#failed(error))
       return
@@ -236,22 +220,27 @@ export class Checkouts {
     if (!first) signal?.throwIfAborted()
     const startedAt = first ? first.startedAt : performance.now()
     const { acquireTimeoutMs, prePingTimeoutMs } = ctx.settings
-    const deadlineMs = Math.min(acquireTimeoutMs, boundMs ?? acquireTimeoutMs)
+    // The caller's own deadline (withDeadline), when sooner, bounds every step as the pool's does.
+    const callers = currentDeadline()
+    const poolBoundMs = Math.min(acquireTimeoutMs, boundMs ?? acquireTimeoutMs)
+    const deadlineMs = callers === undefined ? poolBoundMs : Math.min(poolBoundMs, callers - startedAt)
     const deadline = startedAt + deadlineMs
     const waitUntil = Math.min(deadline, startedAt + unavailableWaitMs)
     // After the loop was held up, read what the sockets hold before trusting an idle connection.
-    if (!first && ctx.loopWatch.stalled(startedAt) && ctx.gauges.idleCount > 0) await ctx.loopWatch.settle()
+    if (!first && ctx.loopWatch.stalled(startedAt) && ctx.store.idle > 0) await ctx.loopWatch.settle()
     let waited = false
     let answered = first
+    // The queue gave this checkout its turn to open a connection: it does not queue again for it.
+    let turn = false
     const span = CheckoutSpan.current()
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       // Whether this checkout's request is the one connection attempt a suspect database is given.
       let probing = false
       if (
         !answered &&
         availability.suspect &&
-        ctx.gauges.idleCount === 0 &&
-        (availability.down || this.#roomToDial())
+        ctx.store.idle === 0 &&
+        (availability.down || ctx.store.open < ctx.capacity.limit)
       ) {
         probing = availability.claimAttempt()
         if (!probing) {
@@ -277,13 +266,20 @@ export class Checkouts {
           if (!given) throw this.#translate(error, startedAt)
           client = given
         } else {
-          // Only a first attempt made at once leaves the bound to pg-pool's own timer (the whole deadline).
-          const pgPoolBounds = attempt === 0 && !waited && deadlineMs === acquireTimeoutMs
-          client = await acquireBefore(ctx.acquire, deadline, pgPoolBounds, signal, ctx.queueMonitor).catch(
-            (error: unknown) => {
-              throw this.#translate(error, startedAt, deadlineMs)
-            },
-          )
+          const got = await this.#connection(
+            deadline,
+            deadlineMs < acquireTimeoutMs,
+            turn || probing,
+            signal,
+          ).catch((error: unknown) => {
+            throw this.#translate(error, startedAt, deadlineMs)
+          })
+          turn = false
+          if (got === DIAL_TURN) {
+            turn = true
+            continue
+          }
+          client = got
         }
       } catch (error) {
         // One host of several refused: the next is tried at once, as libpq does.
@@ -356,9 +352,60 @@ export class Checkouts {
     }
   }
 
-  /** Whether pg-pool has room to open a new connection (below its bound, which the capacity gate may hold). */
-  #roomToDial(): boolean {
-    return this.#ctx.gauges.totalCount < this.#ctx.capacity.limit
+  /**
+   * One connection for the loop: an idle one or a new one when nobody waits ahead (or `ahead`: the
+   * queue gave this checkout its turn, or it is the one attempt a suspect database is given);
+   * otherwise a place in the queue until `deadline`. `shortBound`: the deadline is sooner than
+   * pg-pool's connect timer, which then no longer bounds a new connection alone.
+   */
+  async #connection(
+    deadline: number,
+    shortBound: boolean,
+    ahead: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<pg.PoolClient | typeof DIAL_TURN> {
+    signal?.throwIfAborted()
+    const { store, queue, capacity, queueMonitor } = this.#ctx
+    if (ahead || queue.length === 0) {
+      if (store.idle > 0)
+        return new Promise((resolve, reject) => store.take((e, c) => (c ? resolve(c) : reject(e))))
+      if (store.open < capacity.limit) return this.#dial(signal, shortBound ? deadline : undefined)
+    }
+    if (performance.now() >= deadline) throw queueTimeout()
+    const waiting = queue.wait(deadline, signal)
+    queueMonitor.check()
+    try {
+      return await waiting
+    } catch (error) {
+      // Refused without waiting: through the event loop, so a caller that retries at once cannot hold it.
+      if (error instanceof PoolOverloadedError && error.details.waitedMs === 0) await yieldToEventLoop()
+      throw error
+    }
+  }
+
+  /** A new connection, left at once on abort (or at `deadline`, when given): a late one goes straight back. */
+  #dial(signal: AbortSignal | undefined, deadline: number | undefined): Promise<pg.PoolClient> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const leave = (error: unknown) => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        reject(error)
+      }
+      const onAbort = () => leave(signal?.reason)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (deadline !== undefined)
+        timer = setTimeout(() => leave(queueTimeout()), deadline - performance.now())
+      this.#ctx.store.dial((error, client) => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        if (client) resolve(client)
+        else reject(error)
+        // A connection nobody waits for any more (resolve was a no-op) goes straight back.
+        if (client && (signal?.aborted || (deadline !== undefined && performance.now() >= deadline)))
+          client.release()
+      })
+    })
   }
 
   /** Hands `client` out at `now` (the caller's clock read): counted, tracked for leaks, its wait timed. */
@@ -389,7 +436,7 @@ export class Checkouts {
   }
 
   #translate(error: unknown, startedAt: number, deadlineMs = this.#ctx.settings.acquireTimeoutMs): unknown {
-    const { settings, tls, registry, gauges, capacity } = this.#ctx
+    const { settings, tls, registry, queue, store, capacity } = this.#ctx
     return translateAcquireError(error, {
       settings,
       tls,
@@ -397,8 +444,8 @@ export class Checkouts {
       waitedMs: performance.now() - startedAt,
       // While the server is full, the pool's bound is what it holds.
       poolFull: registry.checkedOut.size >= capacity.limit,
-      total: gauges.totalCount,
-      waiting: gauges.waitingCount,
+      total: store.open,
+      waiting: queue.length,
     })
   }
 }

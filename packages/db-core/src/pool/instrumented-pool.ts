@@ -21,6 +21,8 @@ import type { InstrumentedPoolOptions } from './pool-options.js'
 import { emptyCounters, type PoolCounters, type PoolStats } from './pool-stats.js'
 import { PoolTelemetry } from './pool-telemetry.js'
 import { PoolTracing } from './pool-tracing.js'
+import { CheckoutQueue } from './queue/checkout-queue.js'
+import { PgPoolStore } from './queue/pg-pool-adapter.js'
 import { QueueMonitor } from './queue-monitor.js'
 import { PoolShutdown } from './shutdown.js'
 import { WriteRefusals } from './write-refusals.js'
@@ -33,14 +35,6 @@ const noop = () => undefined
 
 // pg-pool's words for a pool used after end(), kept for code that matches them.
 const ENDED_MESSAGE = 'Cannot use a pool after calling end on the pool'
-
-/** What of pg-pool's own state the checkout reads to queue a request without pg-pool's timer. */
-interface PgPoolQueue {
-  readonly options: pg.PoolConfig & { max: number }
-  readonly _idle: readonly unknown[]
-  readonly _clients: readonly unknown[]
-  readonly _pendingQueue: { readonly callback: unknown }[]
-}
 
 type ConnectCallback = (
   err: Error | undefined,
@@ -60,10 +54,13 @@ type ConnectCallback = (
  *   instant rejects its caller's query (or fails its own opening) instead of crashing the process;
  * - counters, metrics, traces, a queue-length warning and leak detection.
  *
- * It is a real `pg.Pool` (pg-pool's class, subclassed): its queue, idle list and events are
- * pg-pool's own. What db-core replaces, and why:
- * - `connect()` and `end()` are overridden: the checkout ({@link Checkouts}) and the shutdown
- *   ({@link PoolShutdown}) wrap pg-pool's own;
+ * It is a real `pg.Pool` (pg-pool's class, subclassed): its idle list, its connections and its
+ * events are pg-pool's own; the wait queue is db-core's. What db-core replaces, and why:
+ * - `connect()` and `end()` are overridden: the checkout ({@link Checkouts}) decides who gets a
+ *   connection and when, from its own queue ({@link CheckoutQueue}: FIFO for a burst, adaptive LIFO
+ *   and early refusals under overload), taking idle connections from pg-pool and having it open new
+ *   ones through one pinned adapter ({@link PgPoolStore}); the shutdown ({@link PoolShutdown}) wraps
+ *   pg-pool's own; `waitingCount` is db-core's queue;
  * - `query()` is pg-pool's own, wrapped in an instance field that marks its checkout as one that
  *   releases itself (no leak stack is taken for it);
  * - the `Client` pg-pool opens connections with is db-core's {@link monitoredClient}: a subclass of
@@ -88,6 +85,7 @@ export class InstrumentedPool extends PgPool {
   readonly #tracing: PoolTracing
   readonly #availability: DatabaseAvailability
   readonly #capacity: CapacityGate
+  readonly #queue: CheckoutQueue
   /** Set while pg-pool's own `query()` checks out: no leak stack taken for it. */
   #selfReleasing: object | undefined
 
@@ -113,6 +111,7 @@ export class InstrumentedPool extends PgPool {
     let onCapacityRefusal: (error: unknown) => void = noop
     let onCreated: (ms: number) => void = noop
     let onReleasedUnsafe: (client: MonitoredClient, unsafe: string) => void = noop
+    let onReturned: () => void = noop
     const Client = monitoredClient({
       hooks: {
         attempted: () => counters.connectAttempts++,
@@ -123,6 +122,7 @@ export class InstrumentedPool extends PgPool {
         statementRetried: () => counters.statementsPreparedAnew++,
         writeRefused: (client) => onWriteRefused(client),
         releasedUnsafe: (client, unsafe) => onReleasedUnsafe(client, unsafe),
+        returned: () => onReturned(),
       },
       // PgBouncer in transaction mode hands each statement any server connection.
       statementCacheSize: config.pgbouncer ? 0 : config.session.statementCacheSize,
@@ -151,6 +151,7 @@ export class InstrumentedPool extends PgPool {
         pending: () => this.waitingCount,
         idleMin: poolSettings.size,
         max: this.max,
+        overloaded: () => this.#queue.overloaded,
       },
     })
     onCreated = (ms) => {
@@ -192,10 +193,7 @@ export class InstrumentedPool extends PgPool {
     const capacity = new CapacityGate({
       pool: {
         connected: () => this.idleCount + this.#registry.checkedOut.size,
-        limitTo: (max) => {
-          ;(this as unknown as { options: pg.PoolConfig }).options.max = max
-        },
-        pulse: () => (this as unknown as { _pulseQueue(): void })._pulseQueue(),
+        pulse: () => this.#queue.pump(),
         serverLimit: async () => {
           const { rows } = await this.query<{ max: number }>(
             "select current_setting('max_connections')::int as max",
@@ -210,6 +208,29 @@ export class InstrumentedPool extends PgPool {
     })
     this.#capacity = capacity
     onCapacityRefusal = (error) => capacity.refused(error)
+    const store = new PgPoolStore(this, () => this.#queue.pump())
+    this.#queue = new CheckoutQueue({
+      settings: poolSettings,
+      pool: {
+        store,
+        limit: () => capacity.limit,
+        trustedSince: () => this.#availability.trustedSince,
+      },
+      logger,
+      listeners: {
+        left: (ms) => telemetry.queued(ms),
+        refused: (reason) => {
+          counters.overloadRefusals++
+          telemetry.refused(reason)
+        },
+        overload: (overloaded) => {
+          if (overloaded) counters.overloads++
+        },
+      },
+    })
+    onReturned = () => this.#queue.pump()
+    // A connection closed: room to open one for whoever waits.
+    this.on('remove', () => this.#queue.pump())
     this.#registry = new ConnectionRegistry({
       settings: poolSettings,
       counters,
@@ -223,6 +244,7 @@ export class InstrumentedPool extends PgPool {
         released: (client, heldMs) => {
           if (heldMs !== undefined) {
             telemetry.used(heldMs)
+            this.#queue.held(heldMs)
             onRelease?.(heldMs)
           }
           leakDetector?.release(client)
@@ -248,26 +270,8 @@ export class InstrumentedPool extends PgPool {
       tracing: this.#tracing,
       leakDetector,
       onAcquire,
-      gauges: this,
-      acquire: (callback) => super.connect(callback as ConnectCallback),
-      acquireQueued: (callback) => {
-        const pool = this as unknown as PgPoolQueue
-        if (pool._idle.length === 0 && pool._clients.length < pool.options.max) return false
-        // pg-pool reads its timeout as it queues: without one, it queues the request and sets no timer.
-        const bound = pool.options.connectionTimeoutMillis
-        pool.options.connectionTimeoutMillis = 0
-        try {
-          super.connect(callback as ConnectCallback)
-        } finally {
-          pool.options.connectionTimeoutMillis = bound
-        }
-        return true
-      },
-      leaveQueue: (callback) => {
-        const queue = (this as unknown as PgPoolQueue)._pendingQueue
-        const index = queue.findIndex((item) => item.callback === callback)
-        if (index >= 0) queue.splice(index, 1)
-      },
+      store,
+      queue: this.#queue,
     })
     this.#shutdown = new PoolShutdown(
       {
@@ -310,7 +314,18 @@ export class InstrumentedPool extends PgPool {
       size: this.#config.pool.size,
       databaseDown: this.#availability.down,
       databaseAtCapacity: this.#capacity.atCapacity,
+      overloaded: this.#queue.overloaded,
     }
+  }
+
+  static {
+    // Callers waiting for a connection now, in db-core's queue: pg-pool's getter, replaced (its
+    // types declare a property, which a class accessor may not override).
+    Object.defineProperty(InstrumentedPool.prototype, 'waitingCount', {
+      get(this: InstrumentedPool) {
+        return this.#queue.length
+      },
+    })
   }
 
   /**

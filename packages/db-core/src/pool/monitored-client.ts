@@ -27,6 +27,8 @@ export interface ClientHooks {
   writeRefused(client: MonitoredClient): void
   /** A caller released this connection while its session was in use (`unsafe` says how): it is destroyed. */
   releasedUnsafe(client: MonitoredClient, unsafe: string): void
+  /** A caller's release reached pg-pool: the connection is idle again, or being closed. */
+  returned(): void
 }
 
 /** How the pool's connections are made. */
@@ -116,7 +118,11 @@ export function monitoredClient({
     #judged: { promise: Promise<void>; resolve: () => void } | undefined
     /** The first error this connection reported, at whatever instant of its life. */
     #lost: Error | undefined
-    readonly #releaseGuard = new ReleaseGuard(this, (unsafe) => hooks.releasedUnsafe(this, unsafe))
+    readonly #releaseGuard = new ReleaseGuard(
+      this,
+      (unsafe) => hooks.releasedUnsafe(this, unsafe),
+      () => hooks.returned(),
+    )
 
     constructor(config: pg.ClientConfig = {}) {
       const attempt = hosts.next()

@@ -40,6 +40,10 @@ export interface PoolCounters {
   statementsPreparedAnew: number
   /** Connection attempts the server refused for capacity (53300 too many clients, PgBouncer's max_client_conn). */
   capacityRefusals: number
+  /** Checkouts an overloaded queue refused: not served within its budget, or a deadline shorter than the wait ahead. */
+  overloadRefusals: number
+  /** Times the wait queue turned overloaded. */
+  overloads: number
 }
 
 /**
@@ -66,6 +70,8 @@ export interface PoolStats extends PoolCounters {
   databaseDown: boolean
   /** Whether the server refuses new connections for capacity and the pool serves from those it holds. */
   databaseAtCapacity: boolean
+  /** Whether the wait queue is overloaded now (`DB_POOL_QUEUE_POLICY=adaptive`). */
+  overloaded: boolean
 }
 
 export function emptyCounters(): PoolCounters {
@@ -90,5 +96,7 @@ export function emptyCounters(): PoolCounters {
     readRetries: 0,
     statementsPreparedAnew: 0,
     capacityRefusals: 0,
+    overloadRefusals: 0,
+    overloads: 0,
   }
 }

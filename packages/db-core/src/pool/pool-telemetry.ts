@@ -18,6 +18,8 @@ export interface PoolGauges {
   readonly idleMin: number
   /** size + overflow. */
   readonly max: number
+  /** Whether the wait queue is overloaded now (1) or not (0). */
+  readonly overloaded: () => boolean
 }
 
 // OpenTelemetry's advice for connection-time histograms, in seconds: sub-millisecond to 10 s.
@@ -29,13 +31,23 @@ const STATE = 'db.client.connection.state'
  * The pool's metrics under OpenTelemetry's database client semantic conventions, through the
  * OpenTelemetry metrics API: `db.client.connection.count` (by `db.client.connection.state`, idle or
  * used), `.idle.min`, `.idle.max`, `.max`, `.pending_requests`, `.timeouts`, and the `.create_time`,
- * `.wait_time` and `.use_time` histograms (seconds), every one with `db.client.connection.pool.name`.
+ * `.wait_time` and `.use_time` histograms (seconds), every one with `db.client.connection.pool.name`;
+ * and db-core's own for the wait queue: `db.client.connection.queue_delay` (seconds a waiter spent
+ * queued, served or refused), `db.client.connection.refusals` (by `reason`: `overloaded`,
+ * `expected-wait`, `timeout`) and `db.client.connection.pool.overloaded` (1 while overloaded).
  * Without an SDK the API's meter is a no-op, and so is every call here.
  *
  * ```ts
  * const telemetry = new PoolTelemetry({
  *   poolName: 'db1:5432/app',
- *   gauges: { idle: () => pool.idleCount, used: () => pool.stats().active, pending: () => pool.waitingCount, idleMin: 20, max: 60 },
+ *   gauges: {
+ *     idle: () => pool.idleCount,
+ *     used: () => pool.stats().active,
+ *     pending: () => pool.waitingCount,
+ *     idleMin: 20,
+ *     max: 60,
+ *     overloaded: () => pool.stats().overloaded,
+ *   },
  * })
  * telemetry.waited(1.2) // a checkout waited 1.2 ms
  * ```
@@ -47,6 +59,9 @@ export class PoolTelemetry {
   readonly #useTime: Histogram
   readonly #createTime: Histogram
   readonly #timeouts: Counter
+  readonly #queueDelay: Histogram
+  readonly #refusals: Counter
+  readonly #refusalAttributes: Record<string, Attributes>
   readonly #observables: Observable[]
   readonly #collect: BatchObservableCallback
 
@@ -85,6 +100,16 @@ export class PoolTelemetry {
         'The number of connection timeouts that have occurred trying to obtain a connection from the pool',
       unit: '{timeout}',
     })
+    this.#queueDelay = histogram(
+      'db.client.connection.queue_delay',
+      'The time a request waited in the pool queue before it was served, refused or gave up',
+    )
+    this.#refusals = meter.createCounter('db.client.connection.refusals', {
+      description:
+        'Requests the pool refused a connection, by reason: overloaded (not served within the overloaded queue budget), expected-wait (deadline shorter than the wait ahead), timeout (acquire deadline passed)',
+      unit: '{request}',
+    })
+    this.#refusalAttributes = {}
     const gauge = (name: string, description: string, unit = '{connection}') =>
       meter.createObservableUpDownCounter(name, { description, unit })
     const count = gauge(
@@ -105,7 +130,11 @@ export class PoolTelemetry {
       'The number of current pending requests for an open connection',
       '{request}',
     )
-    this.#observables = [count, idleMin, idleMax, max, pending]
+    const overloaded = meter.createObservableGauge('db.client.connection.pool.overloaded', {
+      description: 'Whether the pool wait queue is overloaded now (1) or not (0)',
+      unit: '1',
+    })
+    this.#observables = [count, idleMin, idleMax, max, pending, overloaded]
     const attributes = this.#attributes
     this.#collect = (result) => {
       result.observe(count, gauges.idle(), { ...attributes, [STATE]: 'idle' })
@@ -115,6 +144,7 @@ export class PoolTelemetry {
       result.observe(idleMax, gauges.max, attributes)
       result.observe(max, gauges.max, attributes)
       result.observe(pending, gauges.pending(), attributes)
+      result.observe(overloaded, gauges.overloaded() ? 1 : 0, attributes)
     }
     meter.addBatchObservableCallback(this.#collect, this.#observables)
   }
@@ -137,6 +167,18 @@ export class PoolTelemetry {
   /** A checkout gave up: the pool stayed full past the acquire timeout. */
   timedOut(): void {
     this.#timeouts.add(1, this.#attributes)
+    this.refused('timeout')
+  }
+
+  /** A waiter left the queue after `ms` milliseconds. */
+  queued(ms: number): void {
+    this.#queueDelay.record(ms / 1000, this.#attributes)
+  }
+
+  /** A checkout was refused, for `reason`. */
+  refused(reason: 'overloaded' | 'expected-wait' | 'timeout'): void {
+    this.#refusalAttributes[reason] ??= { ...this.#attributes, reason }
+    this.#refusals.add(1, this.#refusalAttributes[reason])
   }
 
   /** The pool ended: its gauges are no longer reported. */

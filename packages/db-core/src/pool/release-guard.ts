@@ -11,7 +11,8 @@ export type Release = (error?: boolean | Error) => void
  * failed, or with a query still running is destroyed, never handed to the next caller, whose
  * autocommit writes would otherwise join a transaction nobody commits. Two field reads on the way
  * back; Kysely, which releases only after COMMIT or ROLLBACK, pays nothing more. `onUnsafe` hears
- * of each such release, with what still held the session, before it is destroyed.
+ * of each such release, with what still held the session, before it is destroyed; `onReturned` of
+ * every release, once pg-pool has taken the connection back.
  */
 export class ReleaseGuard {
   /** What pg-pool set as the connection's `release` at its last checkout. */
@@ -19,13 +20,14 @@ export class ReleaseGuard {
   /** The connection's `release`, the same function at every checkout. */
   readonly release: Release
 
-  constructor(client: pg.ClientBase, onUnsafe: (unsafe: string) => void) {
+  constructor(client: pg.ClientBase, onUnsafe: (unsafe: string) => void, onReturned: () => void) {
     this.release = (error) => {
       const release = this.poolRelease as Release
       const unsafe = error ? undefined : sessionInUse(client)
-      if (!unsafe) return release.call(client, error)
-      onUnsafe(unsafe)
-      return release.call(client, new Error(`connection released ${unsafe}`))
+      if (unsafe) onUnsafe(unsafe)
+      release.call(client, unsafe ? new Error(`connection released ${unsafe}`) : error)
+      // Back in pg-pool's idle list (or on its way out): the pool's queue may be served from it now.
+      onReturned()
     }
   }
 }
