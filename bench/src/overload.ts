@@ -129,6 +129,26 @@ async function offer(
   await Promise.all(pending)
 }
 
+/** Answers per second with `callers` closed loops (one per connection): what the database serves here, now. */
+async function measureCapacity(
+  db: Kysely<unknown>,
+  statement: ReturnType<typeof sql>,
+  callers: number,
+): Promise<number> {
+  let answered = 0
+  const until = performance.now() + 3000
+  const start = performance.now()
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < until) {
+        await statement.execute(db)
+        answered++
+      }
+    }),
+  )
+  return answered / ((performance.now() - start) / 1000)
+}
+
 function percentile(sorted: readonly number[], p: number): number | undefined {
   if (sorted.length === 0) return undefined
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
@@ -158,12 +178,12 @@ function summarize(label: string, outcomes: readonly Outcome[], seconds: number,
 
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2))
-  const capacity = (opts.pool * 1000) / opts.statementMs
+  const nominal = (opts.pool * 1000) / opts.statementMs
   const cluster = await LocalPostgres.temporary()
   try {
     const url = await cluster.createDatabase('overload')
     console.log(
-      `capacity ${capacity}/s (pool ${opts.pool} x 1000 / ${opts.statementMs} ms), caller deadline ${opts.deadlineMs} ms, Node ${process.version}`,
+      `pool ${opts.pool} (nominal capacity ${nominal}/s: ${opts.pool} x 1000 / ${opts.statementMs} ms), caller deadline ${opts.deadlineMs} ms, Node ${process.version}`,
     )
     console.log(
       '| contender | phase | offered | answered in time / capacity | p50 / p99 ms | refused | refused after (median ms) | late answers |',
@@ -174,6 +194,11 @@ async function main(): Promise<void> {
       const statement = sql`select pg_sleep(${opts.statementMs / 1000})`
       // Warm: every connection open and its statement prepared.
       await Promise.all(Array.from({ length: opts.pool * 2 }, () => statement.execute(db)))
+      // Measured, not computed: on a shared machine the client's CPU may serve less than the nominal figure.
+      const capacity = await measureCapacity(db, statement, opts.pool)
+      console.log(
+        `| ${contender} | capacity, measured (closed loop of ${opts.pool}) | ${Math.round(capacity)}/s | 1 | | | | |`,
+      )
       for (const phase of opts.phases) {
         const loaded: Outcome[] = []
         await offer(db, statement, phase.load * capacity, phase.seconds, opts.deadlineMs, loaded)

@@ -42,6 +42,20 @@ const SERVER_CLOSED = new Error('connection closed by the server')
 // The "error" a connection whose server refused a write as read-only is released with.
 const READ_ONLY_SERVER = new Error('the server no longer accepts writes')
 
+/** The instants (`performance.now()`) a checkout's wait is bounded by. */
+interface CheckoutBounds {
+  /** When it gives up: the pool's deadline or the caller's, the sooner. */
+  readonly deadline: number
+  readonly poolDeadline: number
+  /** The caller's own ({@link withDeadline}), when it gave one. */
+  readonly callers: number | undefined
+  /**
+   * The deadline is sooner than the acquire timeout, so pg-pool's connect timer no longer bounds
+   * a new connection alone.
+   */
+  readonly short: boolean
+}
+
 /** How a checkout ends: with a connection, or with what to throw. */
 export type CheckoutDone = (error: unknown, client?: pg.PoolClient) => void
 
@@ -225,6 +239,12 @@ export class Checkouts {
     const poolBoundMs = Math.min(acquireTimeoutMs, boundMs ?? acquireTimeoutMs)
     const deadlineMs = callers === undefined ? poolBoundMs : Math.min(poolBoundMs, callers - startedAt)
     const deadline = startedAt + deadlineMs
+    const bounds = {
+      deadline,
+      poolDeadline: startedAt + poolBoundMs,
+      callers,
+      short: deadlineMs < acquireTimeoutMs,
+    }
     const waitUntil = Math.min(deadline, startedAt + unavailableWaitMs)
     // After the loop was held up, read what the sockets hold before trusting an idle connection.
     if (!first && ctx.loopWatch.stalled(startedAt) && ctx.store.idle > 0) await ctx.loopWatch.settle()
@@ -266,12 +286,7 @@ export class Checkouts {
           if (!given) throw this.#translate(error, startedAt)
           client = given
         } else {
-          const got = await this.#connection(
-            deadline,
-            deadlineMs < acquireTimeoutMs,
-            turn || probing,
-            signal,
-          ).catch((error: unknown) => {
+          const got = await this.#connection(bounds, turn || probing, signal).catch((error: unknown) => {
             throw this.#translate(error, startedAt, deadlineMs)
           })
           turn = false
@@ -355,12 +370,10 @@ export class Checkouts {
   /**
    * One connection for the loop: an idle one or a new one when nobody waits ahead (or `ahead`: the
    * queue gave this checkout its turn, or it is the one attempt a suspect database is given);
-   * otherwise a place in the queue until `deadline`. `shortBound`: the deadline is sooner than
-   * pg-pool's connect timer, which then no longer bounds a new connection alone.
+   * otherwise a place in the queue until the sooner of the pool's deadline and the caller's.
    */
   async #connection(
-    deadline: number,
-    shortBound: boolean,
+    { deadline, poolDeadline, callers, short }: CheckoutBounds,
     ahead: boolean,
     signal: AbortSignal | undefined,
   ): Promise<pg.PoolClient | typeof DIAL_TURN> {
@@ -369,10 +382,10 @@ export class Checkouts {
     if (ahead || queue.length === 0) {
       if (store.idle > 0)
         return new Promise((resolve, reject) => store.take((e, c) => (c ? resolve(c) : reject(e))))
-      if (store.open < capacity.limit) return this.#dial(signal, shortBound ? deadline : undefined)
+      if (store.open < capacity.limit) return this.#dial(signal, short ? deadline : undefined)
     }
     if (performance.now() >= deadline) throw queueTimeout()
-    const waiting = queue.wait(deadline, signal)
+    const waiting = queue.wait(poolDeadline, callers, signal)
     queueMonitor.check()
     try {
       return await waiting

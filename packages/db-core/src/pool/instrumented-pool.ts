@@ -214,7 +214,11 @@ export class InstrumentedPool extends PgPool {
       pool: {
         store,
         limit: () => capacity.limit,
-        trustedSince: () => this.#availability.trustedSince,
+        trusted: () => !this.#availability.suspect,
+        judgedSince: () =>
+          store.opening > 0
+            ? Number.POSITIVE_INFINITY
+            : Math.max(this.#availability.trustedSince, store.lastOpenedAt),
       },
       logger,
       listeners: {

@@ -5,7 +5,6 @@ import type { PoolSettings } from '../../config/settings.js'
 import { type OverloadReason, PoolOverloadedError } from '../../errors.js'
 import type { DbLogger } from '../../logging/db-logger.js'
 import { queueTimeout } from '../acquire-errors.js'
-import { currentDeadline } from './deadline-scope.js'
 import { OverloadDetector } from './overload-detector.js'
 import type { PgPoolCallback, PgPoolStore } from './pg-pool-adapter.js'
 import { type Waiter, WaitQueue } from './wait-queue.js'
@@ -28,12 +27,14 @@ export interface QueuedPool {
   readonly store: PgPoolStore
   /** How many connections the pool may hold now (the capacity gate may hold it below the maximum). */
   limit(): number
+  /** Whether the database is trusted: a new connection may be opened for a waiter without the availability check. */
+  trusted(): boolean
   /**
-   * Since when the database has been trusted (`Infinity` while it is suspect or down): a new
-   * connection may then be opened for a waiter without the availability check, and a standing
-   * queue means demand above capacity; before, waiters waited for the database, not for capacity.
+   * Since when a standing queue means demand above capacity (`Infinity` while it cannot): the
+   * database trusted and every connection the pool asked for open. Before, waiters waited for the
+   * database or for connections being opened, and that is no overload.
    */
-  trustedSince(): number
+  judgedSince(): number
 }
 
 interface QueuedCheckout extends Waiter {
@@ -111,16 +112,19 @@ export class CheckoutQueue {
   }
 
   /**
-   * Waits for a connection until `deadline` (a `performance.now()` instant, the pool's), or the
-   * caller's own deadline ({@link withDeadline}) when sooner. Resolves with a connection, or
+   * Waits for a connection until `deadline` (a `performance.now()` instant, the pool's), or
+   * `callers`, the caller's own ({@link withDeadline}), when sooner. Resolves with a connection, or
    * {@link DIAL_TURN} when there is room to open one while the database is suspect (the checkout then
    * opens it through the availability check). Rejects with `PoolOverloadedError`, pg-pool's queue
    * timeout (for the pool to translate), the abort's reason, or pg-pool's error for a connection it
    * failed to open for this waiter.
    */
-  wait(deadline: number, signal: AbortSignal | undefined): Promise<pg.PoolClient | typeof DIAL_TURN> {
+  wait(
+    deadline: number,
+    callers: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<pg.PoolClient | typeof DIAL_TURN> {
     const now = performance.now()
-    const callers = currentDeadline()
     const callerDeadline = callers !== undefined && callers < deadline
     const detector = this.#detector
     this.#judge(now)
@@ -171,7 +175,7 @@ export class CheckoutQueue {
         if (store.idle > 0) store.take(this.#serve().given)
         else if (store.open < this.#pool.limit()) {
           const waiter = this.#serve()
-          if (this.#pool.trustedSince() !== Number.POSITIVE_INFINITY) {
+          if (this.#pool.trusted()) {
             // Opening takes a while: a caller who aborts meanwhile is answered at once, its connection given back.
             waiter.signal?.addEventListener('abort', () => waiter.reject(waiter.signal?.reason), {
               once: true,
@@ -250,7 +254,7 @@ export class CheckoutQueue {
     const bound = detector.overloaded
       ? Math.min(head.deadline, head.queuedAt + detector.budgetMs(this.#pool.limit()))
       : head.deadline
-    return Math.min(bound, detector.overloadAt(this.#pool.trustedSince()))
+    return Math.min(bound, detector.overloadAt(this.#pool.judgedSince()))
   }
 
   /** Arms the queue's one timer for {@link #nextAt}, unless it already fires by then. */
@@ -299,7 +303,7 @@ export class CheckoutQueue {
   #judge(now: number): void {
     const detector = this.#detector
     if (this.#queue.length === 0) detector.queueStarted(now)
-    else if (detector.check(now, this.#pool.trustedSince())) this.#overloadStarted(now)
+    else if (detector.check(now, this.#pool.judgedSince())) this.#overloadStarted(now)
   }
 
   #overloadStarted(now: number): void {

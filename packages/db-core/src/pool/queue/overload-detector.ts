@@ -56,12 +56,12 @@ export class OverloadDetector {
   }
 
   /**
-   * When the queue turns overloaded unless it is good again first, the database trusted since
-   * `trustedSince`; `Infinity` when it cannot.
+   * When the queue turns overloaded unless it is good again first, judged since `judgedSince`;
+   * `Infinity` when it cannot.
    */
-  overloadAt(trustedSince: number): number {
+  overloadAt(judgedSince: number): number {
     return this.#adaptive && !this.overloaded
-      ? Math.max(this.#goodAt, trustedSince) + this.#intervalMs
+      ? Math.max(this.#goodAt, judgedSince) + this.#intervalMs
       : Number.POSITIVE_INFINITY
   }
 
@@ -76,12 +76,12 @@ export class OverloadDetector {
   }
 
   /**
-   * Checks the rule at `now` with the queue non-empty, the database trusted since `trustedSince`
-   * (while it is suspect or down, waiters wait for it, and that is no overload); returns true when
-   * the pool has just turned overloaded.
+   * Checks the rule at `now` with the queue non-empty, judged since `judgedSince` (the queue's
+   * delay before then was the database's or the connections' opening, not demand's); returns true
+   * when the pool has just turned overloaded.
    */
-  check(now: number, trustedSince: number): boolean {
-    if (now < this.overloadAt(trustedSince)) return false
+  check(now: number, judgedSince: number): boolean {
+    if (now < this.overloadAt(judgedSince)) return false
     this.#overloadedSince = now
     return true
   }

@@ -1,6 +1,7 @@
 // The one place db-core touches pg-pool's private state: its idle list, its client list, how it
 // hands over an idle connection and how it opens a new one. Pinned by test/pg-pool-adapter.test.ts
 // against the pg-pool version in the lockfile.
+import { performance } from 'node:perf_hooks'
 import type pg from 'pg'
 
 /** What pg-pool calls back with: its error, or a connection and that checkout's release. */
@@ -36,6 +37,8 @@ interface PgPoolPrivates {
 export class PgPoolStore {
   readonly #pool: PgPoolPrivates
   readonly #failedToOpen: () => void
+  #opening = 0
+  #lastOpenedAt = Number.NEGATIVE_INFINITY
 
   /** `failedToOpen`: a connection {@link dial} asked for failed, and its place is free again. */
   constructor(pool: pg.Pool, failedToOpen: () => void) {
@@ -51,6 +54,16 @@ export class PgPoolStore {
   /** Connections open or opening. */
   get open(): number {
     return this.#pool._clients.length
+  }
+
+  /** Connections {@link dial} asked for that are still opening. */
+  get opening(): number {
+    return this.#opening
+  }
+
+  /** When the last connection {@link dial} asked for opened or failed (`performance.now()`). */
+  get lastOpenedAt(): number {
+    return this.#lastOpenedAt
   }
 
   /** The most connections pg-pool was configured to hold (`size + maxOverflow`). */
@@ -73,8 +86,11 @@ export class PgPoolStore {
    * its `connectionTimeoutMillis`). Only below {@link max}.
    */
   dial(callback: PgPoolCallback): void {
+    this.#opening++
     this.#pool.newClient({
       callback: (error, client, release) => {
+        this.#opening--
+        this.#lastOpenedAt = performance.now()
         callback(error, client, release)
         if (error) this.#failedToOpen()
       },
