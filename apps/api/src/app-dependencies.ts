@@ -13,6 +13,12 @@ export interface AppDependencies {
   readonly writeRetryWithinMs: number
   /** Pings the database for `/readyz`. */
   readonly checkDatabase: () => Promise<DatabaseHealth>
+  /**
+   * Each request's deadline from its arrival, in milliseconds (`API_REQUEST_TIMEOUT_MS`): every
+   * checkout its statements make is bounded by it, and refused at once (503 `POOL_OVERLOADED`)
+   * when the pool expects a longer wait. None when unset.
+   */
+  readonly requestDeadlineMs?: number
   /** A tracer provider is registered: name each request's span by its route. */
   readonly traceRoutes?: boolean
 }

@@ -11,6 +11,7 @@ import { utf8JsonParser } from './json-body.js'
 import { answerNodeRefusals, requireHost } from './node-refusals.js'
 import { registerOpenApi } from './openapi.js'
 import { readYourWrites } from './read-position.js'
+import { requestDeadline } from './request-deadline.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
@@ -80,6 +81,7 @@ export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTT
 
   if (deps.traceRoutes) app.addHook('onRequest', nameSpanByRoute)
   readYourWrites(app)
+  if (deps.requestDeadlineMs !== undefined) requestDeadline(app, deps.requestDeadlineMs)
 
   // Callback hooks: an async one costs a promise per request.
   app.addHook('onSend', (request, reply, payload, done) => {

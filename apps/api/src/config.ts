@@ -45,6 +45,7 @@ export const apiEnvSpec = {
   HTTP_REQUEST_TIMEOUT_MS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.requestTimeoutMs }),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs }),
   HTTP_MAX_CONNECTIONS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.maxConnections }),
+  API_REQUEST_TIMEOUT_MS: wholeNumber(1)({ default: 10_000 }),
 }
 
 export interface ApiConfig {
@@ -53,6 +54,8 @@ export interface ApiConfig {
   readonly shutdownTimeoutMs: number
   readonly migrateOnStart: boolean
   readonly readyzTimeoutMs: number
+  /** Each request's deadline (`API_REQUEST_TIMEOUT_MS`): its checkouts never wait past it. */
+  readonly requestDeadlineMs: number
   /** How long a write's idempotency key (and its stored answer) is kept. */
   readonly idempotencyKeyRetentionMs: number
   readonly log: { readonly level: LoggerLevel; readonly format: 'auto' | 'json' | 'pretty' }
@@ -101,6 +104,7 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,
     migrateOnStart: clean.DB_MIGRATE_ON_START,
     readyzTimeoutMs: clean.READYZ_TIMEOUT_MS,
+    requestDeadlineMs: clean.API_REQUEST_TIMEOUT_MS,
     idempotencyKeyRetentionMs: clean.IDEMPOTENCY_KEY_RETENTION_SECONDS * 1000,
     log: Object.freeze({ level: clean.LOG_LEVEL, format: clean.LOG_FORMAT }),
     http: Object.freeze({

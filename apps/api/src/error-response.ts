@@ -5,6 +5,7 @@ import {
   IdempotencyKeyReusedError,
   isConnectionError,
   isReadOnlyError,
+  PoolOverloadedError,
   PoolTimeoutError,
 } from '@classroom/db-core'
 import type { FastifyError } from 'fastify'
@@ -26,6 +27,8 @@ export interface ErrorResponse {
 
 // Seconds a client should wait before retrying: a full pool drains fast, a restart takes longer.
 const RETRY_AFTER_POOL_TIMEOUT = '1'
+// Overloaded: a pause of a second, not at once (an immediate retry is the load that keeps it so).
+const RETRY_AFTER_OVERLOADED = '1'
 const RETRY_AFTER_UNAVAILABLE = '2'
 
 interface AjvError {
@@ -94,6 +97,17 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
       message:
         'this Idempotency-Key was already used for a different request; use a new key for a new request',
     })
+  }
+  if (error instanceof PoolOverloadedError) {
+    return expected(
+      503,
+      {
+        error: 'POOL_OVERLOADED',
+        message:
+          'the service is receiving more requests than its database can serve in time; retry after the Retry-After pause',
+      },
+      { 'retry-after': RETRY_AFTER_OVERLOADED },
+    )
   }
   if (error instanceof PoolTimeoutError) {
     return expected(

@@ -10,6 +10,8 @@ export interface ApiMetrics {
   readonly connectionUseTime: Histogram
   /** How long each new connection took to open (`db.client.connection.create_time`). */
   readonly connectionCreateTime: Histogram
+  /** How long each caller that queued for a connection waited (served, refused or gone). */
+  readonly queueDelay: Histogram
   readonly idempotentReplays: Counter
   readonly writeReruns: Counter
 }
@@ -94,6 +96,11 @@ const POOL_COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Poo
     'statementsPreparedAnew',
   ],
   [
+    'db_pool_overloads_total',
+    'Times the wait queue stood above DB_POOL_QUEUE_TARGET_MS for DB_POOL_QUEUE_INTERVAL_MS and the pool turned overloaded.',
+    'overloads',
+  ],
+  [
     'db_pool_capacity_refusals_total',
     'Connection attempts the server refused for capacity (53300 too many clients, PgBouncer max_client_conn).',
     'capacityRefusals',
@@ -144,6 +151,12 @@ export function createMetrics(): ApiMetrics {
       buckets: HTTP_BUCKETS,
       registers: [registry],
     }),
+    queueDelay: new Histogram({
+      name: 'db_client_connection_queue_delay_seconds',
+      help: 'Time a request waited in the pool queue before it was served, refused (POOL_OVERLOADED) or gave up.',
+      buckets: ACQUIRE_BUCKETS,
+      registers: [registry],
+    }),
     connectionCreateTime: new Histogram({
       name: 'db_client_connection_create_time_seconds',
       help: 'Time to open a new database connection (and qualify it, with target_session_attrs).',
@@ -180,6 +193,11 @@ export function registerPoolMetrics(
       (s) => (s.databaseDown ? 1 : 0),
     ],
     [
+      'db_client_connection_pool_overloaded',
+      '1 while the wait queue is overloaded (newest served first, the rest refused with POOL_OVERLOADED), else 0.',
+      (s) => (s.overloaded ? 1 : 0),
+    ],
+    [
       'db_pool_database_at_capacity',
       '1 while the server refuses new connections for capacity and the pool serves from those it holds, else 0.',
       (s) => (s.databaseAtCapacity ? 1 : 0),
@@ -196,6 +214,24 @@ export function registerPoolMetrics(
       },
     })
   }
+  // Checkouts refused, by why: the overload policy's two refusals and the acquire timeout.
+  const refusalReasons: ReadonlyArray<[reason: string, field: keyof PoolCounters]> = [
+    ['overloaded', 'overloadRefusals'],
+    ['expected-wait', 'expectedWaitRefusals'],
+    ['timeout', 'acquireTimeouts'],
+  ]
+  new Counter({
+    name: 'db_client_connection_refusals_total',
+    help: 'Checkouts the pool refused, by reason: overloaded and expected-wait (POOL_OVERLOADED), timeout (POOL_TIMEOUT).',
+    labelNames: ['replica', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [labels, stats] of pools()) {
+        for (const [reason, field] of refusalReasons) this.inc({ ...labels, reason }, stats[field])
+      }
+    },
+  })
   for (const [name, help, field] of POOL_COUNTERS) {
     new Counter({
       name,

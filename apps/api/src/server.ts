@@ -56,6 +56,7 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
     logger,
     onAcquire: (ms) => metrics.poolAcquireDuration.observe(ms / 1000),
     onRelease: (ms) => metrics.connectionUseTime.observe(ms / 1000),
+    onQueueDelay: (ms) => metrics.queueDelay.observe(ms / 1000),
     onConnectionCreated: (ms) => metrics.connectionCreateTime.observe(ms / 1000),
     clientConfig: { application_name: 'classroom-api' },
   })
@@ -78,6 +79,7 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
       {
         db,
         writeRetryWithinMs: dbConfig.pool.unavailableWaitMs,
+        requestDeadlineMs: config.requestDeadlineMs,
         logger,
         metrics,
         checkDatabase: () => checkDatabase(pool, { timeoutMs: config.readyzTimeoutMs }),

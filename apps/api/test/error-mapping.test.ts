@@ -15,6 +15,8 @@ describe('errors a request can end in', () => {
       DB_POOL_SIZE: '1',
       DB_POOL_MAX_OVERFLOW: '0',
       DB_POOL_TIMEOUT_SECONDS: '0.2',
+      // The acquire timeout alone: the overload policy's answer is the next test's.
+      DB_POOL_QUEUE_POLICY: 'fifo',
     })
     const held = await t.api.pool.connect()
     try {
@@ -31,6 +33,56 @@ describe('errors a request can end in', () => {
     expect((await request(t.url, 'GET', '/classrooms')).status).toBe(200)
     const metrics = (await request(t.url, 'GET', '/metrics')).body as string
     expect(metrics).toContain('db_pool_acquire_timeouts_total 1')
+  })
+
+  it('answers 503 POOL_OVERLOADED with Retry-After when the queue stands, long before the acquire timeout, and counts it', async () => {
+    t = await startTestApi('api_pool_overloaded', {
+      DB_POOL_SIZE: '1',
+      DB_POOL_MAX_OVERFLOW: '0',
+      DB_POOL_QUEUE_TARGET_MS: '20',
+      DB_POOL_QUEUE_INTERVAL_MS: '100',
+    })
+    const held = await t.api.pool.connect()
+    try {
+      const { status, body, headers } = await request(t.url, 'GET', '/classrooms')
+      expect(status).toBe(503)
+      expect(body).toEqual({
+        error: 'POOL_OVERLOADED',
+        message:
+          'the service is receiving more requests than its database can serve in time; retry after the Retry-After pause',
+      })
+      expect(headers.get('retry-after')).toBe('1')
+    } finally {
+      held.release()
+    }
+    expect((await request(t.url, 'GET', '/classrooms')).status).toBe(200)
+    const metrics = (await request(t.url, 'GET', '/metrics')).body as string
+    expect(metrics).toContain('db_client_connection_refusals_total{reason="overloaded"} 1')
+    expect(metrics).toContain('db_pool_overloads_total 1')
+    expect(metrics).toMatch(/db_client_connection_queue_delay_seconds_count [1-9]/)
+    expect(metrics).toContain('db_client_connection_pool_overloaded 0')
+  })
+
+  it("bounds a request's checkouts by API_REQUEST_TIMEOUT_MS, not the pool's acquire timeout", async () => {
+    t = await startTestApi('api_request_deadline', {
+      DB_POOL_SIZE: '1',
+      DB_POOL_MAX_OVERFLOW: '0',
+      DB_POOL_QUEUE_POLICY: 'fifo',
+      API_REQUEST_TIMEOUT_MS: '300',
+    })
+    const held = await t.api.pool.connect()
+    const started = performance.now()
+    try {
+      const { status, body } = await request(t.url, 'GET', '/classrooms')
+      expect(status).toBe(503)
+      expect(body).toMatchObject({ error: 'POOL_TIMEOUT' })
+    } finally {
+      held.release()
+    }
+    // Answered by the request's 0.3 s deadline: far inside the pool's 30 s acquire timeout.
+    expect(performance.now() - started).toBeLessThan(10_000)
+    expect(t.api.pool.stats()).toMatchObject({ acquireTimeouts: 1, waiting: 0 })
+    expect((await request(t.url, 'GET', '/classrooms')).status).toBe(200)
   })
 
   it('answers an unexpected failure with 500 and a request id; SQL and stack only in the logs', async () => {

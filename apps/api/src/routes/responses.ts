@@ -84,6 +84,7 @@ const EVERY_ROUTE: readonly ApiErrorCode[] = [
 /** What a route reading the database can also answer. */
 export const DATABASE_ERRORS: readonly ApiErrorCode[] = [
   'POOL_TIMEOUT',
+  'POOL_OVERLOADED',
   'DATABASE_UNAVAILABLE',
   'DATABASE_AT_CAPACITY',
 ]

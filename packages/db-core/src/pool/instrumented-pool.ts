@@ -94,6 +94,7 @@ export class InstrumentedPool extends PgPool {
       logger: givenLogger,
       onAcquire,
       onRelease,
+      onQueueDelay,
       onConnectionCreated,
       name,
       meterProvider,
@@ -222,9 +223,13 @@ export class InstrumentedPool extends PgPool {
       },
       logger,
       listeners: {
-        left: (ms) => telemetry.queued(ms),
+        left: (ms) => {
+          telemetry.queued(ms)
+          onQueueDelay?.(ms)
+        },
         refused: (reason) => {
-          counters.overloadRefusals++
+          if (reason === 'expected-wait') counters.expectedWaitRefusals++
+          else counters.overloadRefusals++
           telemetry.refused(reason)
         },
         overload: (overloaded) => {

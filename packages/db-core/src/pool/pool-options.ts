@@ -34,6 +34,16 @@ export interface InstrumentedPoolOptions extends DbCoreOptions {
    */
   readonly onRelease?: (heldMs: number) => void
   /**
+   * Called with how long each caller that waited in the pool's queue stayed there, in
+   * milliseconds, whether it was served, refused or gave up: feed it to a queue-delay histogram
+   * (the overload policy's own signal, `DB_POOL_QUEUE_TARGET_MS`).
+   *
+   * ```ts
+   * new InstrumentedPool({ ...loadDbConfig(), onQueueDelay: (ms) => console.log(`queued ${ms} ms`) })
+   * ```
+   */
+  readonly onQueueDelay?: (queuedMs: number) => void
+  /**
    * Called with how long each new connection took to open (and qualify, with `target_session_attrs`),
    * in milliseconds: feed it to a creation-time histogram (HikariCP's `creation`).
    *

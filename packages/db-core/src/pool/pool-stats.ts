@@ -40,8 +40,10 @@ export interface PoolCounters {
   statementsPreparedAnew: number
   /** Connection attempts the server refused for capacity (53300 too many clients, PgBouncer's max_client_conn). */
   capacityRefusals: number
-  /** Checkouts an overloaded queue refused: not served within its budget, or a deadline shorter than the wait ahead. */
+  /** Checkouts an overloaded queue refused, not served within its budget (`POOL_OVERLOADED`, reason `overloaded`). */
   overloadRefusals: number
+  /** Checkouts refused at once, their deadline shorter than the wait ahead (`POOL_OVERLOADED`, reason `expected-wait`). */
+  expectedWaitRefusals: number
   /** Times the wait queue turned overloaded. */
   overloads: number
 }
@@ -97,6 +99,7 @@ export function emptyCounters(): PoolCounters {
     statementsPreparedAnew: 0,
     capacityRefusals: 0,
     overloadRefusals: 0,
+    expectedWaitRefusals: 0,
     overloads: 0,
   }
 }
