@@ -45,8 +45,8 @@ describe('pnpm load: the command line', () => {
   })
 
   it.each([
-    [[], 'name one scenario, steady, restart, failover or replicas (got 0)'],
-    [['soak'], '--scenario is one of steady, restart, failover, replicas, not "soak"'],
+    [[], 'name one scenario, steady, restart, failover, replicas or overload (got 0)'],
+    [['soak'], '--scenario is one of steady, restart, failover, replicas, overload, not "soak"'],
     [['replicas', '--read-your-writes', 'maybe'], '--read-your-writes is one of on, off, not "maybe"'],
     [['steady', '--read-your-writes', 'off'], '--read-your-writes is for the replicas drill, not steady'],
     [['replicas', '--async'], '--async is for the failover drill, not replicas'],
@@ -195,7 +195,7 @@ describe('pnpm load through pnpm, as a user types it', () => {
   it('prints the usage and exits 0 on --help, for the command and each subcommand', () => {
     const top = pnpmLoad(['--help'])
     expect(top.status).toBe(0)
-    expect(top.stdout).toContain('usage: pnpm load <steady|restart|failover|replicas> [options]')
+    expect(top.stdout).toContain('usage: pnpm load <steady|restart|failover|replicas|overload> [options]')
     expect(top.stdout).toContain('the run passes only if it saw stale reads')
     const run = pnpmLoad(['run', '--help'])
     expect(run.status).toBe(0)
@@ -219,9 +219,9 @@ describe('measure-engine: the command line', () => {
 
 describe('helpWanted', () => {
   it.each([
-    [['--help'], 'usage: pnpm load <steady|restart|failover|replicas>'],
-    [['-h'], 'usage: pnpm load <steady|restart|failover|replicas>'],
-    [['help'], 'usage: pnpm load <steady|restart|failover|replicas>'],
+    [['--help'], 'usage: pnpm load <steady|restart|failover|replicas|overload>'],
+    [['-h'], 'usage: pnpm load <steady|restart|failover|replicas|overload>'],
+    [['help'], 'usage: pnpm load <steady|restart|failover|replicas|overload>'],
     [['help', 'failover'], 'usage: pnpm load failover'],
     [['replicas', '--read-your-writes', 'off', '--help'], 'usage: pnpm load replicas'],
     [['steady', '--help'], 'usage: pnpm load steady'],
