@@ -343,7 +343,12 @@ export const RETRY_AFTER_CAP_SECONDS = 10
 export function retryAfterSeconds(header: string | undefined, nowMs: number): number | undefined {
   if (header === undefined) return undefined
   const text = header.trim()
-  const seconds = /^\d+$/.test(text) ? Number(text) : (Date.parse(text) - nowMs) / 1000
+  // An HTTP-date names its day and month: a bare number that is not delta-seconds is neither form.
+  const seconds = /^\d+$/.test(text)
+    ? Number(text)
+    : /[a-z]/i.test(text)
+      ? (Date.parse(text) - nowMs) / 1000
+      : Number.NaN
   if (Number.isNaN(seconds)) return undefined
   return Math.min(RETRY_AFTER_CAP_SECONDS, Math.max(0, seconds))
 }
