@@ -36,7 +36,7 @@ export const OVERLOAD_DEFAULTS = {
   ],
   afterSeconds: 10,
   deadlineMs: 1000,
-  maxVus: 200,
+  maxVus: 100,
 } as const satisfies Required<Omit<OverloadSettings, 'capacity'>>
 
 /** The callers' requests: reads of a classroom, and new students (writes the ledger checks). */

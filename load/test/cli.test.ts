@@ -126,7 +126,7 @@ describe('pnpm load: the command line', () => {
         latencyMs: 10,
         deadlineMs: 1000,
         base: 0.5,
-        maxVus: 200,
+        maxVus: 100,
         targets: { minGoodput: 0.9, maxP99Ms: 100, maxRefusalMs: 100, maxRecoveryMs: 1000 },
       },
     })

@@ -3,17 +3,9 @@ import type { ApiSample } from '../runner/metrics-sampler.js'
 import { OVERLOAD_TARGETS, overloadFigures, overloadVerdicts } from '../runner/overload-figures.js'
 import type { RequestRecord } from '../runner/results.js'
 import { arrivalRates, overloadPlan, overloadScenario, parseOverloadStages } from '../shared/overload.js'
+import { record as answered } from './request-record.js'
 
-const record = (over: Partial<RequestRecord>): RequestRecord => ({
-  at: 0,
-  phase: 'before',
-  name: 'getClassroom',
-  status: 200,
-  errorCode: undefined,
-  outcome: 'ok',
-  durationMs: 5,
-  ...over,
-})
+const record = (over: Partial<RequestRecord>) => answered({ phase: 'before', ...over })
 
 // Capacity 10/s; before 0.5x (5/s) for 2 s, 2x (20/s) for 2 s, after 0.5x for 2 s.
 const plan = overloadPlan({
@@ -42,7 +34,7 @@ describe('overloadPlan', () => {
         { duration: '0s', target: 5 },
         { duration: '2s', target: 5 },
       ],
-      maxVUs: 200,
+      maxVUs: 100,
     })
   })
 

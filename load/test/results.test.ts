@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { percentile, type RequestRecord, summarise, timeline } from '../runner/results.js'
+import { percentile, summarise, timeline } from '../runner/results.js'
 import { classify, RETRY_AFTER_CAP_SECONDS, retryAfterSeconds } from '../shared/scenarios.js'
-
-const record = (over: Partial<RequestRecord>): RequestRecord => ({
-  at: 0,
-  phase: 'steady',
-  name: 'getClassroom',
-  status: 200,
-  errorCode: undefined,
-  outcome: 'ok',
-  durationMs: 5,
-  ...over,
-})
+import { record } from './request-record.js'
 
 describe('classify', () => {
   it.each([

@@ -174,7 +174,7 @@ export const overload: Drill = {
   --latency-ms N           delay per exchange between the api and PostgreSQL (default 10)
   --deadline-ms N          each caller's deadline, also the api's API_REQUEST_TIMEOUT_MS and, unless
                            set, DB_POOL_TIMEOUT_SECONDS (default 1000)
-  --max-vus N              callers in flight at most (one VU each; default 200); arrivals past it
+  --max-vus N              callers in flight at most (one VU each; default 100); arrivals past it
                            are dropped and counted
   --min-goodput X          target: goodput of each overload phase / capacity (default 0.9)
   --max-p99-ms N           target: p99 of the answers within the deadline (default 100)
