@@ -20,6 +20,7 @@ import { runK6Engine, type ScriptSettings, scriptEnv, scriptOf } from './k6-engi
 import { EXIT_CODES } from './k6-runtime/errors.js'
 import { runScript } from './k6-runtime/run-script.js'
 import { checkLedger, type LedgerEntry } from './ledger.js'
+import { memoryThresholds } from './memory-trend.js'
 import { type ApiSample, startSampler } from './metrics-sampler.js'
 import { renderReport } from './report-html.js'
 import {
@@ -213,11 +214,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const lossExpected = failover && !options.databaseUrl && !replication.synchronous
     const ledger = await checkLedger(stack.databaseUrl, run.setupData as SeedData, writes, { lossExpected })
     const totalSeconds = planSeconds(plan)
-    const thresholds: ThresholdResult[] = run.thresholds.map(({ threshold, actual, ok }) => ({
-      threshold: `${threshold.key}: ${threshold.expression}`,
-      actual,
-      passed: ok,
-    }))
+    const processFigures = processOverview(samples)
+    // The script's thresholds, then the drill's own on the api's memory (a soak's: none on a short run).
+    const memoryJudged = memoryThresholds(processFigures.trend)
+    const thresholds: ThresholdResult[] = [
+      ...run.thresholds.map(({ threshold, actual, ok }) => ({
+        threshold: `${threshold.key}: ${threshold.expression}`,
+        actual,
+        passed: ok,
+      })),
+      ...memoryJudged,
+    ]
     const summary: RunSummary = {
       scenario: plan.name,
       engine: 'node',
@@ -276,7 +283,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
               toMs: failoverTimes.promotedAt - loadStartedAt,
             },
       ),
-      process: processOverview(samples),
+      process: processFigures,
       timeline: timeline(records, totalSeconds),
       apiSamples: samples,
       passed: thresholds.every((t) => t.passed) && ledger.passed && (staleCheck?.passed ?? true),
@@ -284,7 +291,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     await writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
     await writeFile(path.join(runDir, 'report.html'), renderReport(summary))
     const ledgersPassed = ledger.passed && (staleCheck?.passed ?? true)
-    const exitCode = run.exitCode !== EXIT_CODES.ok ? run.exitCode : ledgersPassed ? 0 : 1
+    const exitCode =
+      run.exitCode !== EXIT_CODES.ok
+        ? run.exitCode
+        : !memoryJudged.every((t) => t.passed)
+          ? EXIT_CODES.thresholdsFailed
+          : ledgersPassed
+            ? 0
+            : 1
     return { runDir, passed: summary.passed, exitCode, summary }
   } finally {
     clearInterval(progressTimer)
