@@ -55,9 +55,23 @@ function parseOptions(config: ParseArgsConfig): ReturnType<typeof parseArgs> {
   }
 }
 
+/** `pnpm load soak`'s length of judged load when `--duration` does not say: 30 minutes. */
+export const SOAK_SECONDS = 1800
+
+/**
+ * `soak [options]` is `steady --duration 1800 [options]`: a long steady run, whose memory trend the
+ * drill judges as it does any steady run long enough (a `--duration` of its own wins).
+ */
+function soakAsSteady(argv: readonly string[]): string[] {
+  if (argv[0] !== 'soak') return [...argv]
+  const rest = argv.slice(1)
+  const duration = rest.some((arg) => arg === '--duration' || arg.startsWith('--duration='))
+  return ['steady', ...(duration ? [] : ['--duration', String(SOAK_SECONDS)]), ...rest]
+}
+
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOptions {
   const parsed = parseOptions({
-    args: argv,
+    args: soakAsSteady(argv),
     allowPositionals: true,
     strict: true,
     options: {

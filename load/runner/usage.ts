@@ -26,6 +26,18 @@ export const SUBCOMMAND_USAGE = {
 ${COMMON}
 
 ${DRILL_EXIT}`,
+  soak: `usage: pnpm load soak [--duration N] [--warmup N] [options]
+
+  steady for 30 minutes: the same users, mix and thresholds, with --duration 1800 unless given. Any
+  steady run whose api scrapes after its first 120 s span 600 s (a --duration of 720 or more) is
+  judged on the api's memory too: its RSS trend at most 5 MB per 10 min and its heap after GC at most
+  2 MB per 10 min, both after those 120 s. Loads the machine for the whole run: not for CI.
+
+  --duration N             seconds of judged load (default 1800)
+  --warmup N               seconds of warm-up before it, users ramping 1 → 50 (default 5; 0: none)
+${COMMON}
+
+${DRILL_EXIT}`,
   restart: `usage: pnpm load restart [--before N --window N --after N] [--mode fast|immediate] [--down-seconds N] [options]
 
   50 users through three phases; PostgreSQL restarts 1 s into the window.
@@ -97,11 +109,12 @@ supported is named) or setup()/teardown() threw, 108 exec.test.abort(); 2 a bad 
 export type Subcommand = keyof typeof SUBCOMMAND_USAGE
 
 /** `pnpm load --help`: the subcommands in one screen. */
-export const USAGE = `usage: pnpm load <steady|restart|failover|replicas> [options]
+export const USAGE = `usage: pnpm load <steady|soak|restart|failover|replicas> [options]
        pnpm load run <script.js|script.ts> [-e KEY=VALUE ...] [--engine node|k6]
        pnpm load <subcommand> --help
 
   steady                   50 users: a warm-up stage, then --duration seconds (default 60) judged
+  soak                     steady for 30 minutes (--duration 1800), judged on the api's memory trend too
   restart                  50 users through --before, --window, --after; PostgreSQL restarts 1 s into the window
   failover                 the same phases on a primary and a standby; the primary is killed 1 s into
                            the window and the standby promoted --promote-after seconds later

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { helpWanted, parseCommandLine, parseRunCommand, UsageError } from '../runner/cli.js'
+import { helpWanted, parseCommandLine, parseRunCommand, SOAK_SECONDS, UsageError } from '../runner/cli.js'
 import { k6Available } from '../runner/k6-engine.js'
 
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
@@ -46,7 +46,8 @@ describe('pnpm load: the command line', () => {
 
   it.each([
     [[], 'name one scenario, steady, restart, failover or replicas (got 0)'],
-    [['soak'], '--scenario is one of steady, restart, failover, replicas, not "soak"'],
+    [['spike'], '--scenario is one of steady, restart, failover, replicas, not "spike"'],
+    [['soak', '--duration', '0'], '--duration takes a whole number of seconds ≥ 1, not "0"'],
     [['replicas', '--read-your-writes', 'maybe'], '--read-your-writes is one of on, off, not "maybe"'],
     [['steady', '--read-your-writes', 'off'], '--read-your-writes is for the replicas drill, not steady'],
     [['replicas', '--async'], '--async is for the failover drill, not replicas'],
@@ -65,6 +66,20 @@ describe('pnpm load: the command line', () => {
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(UsageError)
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(message)
+  })
+
+  it('reads soak as steady for 30 minutes, its own --duration and --warmup kept', () => {
+    expect(parseCommandLine(['soak'], {})).toMatchObject({
+      scenario: 'steady',
+      durationSeconds: SOAK_SECONDS,
+    })
+    expect(SOAK_SECONDS).toBe(1800)
+    expect(parseCommandLine(['soak', '--duration', '900', '--warmup', '3'], {})).toMatchObject({
+      scenario: 'steady',
+      durationSeconds: 900,
+      warmupSeconds: 3,
+    })
+    expect(parseCommandLine(['soak', '--duration=840'], {}).durationSeconds).toBe(840)
   })
 
   it('refuses a restart drill on DATABASE_URL without DB_RESTART_COMMAND', () => {
@@ -195,7 +210,7 @@ describe('pnpm load through pnpm, as a user types it', () => {
   it('prints the usage and exits 0 on --help, for the command and each subcommand', () => {
     const top = pnpmLoad(['--help'])
     expect(top.status).toBe(0)
-    expect(top.stdout).toContain('usage: pnpm load <steady|restart|failover|replicas> [options]')
+    expect(top.stdout).toContain('usage: pnpm load <steady|soak|restart|failover|replicas> [options]')
     expect(top.stdout).toContain('the run passes only if it saw stale reads')
     const run = pnpmLoad(['run', '--help'])
     expect(run.status).toBe(0)
@@ -219,12 +234,13 @@ describe('measure-engine: the command line', () => {
 
 describe('helpWanted', () => {
   it.each([
-    [['--help'], 'usage: pnpm load <steady|restart|failover|replicas>'],
-    [['-h'], 'usage: pnpm load <steady|restart|failover|replicas>'],
-    [['help'], 'usage: pnpm load <steady|restart|failover|replicas>'],
+    [['--help'], 'usage: pnpm load <steady|soak|restart|failover|replicas>'],
+    [['-h'], 'usage: pnpm load <steady|soak|restart|failover|replicas>'],
+    [['help'], 'usage: pnpm load <steady|soak|restart|failover|replicas>'],
     [['help', 'failover'], 'usage: pnpm load failover'],
     [['replicas', '--read-your-writes', 'off', '--help'], 'usage: pnpm load replicas'],
     [['steady', '--help'], 'usage: pnpm load steady'],
+    [['soak', '--help'], 'usage: pnpm load soak'],
     [['restart', '--mode', 'fast', '-h'], 'usage: pnpm load restart'],
     [['run', 'x.js', '--help'], 'usage: pnpm load run'],
   ])('%j prints %s', (argv, usage) => {
