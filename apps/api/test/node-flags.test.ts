@@ -25,9 +25,9 @@ describe("the api's node flags", () => {
     expect(manifest.scripts.start).toBe(`node ${API_NODE_FLAGS.join(' ')} dist/main.js`)
   })
 
-  it('cap the young generation at 16 MB a semi-space (V8 reserves three: 48 MB over the old generation)', () => {
-    // The old generation pinned so that the limit tells the young generation alone, on any machine.
-    expect(heapLimitMb([...API_NODE_FLAGS, '--max-old-space-size=256'])).toBe(256 + 3 * 16)
+  it('cap the heap at 128 MB of old generation and 16 MB a semi-space (V8 reserves three: 48 MB more), on any machine', () => {
+    expect(heapLimitMb(API_NODE_FLAGS)).toBe(128 + 3 * 16)
+    // Each flag sets its own part of the limit: another pair, another sum.
     expect(heapLimitMb(['--max-semi-space-size=64', '--max-old-space-size=256'])).toBe(256 + 3 * 64)
   })
 })
