@@ -290,15 +290,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
     await writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
     await writeFile(path.join(runDir, 'report.html'), renderReport(summary))
-    const ledgersPassed = ledger.passed && (staleCheck?.passed ?? true)
-    const exitCode =
-      run.exitCode !== EXIT_CODES.ok
-        ? run.exitCode
-        : !memoryJudged.every((t) => t.passed)
-          ? EXIT_CODES.thresholdsFailed
-          : ledgersPassed
-            ? 0
-            : 1
+    const exitCode = drillExitCode(run.exitCode, memoryJudged, ledger.passed && (staleCheck?.passed ?? true))
     return { runDir, passed: summary.passed, exitCode, summary }
   } finally {
     clearInterval(progressTimer)
@@ -306,6 +298,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     for (const fault of [restart, failedOver, standbyRestart]) await fault?.catch(() => undefined)
     await stack.stop()
   }
+}
+
+/**
+ * k6's code when its script stopped on a threshold; 99 too when the drill's own (memory)
+ * thresholds failed; else 1 when a ledger failed, 0 when all passed.
+ *
+ * ```ts
+ * drillExitCode(0, memoryThresholds(trend), ledger.passed) // 99 on a soak whose RSS grew
+ * ```
+ */
+export function drillExitCode(
+  scriptExitCode: number,
+  drillThresholds: readonly ThresholdResult[],
+  ledgersPassed: boolean,
+): number {
+  if (scriptExitCode !== EXIT_CODES.ok) return scriptExitCode
+  if (!drillThresholds.every((t) => t.passed)) return EXIT_CODES.thresholdsFailed
+  return ledgersPassed ? EXIT_CODES.ok : 1
 }
 
 function relative(times: RestartTimes, startedAt: number) {

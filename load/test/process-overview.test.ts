@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { MEMORY_TREND, memoryThresholds, memoryTrend } from '../runner/memory-trend.js'
 import type { ApiSample } from '../runner/metrics-sampler.js'
 import { parseApiMetrics } from '../runner/metrics-sampler.js'
+import { drillExitCode } from '../runner/run-load.js'
 import { processOverview } from '../runner/run-summary.js'
 
 const MB = 1024 * 1024
@@ -159,5 +160,23 @@ describe("the soak's thresholds on the memory trend", () => {
     const [rss, heap] = memoryThresholds(trend)
     expect(rss!.passed).toBe(true)
     expect(heap).toMatchObject({ passed: false, actual: Number.NaN })
+  })
+})
+
+describe("a drill's exit code with its memory thresholds", () => {
+  const judged = (passed: boolean) => [
+    { threshold: 'api rss after 120 s: MB per 10 min<=5', actual: 1, passed },
+  ]
+
+  it('is 99 when a memory threshold failed, as when a script threshold did, whatever the ledgers say', () => {
+    expect(drillExitCode(0, judged(false), true)).toBe(99)
+    expect(drillExitCode(0, judged(false), false)).toBe(99)
+    expect(drillExitCode(99, judged(true), true)).toBe(99)
+  })
+
+  it('is 1 when only a ledger failed, and 0 when everything passed or nothing was judged on memory', () => {
+    expect(drillExitCode(0, judged(true), false)).toBe(1)
+    expect(drillExitCode(0, judged(true), true)).toBe(0)
+    expect(drillExitCode(0, [], true)).toBe(0)
   })
 })
