@@ -89,7 +89,7 @@ export function memoryThresholds(trend: MemoryTrend): ThresholdResult[] {
 }
 
 /** The slope of y over x that fits the points best, in y per unit of x. */
-export function leastSquaresSlope(points: readonly (readonly [number, number])[]): number {
+function leastSquaresSlope(points: readonly (readonly [number, number])[]): number {
   const n = points.length
   const meanX = points.reduce((sum, [x]) => sum + x, 0) / n
   const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n
