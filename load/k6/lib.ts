@@ -5,6 +5,7 @@ import { check, sleep } from 'k6'
 import exec from 'k6/execution'
 import http from 'k6/http'
 import { Counter } from 'k6/metrics'
+import { OVERLOAD_MIX } from '../shared/overload.ts'
 import {
   acknowledgedWrite,
   OWN_WRITE_MIX,
@@ -18,6 +19,7 @@ import {
   EXPECTED_STATUSES,
   errorCodeOf,
   expectedStatuses,
+  K6_TIMEOUT_ERROR_CODE,
   LOAD_START_MARKER,
   newUserState,
   type PlannedRequest,
@@ -26,6 +28,7 @@ import {
   REQUEST_MIX,
   REQUEST_TIMEOUT_SECONDS,
   rememberResponse,
+  retryAfterSeconds,
   type ScenarioPlan,
   SEED_RETRY,
   type SeedData,
@@ -45,6 +48,7 @@ export function users(): number {
 
 // Custom metrics, named as the shared thresholds name them.
 const poolLimitErrors = new Counter('pool_limit_errors')
+const overloadRefusals = new Counter('overload_refusals')
 const unexpectedResponses = new Counter('unexpected_responses')
 const serverErrors = new Counter('server_errors')
 
@@ -59,18 +63,26 @@ const RESPONSE_CALLBACKS = new Map(
 const JSON_HEADERS = { 'content-type': 'application/json' }
 // A body-less request names no content type: the api refuses an empty body declared as JSON.
 // Seeding (not in the mix) passes no responseCallback, so the global one above applies.
-const params = (name: string, hasBody = true, headers: Record<string, string> = {}) => {
+const params = (
+  name: string,
+  hasBody = true,
+  headers: Record<string, string> = {},
+  timeoutMs = REQUEST_TIMEOUT_SECONDS * 1000,
+) => {
   const responseCallback = RESPONSE_CALLBACKS.get(name)
   return {
     headers: hasBody ? { ...JSON_HEADERS, ...headers } : headers,
     tags: { name },
-    timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
+    timeout: `${timeoutMs}ms`,
     ...(responseCallback && { responseCallback }),
   }
 }
 
-/** k6 `setup()`: creates the run's classrooms and students through the api. */
-export function createSeed(): SeedData {
+/**
+ * k6 `setup()`: creates the run's classrooms and (unless `students` is false) students through
+ * the api. A 503 is sent again (same `Idempotency-Key`) after its `Retry-After`, else a short pause.
+ */
+export function createSeed({ students = true }: { students?: boolean } = {}): SeedData {
   const runId = `${Date.now().toString(36)}k6`
   const plan = seedRequests(runId)
   const created = (path: string, body: object, index: number): number => {
@@ -83,11 +95,11 @@ export function createSeed(): SeedData {
       if (response.status === 201) return (response.json() as { id: number }).id
       if (response.status !== 503 || attempt >= SEED_RETRY.attempts)
         throw new Error(`seeding ${path} answered ${response.status}: ${response.body}`)
-      sleep(SEED_RETRY.pauseMs / 1000)
+      sleep(retryAfterSeconds(response.headers['Retry-After'], Date.now()) ?? SEED_RETRY.pauseMs / 1000)
     }
   }
   const classroomIds = plan.classrooms.map((body, i) => created('/classrooms', body, i))
-  const studentIds = plan.students.map((body, i) => created('/students', body, i))
+  const studentIds = students ? plan.students.map((body, i) => created('/students', body, i)) : []
   // The runner waits for this line to time the restart drill's window.
   console.log(LOAD_START_MARKER)
   return { runId, classroomIds, studentIds: assignStudents(studentIds) }
@@ -98,21 +110,38 @@ let state: UserState | undefined
 /** The last `Read-Position` this user was handed: sent back with every request, as a client keeps a cookie. */
 let position: string | undefined
 
-/** The user's state, and the phase its next requests are tagged with. */
-function beginIteration(plan: ScenarioPlan): UserState {
-  state ??= newUserState((exec.vu.idInTest - 1) % USERS)
+/** The user's state (user `user`, the VU's by default), and the phase its next requests are tagged with. */
+function beginIteration(plan: ScenarioPlan, user = (exec.vu.idInTest - 1) % USERS): UserState {
+  state ??= newUserState(user)
   exec.vu.metrics.tags.phase = phaseAt(plan, Date.now() - exec.scenario.startTime)
   return state
 }
 
-/** Sends one planned request, checks and counts its answer; returns its status and JSON body. */
+/** How a caller sends: its deadline, and whether it leaves on a refusal (an open-model caller) or waits as asked. */
+interface Caller {
+  readonly deadlineMs?: number
+  /** A caller that is refused goes away instead of honouring `Retry-After` before its next request. */
+  readonly leavesOnRefusal?: boolean
+}
+
+/**
+ * Sends one planned request, checks and counts its answer; returns its status and JSON body. A
+ * 503 with `Retry-After` makes the user wait that long before its next request (not resend at
+ * once), unless it is a caller that leaves.
+ */
 function send(
   planned: PlannedRequest,
   headers: Record<string, string> = {},
+  caller: Caller = {},
 ): { status: number; body: unknown; headers: Record<string, string> } {
   const url = `${BASE_URL}${planned.path}`
   const body = planned.body ? JSON.stringify(planned.body) : null
-  const response = http.request(planned.method, url, body, params(planned.name, body !== null, headers))
+  const response = http.request(
+    planned.method,
+    url,
+    body,
+    params(planned.name, body !== null, headers, caller.deadlineMs),
+  )
   let parsed: unknown = null
   if (typeof response.body === 'string' && response.body.length > 0) {
     try {
@@ -121,12 +150,27 @@ function send(
       parsed = null
     }
   }
-  const outcome = classify(planned.name, response.status, errorCodeOf(parsed))
+  const deadlinePassed = caller.deadlineMs !== undefined && response.error_code === K6_TIMEOUT_ERROR_CODE
+  const outcome = classify(planned.name, response.status, errorCodeOf(parsed), deadlinePassed)
   if (outcome === 'pool-limit') poolLimitErrors.add(1)
+  if (outcome === 'overloaded') overloadRefusals.add(1)
   if (outcome === 'unexpected') unexpectedResponses.add(1)
   if (response.status >= 500 || response.status === 0) serverErrors.add(1)
   check(response, { 'answered as expected': () => outcome === 'ok' })
+  const pause = response.status === 503 && retryAfterSeconds(response.headers['Retry-After'], Date.now())
+  if (pause && !caller.leavesOnRefusal) sleep(pause)
   return { status: response.status, body: parsed, headers: response.headers }
+}
+
+/**
+ * The overload drill's iteration: one caller arriving, one request of {@link OVERLOAD_MIX} with
+ * the plan's deadline as its timeout, tagged with the phase it arrives in; refused, it leaves.
+ */
+export function callerIteration(seed: SeedData, plan: ScenarioPlan): void {
+  // Each VU its own user: created students' emails never collide between VUs.
+  const user = beginIteration(plan, exec.vu.idInTest - 1)
+  const planned = planRequest(user, seed, Math.random, OVERLOAD_MIX)
+  send(planned, {}, { deadlineMs: plan.arrival?.deadlineMs, leavesOnRefusal: true })
 }
 
 /** The default function's body: one request from the mix, tagged with its phase, checked and counted. */

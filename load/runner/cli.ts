@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { UsageError, wholeNumberOption } from '@classroom/test-kit'
 import { WARMUP_SECONDS } from '../shared/scenarios.js'
+import type { FlagName, FlagValues } from './drills/drill.js'
+import { DRILL_NAMES, DRILLS } from './drills/index.js'
 import { k6Available, runWithK6 } from './k6-engine.js'
 import { EXIT_CODES, K6ScriptError } from './k6-runtime/errors.js'
 import { runScript } from './k6-runtime/run-script.js'
@@ -55,103 +57,64 @@ function parseOptions(config: ParseArgsConfig): ReturnType<typeof parseArgs> {
   }
 }
 
-/** `pnpm load soak`'s length of judged load when `--duration` does not say: 30 minutes. */
-export const SOAK_SECONDS = 1800
+/** Every drill's flags for parseArgs: a flag no drill takes is refused by name. */
+const DRILL_FLAGS = Object.fromEntries(
+  [...new Set(DRILL_NAMES.flatMap((name) => DRILLS[name].flags))].map((flag) => [
+    flag,
+    { type: flag === 'async' ? 'boolean' : 'string' },
+  ]),
+) as NonNullable<ParseArgsConfig['options']>
 
-/**
- * `soak [options]` is `steady --duration 1800 [options]`: a long steady run, whose memory trend the
- * drill judges as it does any steady run long enough (a `--duration` of its own wins).
- */
-function soakAsSteady(argv: readonly string[]): string[] {
-  if (argv[0] !== 'soak') return [...argv]
-  const rest = argv.slice(1)
-  const duration = rest.some((arg) => arg === '--duration' || arg.startsWith('--duration='))
-  return ['steady', ...(duration ? [] : ['--duration', String(SOAK_SECONDS)]), ...rest]
+/** "the failover drill", "steady and the restart drill": the drills that take a flag. */
+function ownersOf(flag: FlagName): string {
+  const owners = DRILL_NAMES.filter((name) => DRILLS[name].flags.includes(flag)).map(
+    (name) => DRILLS[name].title,
+  )
+  return owners.length === 1 ? owners[0]! : `${owners.slice(0, -1).join(', ')} and ${owners.at(-1)}`
 }
 
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOptions {
   const parsed = parseOptions({
-    args: soakAsSteady(argv),
+    args: argv,
     allowPositionals: true,
     strict: true,
-    options: {
-      engine: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      before: { type: 'string' },
-      window: { type: 'string' },
-      after: { type: 'string' },
-      mode: { type: 'string' },
-      'down-seconds': { type: 'string' },
-      'promote-after': { type: 'string' },
-      async: { type: 'boolean' },
-      via: { type: 'string' },
-      'read-your-writes': { type: 'string' },
-      'results-dir': { type: 'string' },
-    },
+    options: { engine: { type: 'string' }, 'results-dir': { type: 'string' }, ...DRILL_FLAGS },
   })
-  const { values, positionals } = parsed
-  const text = (key: string) => values[key] as string | undefined
+  const { positionals } = parsed
+  const values = parsed.values as FlagValues & { engine?: string; 'results-dir'?: string }
+  const text = (key: FlagName) => values[key] as string | undefined
   if (positionals.length !== 1)
     throw new UsageError(
-      `name one scenario, steady, restart, failover or replicas (got ${positionals.length})`,
+      `name one scenario, ${DRILL_NAMES.slice(0, -1).join(', ')} or ${DRILL_NAMES.at(-1)} (got ${positionals.length})`,
     )
-  const scenario = choice(
-    'scenario',
-    positionals[0],
-    ['steady', 'restart', 'failover', 'replicas'] as const,
-    'steady',
-  )
-  const engine = choice('engine', text('engine'), ['node', 'k6'] as const, 'node')
+  const scenario = choice('scenario', positionals[0], DRILL_NAMES, 'steady')
+  const drill = DRILLS[scenario]
+  const engine = choice('engine', values.engine, ['node', 'k6'] as const, 'node')
   if (engine === 'k6' && !k6Available(env)) {
     throw new UsageError(
       '--engine k6 needs the k6 binary on PATH; without it, leave --engine out to use the built-in engine',
     )
   }
-  if (scenario === 'restart' && env.DATABASE_URL && !env.DB_RESTART_COMMAND) {
-    throw new UsageError(
-      'restart with DATABASE_URL needs DB_RESTART_COMMAND: the runner cannot restart a server it did not start',
-    )
+  for (const flag of Object.keys(DRILL_FLAGS) as FlagName[]) {
+    if (values[flag] === undefined || drill.flags.includes(flag)) continue
+    // A steady run is warmed by its warm-up stage, a drill by its before phase.
+    const why = flag === 'warmup' ? " (a drill's before phase warms it)" : ''
+    throw new UsageError(`--${flag} is for ${ownersOf(flag)}, not ${scenario}${why}`)
   }
-  if (scenario === 'failover' && env.DATABASE_URL && !env.DB_FAILOVER_COMMAND) {
-    throw new UsageError(
-      'failover with DATABASE_URL needs DB_FAILOVER_COMMAND: the runner cannot kill and promote servers it did not start',
-    )
-  }
-  if (scenario === 'replicas' && env.DATABASE_URL) {
-    throw new UsageError(
-      'replicas runs on a primary and two standbys it starts (it stops one mid-run): unset DATABASE_URL',
-    )
-  }
-  if (values['read-your-writes'] !== undefined && scenario !== 'replicas')
-    throw new UsageError(`--read-your-writes is for the replicas drill, not ${scenario}`)
-  if (values.warmup !== undefined && scenario !== 'steady')
-    throw new UsageError(`--warmup is for steady, not ${scenario} (a drill's before phase warms it)`)
-  for (const name of ['promote-after', 'async', 'via'] as const) {
-    if (values[name] !== undefined && scenario !== 'failover')
-      throw new UsageError(`--${name} is for the failover drill, not ${scenario}`)
-    if (values[name] !== undefined && env.DATABASE_URL && name !== 'promote-after')
-      throw new UsageError(
-        `--${name} sets up the embedded servers; with DATABASE_URL, DB_FAILOVER_COMMAND does`,
-      )
-  }
+  drill.refuse?.(values, env)
+  const defaults = drill.defaults ?? {}
   return {
     scenario,
     engine,
-    durationSeconds: wholeSeconds('duration', text('duration'), 60, 1),
+    durationSeconds: wholeSeconds('duration', text('duration'), defaults.duration ?? 60, 1),
     warmupSeconds: wholeSeconds('warmup', text('warmup'), WARMUP_SECONDS, 0),
     phases: {
-      before: wholeSeconds('before', text('before'), 20, 1),
+      before: wholeSeconds('before', text('before'), defaults.before ?? 20, 1),
       window: wholeSeconds('window', text('window'), 20, 2),
-      after: wholeSeconds('after', text('after'), 20, 1),
+      after: wholeSeconds('after', text('after'), defaults.after ?? 20, 1),
     },
-    mode: choice(
-      'mode',
-      text('mode'),
-      ['fast', 'immediate'] as const,
-      scenario === 'failover' ? 'immediate' : 'fast',
-    ),
-    downSeconds: wholeSeconds('down-seconds', text('down-seconds'), scenario === 'replicas' ? 5 : 0, 0),
+    mode: choice('mode', text('mode'), ['fast', 'immediate'] as const, defaults.mode ?? 'fast'),
+    downSeconds: wholeSeconds('down-seconds', text('down-seconds'), defaults.downSeconds ?? 0, 0),
     readYourWrites:
       choice('read-your-writes', text('read-your-writes'), ['on', 'off'] as const, 'on') === 'on',
     promoteAfterSeconds: wholeSeconds('promote-after', text('promote-after'), 1, 0),
@@ -159,7 +122,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
       synchronous: values.async !== true,
       via: choice('via', text('via'), ['hosts', 'proxy'] as const, 'hosts'),
     },
-    resultsDir: resultsDirectory(text('results-dir'), env),
+    ...drill.read?.(values, env),
+    resultsDir: resultsDirectory(values['results-dir'], env),
     databaseUrl: env.DATABASE_URL || undefined,
     restartCommand: env.DB_RESTART_COMMAND || undefined,
     failoverCommand: env.DB_FAILOVER_COMMAND || undefined,

@@ -2,6 +2,7 @@
 import {
   classify,
   errorCodeOf,
+  K6_TIMEOUT_ERROR_CODE,
   type PhaseName,
   type RequestName,
   type ScenarioPlan,
@@ -15,7 +16,7 @@ const ENROLLMENTS = /^\/classrooms\/(\d+)\/enrollments(?:\/(\d+))?$/
 /**
  * What the runner learns from one exchange of a drill's script, seen from the main thread: the
  * request's record (phase from its scenario's `phase` tag, name from its `name` tag) and, for an
- * enroll or a drop, its ledger entry. setup()'s seeding (k6's group `::setup`) gives a record of
+ * enroll or a drop (or a student acknowledged created), its ledger entry. setup()'s seeding (k6's group `::setup`) gives a record of
  * phase `setup`, counted apart from the load; teardown()'s calls give nothing.
  *
  * ```ts
@@ -34,13 +35,15 @@ export function fromExchange(
   const errorCode = answer.status >= 400 ? errorCodeOf(parseJson(answer.body)) : undefined
   const at = exchange.startedAt - loadStartedAt
   const name = call.tags.name as RequestName
+  // An open-model caller that gave up at its deadline is late, not a hang.
+  const deadlinePassed = plan.arrival !== undefined && answer.errorCode === K6_TIMEOUT_ERROR_CODE
   const record: RequestRecord = {
     at,
     phase: phase!,
     name,
     status: answer.status,
     errorCode,
-    outcome: classify(name, answer.status, errorCode),
+    outcome: classify(name, answer.status, errorCode, deadlinePassed),
     durationMs: answer.durationMs,
   }
   return { record, write: ledgerEntry(exchange, name, at, errorCode) }
@@ -67,6 +70,12 @@ function ledgerEntry(
   at: number,
   errorCode: string | undefined,
 ): LedgerEntry | undefined {
+  if (name === 'createStudent') {
+    const id = (parseJson(answer.body) as { id?: unknown } | null)?.id
+    return answer.status === 201 && typeof id === 'number'
+      ? { at, user: vuId, kind: name, classroomId: 0, studentId: id, status: answer.status, errorCode }
+      : undefined
+  }
   if (name !== 'enroll' && name !== 'unenroll') return undefined
   const match = ENROLLMENTS.exec(new URL(call.url).pathname)
   const classroomId = Number(match?.[1])

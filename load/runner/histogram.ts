@@ -33,15 +33,19 @@ export function quantileBetween(
   return lowerLe
 }
 
-/** Reads the buckets of histogram `name` out of a Prometheus text exposition (one without labels). */
+/**
+ * Reads the buckets of histogram `name` out of a Prometheus text exposition, summed over any
+ * labels beside `le` (a histogram exported per pool reads as one).
+ */
 export function parseBuckets(text: string, name: string): Bucket[] {
-  const buckets: Bucket[] = []
-  const prefix = `${name}_bucket{le="`
+  const counts = new Map<number, number>()
+  const prefix = `${name}_bucket{`
   for (const line of text.split('\n')) {
     if (!line.startsWith(prefix)) continue
-    const match = /le="([^"]+)"\} (\S+)$/.exec(line)
+    const match = /(?:\{|,)le="([^"]+)"[^}]*\} (\S+)$/.exec(line)
     if (!match) continue
-    buckets.push([match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), Number(match[2])])
+    const le = match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1])
+    counts.set(le, (counts.get(le) ?? 0) + Number(match[2]))
   }
-  return buckets.sort(([a], [b]) => a - b)
+  return [...counts].sort(([a], [b]) => a - b)
 }

@@ -2,7 +2,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { LOAD_START_MARKER, type ScenarioPlan } from '../shared/scenarios.js'
+import { LOAD_START_MARKER, type PhaseName, type ScenarioPlan } from '../shared/scenarios.js'
+import type { ScriptSettings } from './drills/drill.js'
+import { DRILLS } from './drills/index.js'
 import { K6_SCRIPTS_DIR } from './package-paths.js'
 
 /**
@@ -18,46 +20,37 @@ export function k6Available(env: NodeJS.ProcessEnv = process.env): boolean {
   return spawnSync('k6', ['version'], { stdio: 'ignore', env }).status === 0
 }
 
-/** The k6 script of each scenario, in `load/k6/`. */
-const K6_SCRIPTS: Record<ScenarioPlan['name'], string> = {
-  steady: 'steady.ts',
-  restart: 'restart-drill.ts',
-  failover: 'failover-drill.ts',
-  replicas: 'replicas-drill.ts',
-}
-
 /** The path of the plan's k6 script: what both engines run. */
 export function scriptOf(plan: ScenarioPlan): string {
-  return path.join(K6_SCRIPTS_DIR, K6_SCRIPTS[plan.name])
+  return path.join(K6_SCRIPTS_DIR, DRILLS[plan.name].script)
 }
 
-/** What a drill tells its script beside the plan. */
-export interface ScriptSettings {
-  readonly baseUrl: string
-  readonly summaryPath: string
-  readonly downSeconds: number
-  /** replicas: whether the api reads writes back by position (default on); off, stale reads are not judged. */
-  readonly readYourWrites?: boolean
+export type { ScriptSettings }
+
+/** The phases whose lengths a script reads from `__ENV` (DURATION for steady; the others by name). */
+const PHASE_VARIABLES: Partial<Record<PhaseName, string>> = {
+  steady: 'DURATION',
+  warmup: 'WARMUP',
+  before: 'BEFORE',
+  window: 'WINDOW',
+  after: 'AFTER',
 }
 
 /**
  * The `__ENV` the plan's script reads: the api's address, where handleSummary writes, the phase
- * lengths (DURATION, or BEFORE/WINDOW/AFTER), the restart's downtime and, for the replicas drill,
- * READ_YOUR_WRITES.
+ * lengths (DURATION, or BEFORE/WINDOW/AFTER), and what its drill adds (the restart's downtime,
+ * the replicas drill's READ_YOUR_WRITES, the overload drill's capacity and stages).
  */
-export function scriptEnv(
-  plan: ScenarioPlan,
-  { baseUrl, summaryPath, downSeconds, readYourWrites }: ScriptSettings,
-): Record<string, string> {
+export function scriptEnv(plan: ScenarioPlan, settings: ScriptSettings): Record<string, string> {
+  const phases = plan.phases.flatMap((phase) => {
+    const variable = PHASE_VARIABLES[phase.name]
+    return variable ? [[variable, String(phase.durationSeconds)]] : []
+  })
   return {
-    BASE_URL: baseUrl,
-    SUMMARY_JSON: summaryPath,
-    ...Object.fromEntries(
-      plan.phases.map((phase) => [phaseVariable(phase.name), String(phase.durationSeconds)]),
-    ),
-    ...(plan.name === 'steady' && !plan.phases.some((p) => p.name === 'warmup') && { WARMUP: '0' }),
-    ...(plan.name === 'restart' && { DOWN_SECONDS: String(downSeconds) }),
-    ...(plan.name === 'replicas' && { READ_YOUR_WRITES: readYourWrites === false ? 'off' : 'on' }),
+    BASE_URL: settings.baseUrl,
+    SUMMARY_JSON: settings.summaryPath,
+    ...Object.fromEntries(phases),
+    ...DRILLS[plan.name].scriptEnv?.(plan, settings),
   }
 }
 
@@ -117,9 +110,4 @@ function exitCodeOf(child: ChildProcess): Promise<number> {
     child.once('error', reject)
     child.once('exit', (code) => resolve(code ?? 1))
   })
-}
-
-/** The `__ENV` variable of a phase's length: DURATION (steady), WARMUP, BEFORE, WINDOW, AFTER. */
-function phaseVariable(phase: string): string {
-  return phase === 'steady' ? 'DURATION' : phase.toUpperCase()
 }

@@ -1,13 +1,16 @@
 import type { SeedData } from '../shared/scenarios.js'
 import { openProbePool } from './database-probe.js'
 
-/** A write the load sent, for the ledger check: which pair, and how the api answered. */
+/**
+ * A write the load sent, for the ledger check: which pair, and how the api answered; or a student
+ * the api acknowledged creating (201, `classroomId` 0), which must be stored.
+ */
 export interface LedgerEntry {
   /** Milliseconds from the start of the load to the request's start. */
   readonly at: number
   /** The VU that sent it. */
   readonly user: number
-  readonly kind: 'enroll' | 'unenroll'
+  readonly kind: 'enroll' | 'unenroll' | 'createStudent'
   readonly classroomId: number
   readonly studentId: number
   readonly status: number
@@ -16,8 +19,10 @@ export interface LedgerEntry {
 
 /** What the database holds compared with what the api told the engine. */
 export interface LedgerCheck {
-  /** Enroll/unenroll requests sent. */
+  /** Enroll/unenroll requests sent, and students acknowledged created. */
   readonly writes: number
+  /** Students the api acknowledged creating (201): each must be stored, or it counts as lost. */
+  readonly createdStudents: number
   /**
    * Acknowledged enrollments missing from the table, or found gone by the user's next drop (404
    * while the pair's last acknowledged write said "enrolled"): must be 0.
@@ -72,7 +77,11 @@ export async function checkLedger(
   let ambiguousWrites = 0
   let lostWrites = 0
   let phantomWrites = 0
-  for (const entry of [...ledger].sort((a, b) => a.at - b.at)) {
+  const created = ledger.filter((entry) => entry.kind === 'createStudent').map((entry) => entry.studentId)
+  const pairWrites = ledger.filter(
+    (entry): entry is PairWrite => entry.kind === 'enroll' || entry.kind === 'unenroll',
+  )
+  for (const entry of [...pairWrites].sort((a, b) => a.at - b.at)) {
     const key = `${entry.classroomId}:${entry.studentId}`
     const before = expected.get(key) ?? 'absent'
     const after = applyWrite(before, entry)
@@ -92,7 +101,13 @@ export async function checkLedger(
   const pool = openProbePool(databaseUrl)
   let rows: { classroom_id: number; student_id: number }[]
   let breaches: { id: number; capacity: number; n: string }[]
+  let storedStudents: Set<number>
   try {
+    storedStudents = new Set(
+      (
+        await pool.query<{ id: number }>('select id from students where id = any($1::int[])', [created])
+      ).rows.map((r) => r.id),
+    )
     rows = (
       await pool.query<{ classroom_id: number; student_id: number }>(
         'select classroom_id, student_id from enrollments where classroom_id = any($1::int[])',
@@ -132,10 +147,16 @@ export async function checkLedger(
       example(`phantom: enrollment ${pair} is stored but no request wrote it`)
     }
   }
+  for (const id of created) {
+    if (storedStudents.has(id)) continue
+    lostWrites++
+    example(`lost: student ${id} was acknowledged created but is not stored`)
+  }
   for (const breach of breaches)
     example(`capacity: classroom ${breach.id} holds ${breach.n} of ${breach.capacity}`)
   return {
     writes: ledger.length,
+    createdStudents: created.length,
     lostWrites,
     phantomWrites,
     capacityBreaches: breaches.length,
@@ -147,7 +168,9 @@ export async function checkLedger(
   }
 }
 
-function applyWrite(before: Known, entry: LedgerEntry): Known {
+type PairWrite = LedgerEntry & { readonly kind: 'enroll' | 'unenroll' }
+
+function applyWrite(before: Known, entry: PairWrite): Known {
   if (entry.kind === 'enroll') {
     if (entry.status === 201 || entry.errorCode === 'ALREADY_ENROLLED') return 'present'
     if (entry.errorCode === 'CLASSROOM_FULL' || entry.errorCode === 'POOL_TIMEOUT' || entry.status === 404)

@@ -34,6 +34,12 @@ export interface ApiSample {
   readonly readsByTarget: Readonly<Record<string, number>>
   /** Reads that wanted a replica and went to the primary, by reason (`db_read_primary_fallbacks_total{reason}`). */
   readonly primaryFallbacks: Readonly<Record<string, number>>
+  /** The time waiters spent queued, served or refused (`db.client.connection.queue_delay`): empty on an api without it. */
+  readonly queueDelayBuckets: readonly Bucket[]
+  /** Whether the pool was in overload (`db.client.connection.pool.overloaded`, 0 or 1); NaN on an api without it. */
+  readonly overloaded: number
+  /** Checkouts the pool refused so far, by reason (`db.client.connection.refusals{reason}`). */
+  readonly refusalsByReason: Readonly<Record<string, number>>
 }
 
 const SERIES: Record<string, keyof Omit<ApiSample, 'at'>> = {
@@ -55,6 +61,7 @@ const SERIES: Record<string, keyof Omit<ApiSample, 'at'>> = {
   nodejs_heap_size_total_bytes: 'heapTotalBytes',
   nodejs_heap_used_after_gc_bytes: 'heapAfterGcBytes',
   nodejs_eventloop_lag_p99_seconds: 'loopLagP99Seconds',
+  db_client_connection_pool_overloaded: 'overloaded',
 }
 
 /** Reads the pool, write-recovery and process series out of a Prometheus text exposition. */
@@ -72,20 +79,34 @@ export function parseApiMetrics(text: string, at: number): ApiSample {
   return {
     ...(sample as unknown as Omit<
       ApiSample,
-      'acquireBuckets' | 'holdBuckets' | 'readsByTarget' | 'primaryFallbacks'
+      | 'acquireBuckets'
+      | 'holdBuckets'
+      | 'readsByTarget'
+      | 'primaryFallbacks'
+      | 'queueDelayBuckets'
+      | 'refusalsByReason'
     >),
     acquireBuckets: parseBuckets(text, 'db_pool_acquire_seconds'),
     holdBuckets: parseBuckets(text, 'db_client_connection_use_time_seconds'),
     readsByTarget: byLabel(text, 'db_reads_total', 'target'),
     primaryFallbacks: byLabel(text, 'db_read_primary_fallbacks_total', 'reason'),
+    queueDelayBuckets: parseBuckets(text, 'db_client_connection_queue_delay_seconds'),
+    refusalsByReason: byLabel(text, 'db_client_connection_refusals_total', 'reason'),
   }
 }
 
-/** A series' value for each value of its one label: `name{label="x"} 3` → `{ x: 3 }`. */
+/**
+ * A series' value for each value of one of its labels, summed over its other labels:
+ * `name{label="x"} 3` → `{ x: 3 }`.
+ */
 function byLabel(text: string, name: string, label: string): Record<string, number> {
   const values: Record<string, number> = {}
-  const series = new RegExp(`^${name}\\{${label}="([^"]*)"\\} (\\S+)$`, 'gm')
-  for (const [, key, value] of text.matchAll(series)) values[key!] = Number(value)
+  const series = new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm')
+  const labelled = new RegExp(`(?:^|,)${label}="([^"]*)"`)
+  for (const [, labels, value] of text.matchAll(series)) {
+    const key = labelled.exec(labels!)?.[1]
+    if (key !== undefined) values[key] = (values[key] ?? 0) + Number(value)
+  }
   return values
 }
 

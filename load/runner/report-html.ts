@@ -1,4 +1,5 @@
 // The run as one offline HTML page: verdict, tables (phases, request names, thresholds) and charts with the run's moments marked.
+import { DRILLS } from './drills/index.js'
 import type { ApiSample } from './metrics-sampler.js'
 import type { PhaseSummary } from './results.js'
 import { formatSummaryTable, type RunSummary, tableRows } from './run-summary.js'
@@ -15,31 +16,24 @@ interface Marker {
 }
 
 const MB = 1024 * 1024
-const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563']
+export const PALETTE = [
+  '#2563eb',
+  '#dc2626',
+  '#16a34a',
+  '#d97706',
+  '#7c3aed',
+  '#0891b2',
+  '#db2777',
+  '#4b5563',
+]
 const WIDTH = 860
 const HEIGHT = 220
 const PAD = { left: 56, right: 16, top: 16, bottom: 28 }
 
-/** Where the phases begin, and the restart's, the failover's or the standby's instants, to draw on every chart. */
+/** Where the phases begin, and the drill's instants (a restart, a kill, a standby stopped), to draw on every chart. */
 function runMarkers(summary: RunSummary): Marker[] {
   const phases = summary.phases.map((phase) => ({ x: phase.startSeconds, label: phase.name }))
-  const instants = summary.restart
-    ? [
-        { x: summary.restart.stoppedAtSeconds, label: 'restart' },
-        { x: summary.restart.acceptingAtSeconds, label: 'accepting' },
-      ]
-    : summary.failover
-      ? [
-          { x: summary.failover.killedAtSeconds, label: 'primary killed' },
-          { x: summary.failover.promotedAtSeconds, label: 'promoted' },
-        ]
-      : summary.standby
-        ? [
-            { x: summary.standby.stoppedAtSeconds, label: `${summary.standby.name} stopped` },
-            { x: summary.standby.acceptingAtSeconds, label: `${summary.standby.name} started` },
-          ]
-        : []
-  return [...phases, ...instants]
+  return [...phases, ...(DRILLS[summary.scenario].markers?.(summary) ?? [])]
 }
 
 /** Where the memory trends start, once a run is long enough to have them. */
@@ -83,6 +77,7 @@ export function renderReport(summary: RunSummary): string {
       { name: 'p95', color: PALETTE[3]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p95Ms]) },
       { name: 'p99', color: PALETTE[1]!, points: summary.timeline.map((p) => [p.second + 0.5, p.p99Ms]) },
     ]),
+    ...(DRILLS[summary.scenario].charts?.(summary) ?? []),
     chart('Database pool', 'connections', seconds, markers, [
       sampled(summary, 'total connections', PALETTE[2]!, (s) => s.total),
       sampled(summary, 'waiting requests', PALETTE[3]!, (s) => s.waiting),
@@ -185,7 +180,8 @@ function sampled(
   }
 }
 
-function chart(
+/** A line chart as inline SVG, the markers dashed across it. */
+export function chart(
   title: string,
   unit: string,
   seconds: number,

@@ -1,15 +1,17 @@
 // What a drill measured (summary.json's shape), the api process and pool over it, and the terminal table.
-import type { PhaseName } from '../shared/scenarios.js'
+import type { DrillName, PhaseName } from '../shared/scenarios.js'
+import { DRILLS } from './drills/index.js'
 import { type Bucket, quantileBetween } from './histogram.js'
 import type { LedgerCheck } from './ledger.js'
 import { MEMORY_TREND, type MemoryTrend, memoryTrend } from './memory-trend.js'
 import type { ApiSample } from './metrics-sampler.js'
+import type { OverloadSummary } from './overload-figures.js'
 import type { NameSummary, PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
 import type { StaleReadCheck } from './stale-reads.js'
 
 /** Everything a run measured: written as `summary.json`, rendered as the report and the terminal table. */
 export interface RunSummary {
-  readonly scenario: 'steady' | 'restart' | 'failover' | 'replicas'
+  readonly scenario: DrillName
   readonly engine: 'node' | 'k6'
   readonly startedAt: string
   readonly environment: {
@@ -56,6 +58,8 @@ export interface RunSummary {
   readonly staleReads?: StaleReadCheck
   /** Reads per target, from the api's `/metrics`; absent when the api has no replicas. */
   readonly reads?: ReadsOverview
+  /** The overload drill: capacity, each phase's goodput, latency and refusals, the recovery. */
+  readonly overload?: OverloadSummary
   readonly pool: {
     readonly peakTotal: number
     readonly peakWaiting: number
@@ -250,7 +254,7 @@ export function tableRows(first: string, rows: readonly (readonly [string, Phase
 }
 
 /** A header and rows as aligned text: the first column left, the others right. */
-function fixedWidth(table: readonly (readonly string[])[]): string[] {
+export function fixedWidth(table: readonly (readonly string[])[]): string[] {
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)))
   const lines = table.map((row) =>
     row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '),
@@ -296,25 +300,7 @@ export function formatSummaryTable(summary: RunSummary): string {
   lines.push('', 'thresholds:')
   for (const t of summary.thresholds)
     lines.push(`  ${t.passed ? '✓' : '✗'} ${t.threshold}  (actual ${round(t.actual)})`)
-  if (summary.restart) {
-    const r = summary.restart
-    lines.push(
-      '',
-      `restart (${r.mode}, down ${r.downSeconds} s): stopped at ${r.stoppedAtSeconds.toFixed(1)} s, accepting again at ${r.acceptingAtSeconds.toFixed(1)} s, ` +
-        `first success ${r.firstSuccessAfterAcceptingMs === null ? 'never' : `${Math.round(r.firstSuccessAfterAcceptingMs)} ms`} after that`,
-    )
-  }
-  if (summary.failover) {
-    const f = summary.failover
-    const after = (value: number | null) => (value === null ? 'never' : `${Math.round(value)} ms`)
-    const replication = f.synchronous === null ? '' : `${f.synchronous ? 'synchronous' : 'asynchronous'}, `
-    lines.push(
-      '',
-      `failover (${replication}primary killed ${f.mode}, promoted after ${f.promoteAfterSeconds} s, via ${f.via}): ` +
-        `killed at ${f.killedAtSeconds.toFixed(1)} s, promoted at ${f.promotedAtSeconds.toFixed(1)} s; ` +
-        `first write ${after(f.firstWriteAfterKillMs)} after the kill, ${after(f.firstWriteAfterPromotionMs)} after the promotion`,
-    )
-  }
+  lines.push(...(DRILLS[summary.scenario].lines?.(summary) ?? []))
   const p = summary.pool
   lines.push(
     `pool: peak ${p.peakTotal} connections, peak ${p.peakWaiting} waiting, ${p.acquireTimeouts} acquire timeouts, ` +
@@ -332,40 +318,13 @@ export function formatSummaryTable(summary: RunSummary): string {
       `  after ${proc.trend.fromSeconds} s: ${trendText(proc.trend)}`,
     )
   }
-  if (summary.standby) {
-    const s = summary.standby
-    lines.push(
-      '',
-      `standby ${s.name} (${s.mode}, down ${s.downSeconds} s): stopped at ${s.stoppedAtSeconds.toFixed(1)} s, accepting again at ${s.acceptingAtSeconds.toFixed(1)} s`,
-    )
-  }
-  if (summary.reads) {
-    const counts = (byKey: Readonly<Record<string, number>>) =>
-      Object.entries(byKey)
-        .map(([key, n]) => `${key} ${n}`)
-        .join(', ') || 'none'
-    lines.push(
-      `reads per target (the api's /metrics): ${summary.reads.byPhase.map((p) => `${p.phase}: ${counts(p.byTarget)}`).join('; ')}; ` +
-        `all: ${counts(summary.reads.total)}; fallbacks to the primary: ${counts(summary.reads.primaryFallbacks)}`,
-    )
-  }
   if (summary.ledger) {
     const l = summary.ledger
     lines.push(
-      `write ledger: ${l.writes} writes, ${l.lostWrites} lost, ${l.phantomWrites} phantom${l.lossExpected ? ' (asynchronous standby: counted, not a failure)' : ''}, ${l.capacityBreaches} capacity breaches; ` +
+      `write ledger: ${l.writes} writes (${l.createdStudents} of them students created), ${l.lostWrites} lost, ${l.phantomWrites} phantom${l.lossExpected ? ' (asynchronous standby: counted, not a failure)' : ''}, ${l.capacityBreaches} capacity breaches; ` +
         `${l.ambiguousWrites} answered with an error mid-write, ${l.ambiguousApplied} of them applied  ${l.passed ? '✓' : '✗'}`,
     )
     for (const example of l.examples) lines.push(`  ${example}`)
-  }
-  if (summary.staleReads) {
-    const r = summary.staleReads
-    const byPhase = Object.entries(r.staleByPhase).map(([phase, n]) => `${phase} ${n}`)
-    lines.push(
-      `stale-read ledger (read-your-writes ${r.readYourWrites ? 'on: none may be stale' : 'off: stale reads must be seen'}): ` +
-        `${r.readBacks} read-backs of acknowledged writes, ${r.staleReads} stale${byPhase.length > 0 ? ` (${byPhase.join(', ')})` : ''}; ` +
-        `${r.withoutPosition} sent without a Read-Position, ${r.unanswered} answered with an error, ${r.notReadBack} writes not read back  ${r.passed ? '✓' : '✗'}`,
-    )
-    for (const example of r.examples) lines.push(`  ${example}`)
   }
   lines.push('', summary.passed ? 'PASSED' : 'FAILED')
   return lines.join('\n')

@@ -74,6 +74,13 @@ export interface StackOptions {
   readonly replication?: ReplicationOptions
   /** Embedded only: a primary and two standbys the api reads from. */
   readonly readReplicas?: ReadReplicaOptions
+  /**
+   * Embedded only: the api reaches its one server through a proxy that delays every exchange this
+   * long (a known cost per statement); the ledger reads the server directly.
+   */
+  readonly latencyMs?: number
+  /** More of the api's environment (the overload drill's pool). */
+  readonly apiEnv?: Readonly<Record<string, string>>
   /** Where the api's log goes. */
   readonly apiLogPath: string
 }
@@ -95,14 +102,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ? await replicatedDatabase(options.replication)
       : options.readReplicas
         ? await readReplicasDatabase(options.readReplicas)
-        : await singleDatabase()
+        : await singleDatabase(options.latencyMs ?? 0)
   const apiLog = createWriteStream(options.apiLogPath)
   let api: ApiProcess
   try {
     api = await spawnApi({
       entry: fileURLToPath(import.meta.resolve('@classroom/api/main')),
       // Request lines would dwarf everything else at 50 users: warnings and errors only.
-      env: { DATABASE_URL: database.apiUrl, ...database.apiEnv, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: {
+        DATABASE_URL: database.apiUrl,
+        ...database.apiEnv,
+        ...options.apiEnv,
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      },
       onLine: (line) => apiLog.write(`${line}\n`),
       // As `pnpm start` runs it; API_NODE_FLAGS replaces them, to measure the api under others.
       nodeArgs: process.env.API_NODE_FLAGS?.split(' ').filter(Boolean) ?? API_NODE_FLAGS,
@@ -115,7 +127,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   return {
     apiUrl: api.url,
     // Read through db-core, which finds the promoted primary by the same URL the api has.
-    databaseUrl: database.apiUrl,
+    databaseUrl: database.directUrl ?? database.apiUrl,
     databaseDescription: database.description,
     async restartDatabase(mode, downSeconds) {
       const stoppedAt = performance.now()
@@ -153,6 +165,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 interface DrillDatabase {
   /** The URL the api is given. */
   readonly apiUrl: string
+  /** The server itself, when the api's URL goes through a latency proxy. */
+  readonly directUrl?: string
   /** More of the api's environment: its read URLs. */
   readonly apiEnv?: Readonly<Record<string, string>>
   readonly description: string
@@ -167,17 +181,31 @@ interface DrillDatabase {
 const noStandby = () =>
   Promise.reject(new Error('no standby the api reads from: start the stack with `readReplicas`'))
 
-async function singleDatabase(): Promise<DrillDatabase> {
+async function singleDatabase(latencyMs: number): Promise<DrillDatabase> {
   const cluster = await LocalPostgres.temporary()
-  const url = await cluster.createDatabase('classroom')
-  return {
-    apiUrl: url,
-    description: `embedded PostgreSQL ${cluster.version}`,
-    restart: (mode, downSeconds) => cluster.restart(mode, { downMs: downSeconds * 1000 }),
-    failOver: () =>
-      Promise.reject(new Error('a failover needs a standby: start the stack with `replication`')),
-    restartStandby: noStandby,
-    destroy: () => cluster.destroy(),
+  let proxy: FaultProxy | undefined
+  try {
+    const url = await cluster.createDatabase('classroom')
+    if (latencyMs > 0)
+      proxy = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port }, { latencyMs })
+    const slowed = proxy
+    return {
+      apiUrl: slowed ? slowed.rewrite(url) : url,
+      ...(slowed && { directUrl: url }),
+      description: `embedded PostgreSQL ${cluster.version}${slowed ? `, every exchange with it delayed ${latencyMs} ms` : ''}`,
+      restart: (mode, downSeconds) => cluster.restart(mode, { downMs: downSeconds * 1000 }),
+      failOver: () =>
+        Promise.reject(new Error('a failover needs a standby: start the stack with `replication`')),
+      restartStandby: noStandby,
+      destroy: async () => {
+        await slowed?.close()
+        await cluster.destroy()
+      },
+    }
+  } catch (error) {
+    await proxy?.close()
+    await cluster.destroy()
+    throw error
   }
 }
 

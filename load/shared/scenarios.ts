@@ -19,10 +19,17 @@ export const LOAD_START_MARKER = 'classroom-load: load starts'
  */
 export const FAULT_OFFSET_SECONDS = 1
 
+/** k6's `error_code` for a request that outlived its `timeout`. */
+export const K6_TIMEOUT_ERROR_CODE = 1050
+
 /** A request slower than this is abandoned and counted as a hang. */
 export const REQUEST_TIMEOUT_SECONDS = 10
 
-export type PhaseName = 'warmup' | 'steady' | 'before' | 'window' | 'after'
+/** The drills, each a record of the runner's registry (`runner/drills/`) and a script in `k6/`. */
+export type DrillName = 'steady' | 'soak' | 'restart' | 'failover' | 'replicas' | 'overload'
+
+/** A phase; the overload drill names its overload phases by their multiple of capacity (`2x`), its closed-loop probe `probe`. */
+export type PhaseName = 'warmup' | 'steady' | 'before' | 'window' | 'after' | 'probe' | `${number}x`
 
 export interface Phase {
   readonly name: PhaseName
@@ -38,7 +45,9 @@ export type MetricName =
   | 'http_req_duration'
   /** Responses with `POOL_TIMEOUT`: the pool limit was reached. */
   | 'pool_limit_errors'
-  /** Responses that are neither expected nor a fast 503 (a 500, another 4xx, a network error, a hang). */
+  /** Responses with `POOL_OVERLOADED`: the pool refused at once, in overload. */
+  | 'overload_refusals'
+  /** Responses that are neither expected nor a fast 503 (a 500, another 4xx, a network error, a hang; a caller's own deadline passing is no hang). */
   | 'unexpected_responses'
   /** Responses with a 5xx status. */
   | 'server_errors'
@@ -55,12 +64,26 @@ export interface Threshold {
 }
 
 export interface ScenarioPlan {
-  readonly name: 'steady' | 'restart' | 'failover' | 'replicas'
+  readonly name: DrillName
+  /** Closed loop: the users; open model: the most callers in flight at once. */
   readonly users: number
   readonly phases: readonly Phase[]
   readonly thresholds: readonly Threshold[]
   /** Seconds from the start at which the drill's fault strikes: a restart, the primary killed, a standby stopped. */
   readonly faultAtSeconds?: number
+  /** An open-model drill's arrivals (the overload drill): callers at a fixed rate per phase. */
+  readonly arrival?: ArrivalPlan
+}
+
+/** Callers arriving at a fixed rate per phase whatever the answers, each giving up after `deadlineMs`. */
+export interface ArrivalPlan {
+  /** Requests per second the stack serves: measured by the drill's probe, or given. */
+  readonly capacity: number
+  /** Each phase's offered load as a multiple of `capacity`, in phase order. */
+  readonly multiples: readonly number[]
+  readonly deadlineMs: number
+  /** The most callers in flight at once (one VU each). */
+  readonly maxVus: number
 }
 
 /** Seconds of warm-up before a steady run is judged: the users ramp up, the api and its pool warm. */
@@ -306,6 +329,30 @@ export interface SeedData {
  */
 export const SEED_RETRY = { attempts: 50, pauseMs: 100 } as const
 
+/** The longest a user honours a `Retry-After`: a longer one (or a far date) would park it past its phase. */
+export const RETRY_AFTER_CAP_SECONDS = 10
+
+/**
+ * Seconds a 503's `Retry-After` asks the caller to wait (delta-seconds, or an HTTP-date from
+ * `nowMs`), at most {@link RETRY_AFTER_CAP_SECONDS}; `undefined` when absent or neither form.
+ *
+ * ```ts
+ * retryAfterSeconds('2', Date.now()) // 2
+ * ```
+ */
+export function retryAfterSeconds(header: string | undefined, nowMs: number): number | undefined {
+  if (header === undefined) return undefined
+  const text = header.trim()
+  // An HTTP-date names its day and month: a bare number that is not delta-seconds is neither form.
+  const seconds = /^\d+$/.test(text)
+    ? Number(text)
+    : /[a-z]/i.test(text)
+      ? (Date.parse(text) - nowMs) / 1000
+      : Number.NaN
+  if (Number.isNaN(seconds)) return undefined
+  return Math.min(RETRY_AFTER_CAP_SECONDS, Math.max(0, seconds))
+}
+
 /** The `Idempotency-Key` of one seed request. */
 export function seedKey(runId: string, path: string, index: number): string {
   return `seed-${runId}-${path.replaceAll('/', '')}-${index}`
@@ -473,19 +520,28 @@ export function expectedStatuses(name: RequestName): readonly number[] {
   return name === 'unenroll' || name === 'readOwnStudent' ? DROP_STATUSES : EXPECTED_STATUSES
 }
 
-export type Outcome = 'ok' | 'pool-limit' | 'unavailable' | 'unexpected'
+export type Outcome = 'ok' | 'pool-limit' | 'overloaded' | 'unavailable' | 'late' | 'unexpected'
 
 /**
- * What the answer to a request means for the thresholds. `status` 0 is a network error or a hang.
+ * What the answer to a request means for the thresholds. `status` 0 is a network error or a hang;
+ * with `deadlinePassed` (an open-model caller that gave up at its own deadline), it is `late`.
+ * `overloaded` (503 `POOL_OVERLOADED`, a refusal at once) is the overload drill's expected refusal.
  *
  * ```ts
  * classify('enroll', 503, 'DATABASE_UNAVAILABLE') // 'unavailable'
  * ```
  */
-export function classify(name: RequestName, status: number, errorCode: string | undefined): Outcome {
+export function classify(
+  name: RequestName,
+  status: number,
+  errorCode: string | undefined,
+  deadlinePassed = false,
+): Outcome {
   if (expectedStatuses(name).includes(status)) return 'ok'
   if (status === 503 && errorCode === 'POOL_TIMEOUT') return 'pool-limit'
+  if (status === 503 && errorCode === 'POOL_OVERLOADED') return 'overloaded'
   if (status === 503 && errorCode === 'DATABASE_UNAVAILABLE') return 'unavailable'
+  if (status === 0 && deadlinePassed) return 'late'
   return 'unexpected'
 }
 

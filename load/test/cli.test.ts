@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { helpWanted, parseCommandLine, parseRunCommand, SOAK_SECONDS, UsageError } from '../runner/cli.js'
+import { helpWanted, parseCommandLine, parseRunCommand, UsageError } from '../runner/cli.js'
+import { DRILLS } from '../runner/drills/index.js'
+import { SOAK_SECONDS } from '../runner/drills/soak.js'
 import { k6Available } from '../runner/k6-engine.js'
 
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
@@ -45,9 +47,10 @@ describe('pnpm load: the command line', () => {
   })
 
   it.each([
-    [[], 'name one scenario, steady, restart, failover or replicas (got 0)'],
-    [['spike'], '--scenario is one of steady, restart, failover, replicas, not "spike"'],
+    [[], 'name one scenario, steady, soak, restart, failover, replicas or overload (got 0)'],
+    [['spike'], '--scenario is one of steady, soak, restart, failover, replicas, overload, not "spike"'],
     [['soak', '--duration', '0'], '--duration takes a whole number of seconds ≥ 1, not "0"'],
+    [['soak', '--async'], '--async is for the failover drill, not soak'],
     [['replicas', '--read-your-writes', 'maybe'], '--read-your-writes is one of on, off, not "maybe"'],
     [['steady', '--read-your-writes', 'off'], '--read-your-writes is for the replicas drill, not steady'],
     [['replicas', '--async'], '--async is for the failover drill, not replicas'],
@@ -61,7 +64,7 @@ describe('pnpm load: the command line', () => {
     [['steady', '--engine', 'jmeter'], '--engine is one of node, k6, not "jmeter"'],
     [['steady', '--engine', 'k6'], '--engine k6 needs the k6 binary on PATH'],
     [['steady', '--users', '10'], "Unknown option '--users'"],
-    [['restart', '--warmup', '3'], '--warmup is for steady, not restart'],
+    [['restart', '--warmup', '3'], "--warmup is for steady and the soak, not restart (a drill's before phase warms it)"],
     [['steady', '--warmup', '1.5'], '--warmup takes a whole number of seconds ≥ 0, not "1.5"'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(UsageError)
@@ -69,13 +72,16 @@ describe('pnpm load: the command line', () => {
   })
 
   it('reads soak as steady for 30 minutes, its own --duration and --warmup kept', () => {
-    expect(parseCommandLine(['soak'], {})).toMatchObject({
-      scenario: 'steady',
-      durationSeconds: SOAK_SECONDS,
-    })
+    const options = parseCommandLine(['soak'], {})
+    expect(options).toMatchObject({ scenario: 'soak', durationSeconds: SOAK_SECONDS })
     expect(SOAK_SECONDS).toBe(1800)
+    expect(parseCommandLine(['steady'], {}).durationSeconds).toBe(60)
+    // steady's plan, named steady: its summary, report and results are steady's.
+    const plan = DRILLS.soak.plan(options, undefined)
+    expect(plan.name).toBe('steady')
+    expect(plan.phases.find((phase) => phase.name === 'steady')?.durationSeconds).toBe(SOAK_SECONDS)
     expect(parseCommandLine(['soak', '--duration', '900', '--warmup', '3'], {})).toMatchObject({
-      scenario: 'steady',
+      scenario: 'soak',
       durationSeconds: 900,
       warmupSeconds: 3,
     })
@@ -129,6 +135,68 @@ describe('pnpm load: the command line', () => {
     expect(
       parseCommandLine(['replicas', '--read-your-writes', 'off', '--down-seconds', '3', '--window', '9'], {}),
     ).toMatchObject({ readYourWrites: false, downSeconds: 3, phases: { window: 9 } })
+  })
+
+  it('reads an overload drill: the probe, 0.5x for 10 s before and after, 2x20 and 5x10, the issue targets, by default', () => {
+    expect(parseCommandLine(['overload'], {})).toMatchObject({
+      scenario: 'overload',
+      phases: { before: 10, after: 10 },
+      overload: {
+        probeSeconds: 5,
+        probeUsers: 8,
+        latencyMs: 10,
+        deadlineMs: 1000,
+        base: 0.5,
+        maxVus: 100,
+        targets: { minGoodput: 0.9, maxP99Ms: 100, maxRefusalMs: 100, maxRecoveryMs: 1000 },
+      },
+    })
+    expect(parseCommandLine(['overload'], {}).overload).not.toHaveProperty('capacity')
+    expect(
+      parseCommandLine(
+        [
+          'overload',
+          '--capacity',
+          '250',
+          '--overload',
+          '1.2x10,3x5',
+          '--base',
+          '0.9',
+          '--min-goodput',
+          '0.8',
+        ],
+        {},
+      ).overload,
+    ).toMatchObject({
+      capacity: 250,
+      base: 0.9,
+      stages: [
+        { multiple: 1.2, seconds: 10 },
+        { multiple: 3, seconds: 5 },
+      ],
+      targets: { minGoodput: 0.8 },
+    })
+  })
+
+  it.each([
+    [['overload', '--overload', '2x'], '--overload: overload stage "2x" is MULTIPLExSECONDS'],
+    [['overload', '--capacity', 'lots'], '--capacity takes a number > 0, not "lots"'],
+    [['overload', '--min-goodput', '0'], '--min-goodput takes a number > 0, not "0"'],
+    [['overload', '--deadline-ms', '0'], '--deadline-ms takes a whole number of milliseconds ≥ 1, not "0"'],
+    [
+      ['overload', '--window', '5'],
+      '--window is for the restart drill, the failover drill and the replicas drill, not overload',
+    ],
+    [['steady', '--deadline-ms', '500'], '--deadline-ms is for the overload drill, not steady'],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(() => parseCommandLine(argv, {})).toThrow(UsageError)
+    expect(() => parseCommandLine(argv, {})).toThrow(message)
+  })
+
+  it('refuses an overload drill on DATABASE_URL: it puts its latency proxy before a server it starts', () => {
+    expect(() => parseCommandLine(['overload'], { DATABASE_URL: 'postgres://x@h/d' })).toThrow(
+      'overload runs on an embedded PostgreSQL behind a latency proxy it starts: unset DATABASE_URL',
+    )
   })
 
   it('refuses a replicas drill on DATABASE_URL: it stops a standby it must have started', () => {
@@ -210,7 +278,9 @@ describe('pnpm load through pnpm, as a user types it', () => {
   it('prints the usage and exits 0 on --help, for the command and each subcommand', () => {
     const top = pnpmLoad(['--help'])
     expect(top.status).toBe(0)
-    expect(top.stdout).toContain('usage: pnpm load <steady|soak|restart|failover|replicas> [options]')
+    expect(top.stdout).toContain(
+      'usage: pnpm load <steady|soak|restart|failover|replicas|overload> [options]',
+    )
     expect(top.stdout).toContain('the run passes only if it saw stale reads')
     const run = pnpmLoad(['run', '--help'])
     expect(run.status).toBe(0)
@@ -234,9 +304,9 @@ describe('measure-engine: the command line', () => {
 
 describe('helpWanted', () => {
   it.each([
-    [['--help'], 'usage: pnpm load <steady|soak|restart|failover|replicas>'],
-    [['-h'], 'usage: pnpm load <steady|soak|restart|failover|replicas>'],
-    [['help'], 'usage: pnpm load <steady|soak|restart|failover|replicas>'],
+    [['--help'], 'usage: pnpm load <steady|soak|restart|failover|replicas|overload>'],
+    [['-h'], 'usage: pnpm load <steady|soak|restart|failover|replicas|overload>'],
+    [['help'], 'usage: pnpm load <steady|soak|restart|failover|replicas|overload>'],
     [['help', 'failover'], 'usage: pnpm load failover'],
     [['replicas', '--read-your-writes', 'off', '--help'], 'usage: pnpm load replicas'],
     [['steady', '--help'], 'usage: pnpm load steady'],

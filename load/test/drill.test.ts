@@ -206,7 +206,7 @@ describe('load drills', () => {
         timeout: 90_000,
       },
     )
-    expect(run.status).toBe(99)
+    expect(run.status, `${run.stderr}\n${run.stdout.slice(-2000)}`).toBe(99)
     expect(run.stdout).toContain('✗ pool_limit_errors{phase:steady}: count==0')
     expect(run.stdout).toMatch(/\nFAILED\n/)
   })

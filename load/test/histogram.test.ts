@@ -20,6 +20,19 @@ describe('percentiles from Prometheus histograms', () => {
     ])
   })
 
+  it('sums a histogram exported with more labels than le (one series per pool) into one', () => {
+    const text = [
+      'db_client_connection_queue_delay_seconds_bucket{pool="primary",le="0.01"} 3',
+      'db_client_connection_queue_delay_seconds_bucket{le="0.01",pool="replica1"} 2',
+      'db_client_connection_queue_delay_seconds_bucket{pool="primary",le="+Inf"} 4',
+      'db_client_connection_queue_delay_seconds_bucket{le="+Inf",pool="replica1"} 6',
+    ].join('\n')
+    expect(parseBuckets(text, 'db_client_connection_queue_delay_seconds')).toEqual([
+      [0.01, 5],
+      [INF, 10],
+    ])
+  })
+
   it('interpolates inside the bucket holding the rank, over what was observed between two scrapes', () => {
     const before: Bucket[] = [
       [0.01, 100],

@@ -12,7 +12,12 @@ const script = (name: string) => fileURLToPath(new URL(`../k6/${name}`, import.m
 describe('k6 scripts: exported options', () => {
   it('steady: a warm-up stage ramping 1 → 50 VUs, then 50 VUs for the duration, judged on the steady phase only', async () => {
     const { options, metrics } = await inspectScript(script('steady.ts'), {})
-    expect(metrics.map((m) => m.name)).toEqual(['pool_limit_errors', 'unexpected_responses', 'server_errors'])
+    expect(metrics.map((m) => m.name)).toEqual([
+      'pool_limit_errors',
+      'overload_refusals',
+      'unexpected_responses',
+      'server_errors',
+    ])
     expect(options.scenarios).toEqual({
       steady: {
         executor: 'ramping-vus',

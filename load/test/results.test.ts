@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { percentile, type RequestRecord, summarise, timeline } from '../runner/results.js'
-import { classify } from '../shared/scenarios.js'
-
-const record = (over: Partial<RequestRecord>): RequestRecord => ({
-  at: 0,
-  phase: 'steady',
-  name: 'getClassroom',
-  status: 200,
-  errorCode: undefined,
-  outcome: 'ok',
-  durationMs: 5,
-  ...over,
-})
+import { percentile, summarise, timeline } from '../runner/results.js'
+import { classify, RETRY_AFTER_CAP_SECONDS, retryAfterSeconds } from '../shared/scenarios.js'
+import { record } from './request-record.js'
 
 describe('classify', () => {
   it.each([
@@ -25,8 +15,16 @@ describe('classify', () => {
     ['getClassroom', 404, 'CLASSROOM_NOT_FOUND', 'unexpected'],
     ['enroll', 404, 'STUDENT_NOT_FOUND', 'unexpected'],
     ['unenroll', 0, undefined, 'unexpected'],
+    ['getClassroom', 503, 'POOL_OVERLOADED', 'overloaded'],
   ] as const)('%s %i %s -> %s', (name, status, code, outcome) => {
     expect(classify(name, status, code)).toBe(outcome)
+  })
+
+  it('calls a status 0 late only when the caller gave up at its own deadline, else a hang', () => {
+    expect(classify('getClassroom', 0, undefined, true)).toBe('late')
+    expect(classify('getClassroom', 0, undefined, false)).toBe('unexpected')
+    // An answer is an answer, deadline or not.
+    expect(classify('getClassroom', 200, undefined, true)).toBe('ok')
   })
 })
 
@@ -59,5 +57,25 @@ describe('summaries', () => {
       [1, {}],
       [2, { DATABASE_UNAVAILABLE: 1, NETWORK_ERROR: 1 }],
     ])
+  })
+})
+
+describe('retryAfterSeconds', () => {
+  const now = Date.parse('2026-12-07T12:00:00Z')
+  it.each([
+    ['2', 2],
+    [' 0 ', 0],
+    ['Mon, 07 Dec 2026 12:00:03 GMT', 3],
+    // A date already past asks for no wait; a far one is capped.
+    ['Mon, 07 Dec 2026 11:00:00 GMT', 0],
+    ['3600', RETRY_AFTER_CAP_SECONDS],
+  ] as const)('%j -> %d s', (header, seconds) => {
+    expect(retryAfterSeconds(header, now)).toBe(seconds)
+  })
+
+  it('tells nothing for an absent header or one of neither form', () => {
+    expect(retryAfterSeconds(undefined, now)).toBeUndefined()
+    expect(retryAfterSeconds('soon', now)).toBeUndefined()
+    expect(retryAfterSeconds('-1', now)).toBeUndefined()
   })
 })

@@ -14,6 +14,13 @@ export interface Exchange {
   readonly vuId: number
 }
 
+/**
+ * Below this, a call's timeout is kept by a timer of its own from the moment it is sent: undici's
+ * own timeouts start when the request is written and tick coarsely past a second, so a caller with
+ * a 1 s deadline could wait 2 s or more. Above it (a 10 s hang guard), undici's cheaper timers do.
+ */
+const PRECISE_TIMEOUT_BELOW_MS = 5000
+
 // k6's error codes for the failures a closed-loop test meets.
 const ERROR_CODES = { timeout: 1050, refused: 1212, reset: 1220, generic: 1000 } as const
 
@@ -33,6 +40,7 @@ export class HttpBridge {
   /** Makes the call; never rejects (a failure is a status-0 answer with k6's error fields). */
   async send(call: HttpCall, vuId: number): Promise<HttpAnswer> {
     const startedAt = performance.now()
+    const precise = call.timeoutMs < PRECISE_TIMEOUT_BELOW_MS
     let answer: HttpAnswer
     try {
       const response = await request(call.url, {
@@ -40,9 +48,10 @@ export class HttpBridge {
         method: call.method as 'GET',
         headers: call.headers,
         body: call.body,
-        // undici's own timers: cheaper than an AbortSignal per request.
+        // undici's own timers: cheaper than an AbortSignal per request, where their coarseness does not matter.
         headersTimeout: call.timeoutMs,
         bodyTimeout: call.timeoutMs,
+        ...(precise && { signal: AbortSignal.timeout(call.timeoutMs) }),
       })
       const body = await response.body.text()
       answer = {
@@ -101,7 +110,10 @@ function flatten(headers: Record<string, string | string[] | undefined>): Record
 function failure(error: unknown, call: HttpCall, durationMs: number): HttpAnswer {
   const cause = (error as { cause?: { code?: string } }).cause
   const code = (error as { code?: string }).code ?? cause?.code
-  const timedOut = error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError
+  const timedOut =
+    error instanceof errors.HeadersTimeoutError ||
+    error instanceof errors.BodyTimeoutError ||
+    (error as Error).name === 'TimeoutError'
   const [message, errorCode] = timedOut
     ? [`request timeout after ${call.timeoutMs} ms`, ERROR_CODES.timeout]
     : code === 'ECONNREFUSED'

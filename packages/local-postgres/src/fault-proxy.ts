@@ -10,6 +10,8 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
  * - `loseReplyTo(pattern)`: the next connection whose client sends matching bytes has them delivered,
  *   then loses every answer and is reset: a write that committed while its client never heard so.
  * - `retarget(target)`: new connections go elsewhere, as a virtual IP moved to a promoted standby.
+ * - `latencyMs` (at start): every chunk a client sends reaches the server that much later, in order:
+ *   a fixed cost per exchange, so a pool's connections are held a known time per statement.
  *
  * ```ts
  * const proxy = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port })
@@ -23,17 +25,32 @@ export class FaultProxy {
   readonly #sockets = new Set<Socket>()
   readonly #held: Array<{ to: Socket; chunk: Buffer }> = []
   #frozen = false
+  readonly #latencyMs: number
   #loseReply: { pattern: RegExp; afterMs: number; done: () => void } | undefined
 
-  private constructor(server: Server, target: { host: string; port: number }) {
+  private constructor(server: Server, target: { host: string; port: number }, latencyMs: number) {
     this.#server = server
     this.#target = target
+    this.#latencyMs = latencyMs
     server.on('connection', (client) => this.#accept(client))
   }
 
-  static async start(target: { host: string; port: number }): Promise<FaultProxy> {
+  /**
+   * Listens on a free port of 127.0.0.1 and forwards to `target`; with `latencyMs`, each client
+   * chunk is delayed that long (one timer duration for all, so chunks keep their order).
+   *
+   * ```ts
+   * const slow = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port }, { latencyMs: 10 })
+   * ```
+   */
+  static async start(
+    target: { host: string; port: number },
+    { latencyMs = 0 }: { latencyMs?: number } = {},
+  ): Promise<FaultProxy> {
+    if (!Number.isFinite(latencyMs) || latencyMs < 0)
+      throw new RangeError(`FaultProxy latencyMs is a number of milliseconds ≥ 0, not ${latencyMs}`)
     const server = createServer()
-    const proxy = new FaultProxy(server, target)
+    const proxy = new FaultProxy(server, target, latencyMs)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', resolve)
@@ -108,6 +125,11 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
+  #deliver(to: Socket, chunk: Buffer): void {
+    if (this.#frozen) this.#held.push({ to, chunk })
+    else if (!to.destroyed) to.write(chunk)
+  }
+
   #accept(client: Socket): void {
     const upstream = tcpConnect(this.#target.port, this.#target.host)
     for (const socket of [client, upstream]) {
@@ -130,8 +152,9 @@ export class FaultProxy {
             trap.done()
           }, trap.afterMs)
         }
-        if (this.#frozen) this.#held.push({ to, chunk })
-        else to.write(chunk)
+        if (from === client && this.#latencyMs > 0)
+          setTimeout(() => this.#deliver(to, chunk), this.#latencyMs)
+        else this.#deliver(to, chunk)
       })
       from.on('end', () => to.end())
       from.on('close', () => to.destroy())

@@ -59,3 +59,37 @@ describe('FaultProxy.retarget', () => {
     expect(await serverPort(fresh)).toBe(b.port)
   })
 })
+
+describe('FaultProxy latencyMs', () => {
+  let cluster: LocalPostgres
+
+  beforeAll(async () => {
+    cluster = await LocalPostgres.temporary()
+  })
+
+  afterAll(async () => {
+    await cluster?.destroy()
+  })
+
+  it('holds each exchange at least latencyMs, and answers it whole', async () => {
+    const proxy = await FaultProxy.start({ host: '127.0.0.1', port: cluster.port }, { latencyMs: 60 })
+    const client = new pg.Client({ connectionString: proxy.rewrite(cluster.connectionString()) })
+    try {
+      await client.connect()
+      const startedAt = performance.now()
+      const answer = await client.query<{ n: number }>('select $1::int as n', [7])
+      // A lower bound only: the delay is a floor whatever the machine's load.
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(59)
+      expect(answer.rows).toEqual([{ n: 7 }])
+    } finally {
+      await client.end()
+      await proxy.close()
+    }
+  })
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('refuses latencyMs %s, naming what it takes', async (latencyMs) => {
+    await expect(FaultProxy.start({ host: '127.0.0.1', port: cluster.port }, { latencyMs })).rejects.toThrow(
+      'FaultProxy latencyMs is a number of milliseconds ≥ 0',
+    )
+  })
+})
