@@ -64,7 +64,10 @@ describe('pnpm load: the command line', () => {
     [['steady', '--engine', 'jmeter'], '--engine is one of node, k6, not "jmeter"'],
     [['steady', '--engine', 'k6'], '--engine k6 needs the k6 binary on PATH'],
     [['steady', '--users', '10'], "Unknown option '--users'"],
-    [['restart', '--warmup', '3'], "--warmup is for steady and the soak, not restart (a drill's before phase warms it)"],
+    [
+      ['restart', '--warmup', '3'],
+      "--warmup is for steady and the soak, not restart (a drill's before phase warms it)",
+    ],
     [['steady', '--warmup', '1.5'], '--warmup takes a whole number of seconds ≥ 0, not "1.5"'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(UsageError)
