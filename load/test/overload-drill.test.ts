@@ -77,13 +77,17 @@ describe('the overload drill', () => {
     // The drill's verdicts stand beside the script's threshold, one set per overload phase.
     expect(summary!.thresholds.map((t) => t.threshold)).toEqual([
       'unexpected_responses: count==0',
+      'arrivals{phase:before}: dropped share<=0.01',
       'answered{phase:before}: rate==1',
+      'arrivals{phase:2x}: dropped share<=0.01',
       'goodput{phase:2x}: capacity share>=0.9',
       'answers{phase:2x}: p(99)<=100',
       'time_to_refusal{phase:2x}: p(50)<=100',
+      'arrivals{phase:5x}: dropped share<=0.01',
       'goodput{phase:5x}: capacity share>=0.9',
       'answers{phase:5x}: p(99)<=100',
       'time_to_refusal{phase:5x}: p(50)<=100',
+      'arrivals{phase:after}: dropped share<=0.01',
       'recovery{phase:after}: ms<=1000',
     ])
     expect(exitCode).toBe(passed ? 0 : 99)

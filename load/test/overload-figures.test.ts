@@ -84,9 +84,9 @@ describe('overloadFigures and overloadVerdicts', () => {
   it('counts goodput against capacity, drops against the plan, refusals by code and their median wait', () => {
     const records = [
       ...served('before', 0, 10),
-      // 2x: 19 good in 2 s (0.95 of capacity), 15 refused fast, 2 late, 1 answered past the deadline.
+      // 2x: 19 good in 2 s (0.95 of capacity), 18 refused fast, 2 late, 1 answered past the deadline.
       ...served('2x', 2000, 19),
-      ...refused('2x', 2100, 15, 4),
+      ...refused('2x', 2100, 18, 4),
       record({ phase: '2x', at: 2200, status: 0, outcome: 'late', durationMs: 1000 }),
       record({ phase: '2x', at: 2300, status: 0, outcome: 'late', durationMs: 1000 }),
       record({ phase: '2x', at: 2400, durationMs: 1200 }),
@@ -99,11 +99,11 @@ describe('overloadFigures and overloadVerdicts', () => {
       phase: '2x',
       multiple: 2,
       offeredPerSecond: 20,
-      arrivals: 37,
-      dropped: 3,
+      arrivals: 40,
+      dropped: 0,
       good: 19,
       goodputRatio: 0.95,
-      refusedByCode: { POOL_OVERLOADED: 15 },
+      refusedByCode: { POOL_OVERLOADED: 18 },
       late: 3,
       unexpected: 0,
       refusalMedianMs: 4,
@@ -111,7 +111,7 @@ describe('overloadFigures and overloadVerdicts', () => {
     expect(overloaded!.answerMs).toEqual({ p50: 20, p99: 20 })
     expect(after).toMatchObject({ good: 10 })
     expect(figures.recoveryMs).toBe(0)
-    expect(figures.goodputTimeline[2]).toEqual({ second: 2, good: 19, refused: 15, late: 3 })
+    expect(figures.goodputTimeline[2]).toEqual({ second: 2, good: 19, refused: 18, late: 3 })
     // Every target met: the share, the answers' p99, the refusals' median, the recovery.
     expect(overloadVerdicts(figures, OVERLOAD_TARGETS).filter((v) => !v.passed)).toEqual([])
   })
@@ -137,9 +137,12 @@ describe('overloadFigures and overloadVerdicts', () => {
       .map((v) => v.threshold)
     expect(failed).toEqual([
       'answered{phase:before}: rate==1',
+      // 32 of the 2x phase's 40 arrivals were sent, 6 of the after phase's 10.
+      'arrivals{phase:2x}: dropped share<=0.01',
       'goodput{phase:2x}: capacity share>=0.9',
       'answers{phase:2x}: p(99)<=100',
       'time_to_refusal{phase:2x}: p(50)<=100',
+      'arrivals{phase:after}: dropped share<=0.01',
       'recovery{phase:after}: ms<=1000',
     ])
     // The same figures pass targets that ask less.
@@ -148,7 +151,11 @@ describe('overloadFigures and overloadVerdicts', () => {
       overloadVerdicts(figures, lenient)
         .filter((v) => !v.passed)
         .map((v) => v.threshold),
-    ).toEqual(['answered{phase:before}: rate==1'])
+    ).toEqual([
+      'answered{phase:before}: rate==1',
+      'arrivals{phase:2x}: dropped share<=0.01',
+      'arrivals{phase:after}: dropped share<=0.01',
+    ])
   })
 
   it("reads the queue delay from the pool's queue-delay histogram, or else from the checkout wait", () => {

@@ -87,9 +87,12 @@ describe('FaultProxy latencyMs', () => {
     }
   })
 
-  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('refuses latencyMs %s, naming what it takes', async (latencyMs) => {
-    await expect(FaultProxy.start({ host: '127.0.0.1', port: cluster.port }, { latencyMs })).rejects.toThrow(
-      'FaultProxy latencyMs is a number of milliseconds ≥ 0',
-    )
-  })
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])(
+    'refuses latencyMs %s, naming what it takes',
+    async (latencyMs) => {
+      await expect(
+        FaultProxy.start({ host: '127.0.0.1', port: cluster.port }, { latencyMs }),
+      ).rejects.toThrow('FaultProxy latencyMs is a number of milliseconds ≥ 0')
+    },
+  )
 })
