@@ -106,7 +106,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): LoadOp
   return {
     scenario,
     engine,
-    durationSeconds: wholeSeconds('duration', text('duration'), 60, 1),
+    durationSeconds: wholeSeconds('duration', text('duration'), defaults.duration ?? 60, 1),
     warmupSeconds: wholeSeconds('warmup', text('warmup'), WARMUP_SECONDS, 0),
     phases: {
       before: wholeSeconds('before', text('before'), defaults.before ?? 20, 1),

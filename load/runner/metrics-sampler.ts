@@ -21,6 +21,10 @@ export interface ApiSample {
   /** The api process's resident memory and used V8 heap, in bytes. */
   readonly rssBytes: number
   readonly heapUsedBytes: number
+  /** The V8 heap committed (young and old generations' pages), in bytes: what the heap adds to the RSS. */
+  readonly heapTotalBytes: number
+  /** The heap outside the young generation just after the latest major GC, in bytes: the live data. */
+  readonly heapAfterGcBytes: number
   /** The event loop's delay, 99th percentile since the previous scrape, in seconds. */
   readonly loopLagP99Seconds: number
   /** The cumulative buckets of checkout waits and of connection holds, in seconds. */
@@ -54,6 +58,8 @@ const SERIES: Record<string, keyof Omit<ApiSample, 'at'>> = {
   // prom-client's default metrics; the loop-lag percentiles start afresh at every scrape.
   process_resident_memory_bytes: 'rssBytes',
   nodejs_heap_size_used_bytes: 'heapUsedBytes',
+  nodejs_heap_size_total_bytes: 'heapTotalBytes',
+  nodejs_heap_used_after_gc_bytes: 'heapAfterGcBytes',
   nodejs_eventloop_lag_p99_seconds: 'loopLagP99Seconds',
   db_client_connection_pool_overloaded: 'overloaded',
 }
@@ -67,6 +73,9 @@ export function parseApiMetrics(text: string, at: number): ApiSample {
     if (field) sample[field] = Number(match![2])
   }
   for (const field of Object.values(SERIES)) sample[field] ??= Number.NaN
+  // The api's gauge reads 0 until its first major GC: nothing measured yet, not an empty heap.
+  if (!(Number(/^nodejs_heap_major_gcs_total (\S+)$/m.exec(text)?.[1]) > 0))
+    sample.heapAfterGcBytes = Number.NaN
   return {
     ...(sample as unknown as Omit<
       ApiSample,

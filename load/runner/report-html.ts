@@ -36,6 +36,12 @@ function runMarkers(summary: RunSummary): Marker[] {
   return [...phases, ...(DRILLS[summary.scenario].markers?.(summary) ?? [])]
 }
 
+/** Where the memory trends start, once a run is long enough to have them. */
+function trendMarker(summary: RunSummary): Marker[] {
+  const { trend } = summary.process
+  return trend.rssMbPer10Min === null ? [] : [{ x: trend.fromSeconds, label: 'trend from' }]
+}
+
 /**
  * A self-contained HTML report: the verdict, the phases and each request name as tables (count,
  * failures by code, p50/p95/p99), the thresholds passed or failed, the terminal summary, and
@@ -76,10 +82,18 @@ export function renderReport(summary: RunSummary): string {
       sampled(summary, 'total connections', PALETTE[2]!, (s) => s.total),
       sampled(summary, 'waiting requests', PALETTE[3]!, (s) => s.waiting),
     ]),
-    chart('The api process: memory', 'MB', seconds, markers, [
-      sampled(summary, 'RSS', PALETTE[4]!, (s) => s.rssBytes / MB),
-      sampled(summary, 'V8 heap used', PALETTE[5]!, (s) => s.heapUsedBytes / MB),
-    ]),
+    chart(
+      'The api process: memory',
+      'MB',
+      seconds,
+      [...markers, ...trendMarker(summary)],
+      [
+        sampled(summary, 'RSS', PALETTE[4]!, (s) => s.rssBytes / MB),
+        sampled(summary, 'V8 heap committed', PALETTE[7]!, (s) => s.heapTotalBytes / MB),
+        sampled(summary, 'V8 heap used', PALETTE[5]!, (s) => s.heapUsedBytes / MB),
+        sampled(summary, 'heap after GC (live)', PALETTE[2]!, (s) => s.heapAfterGcBytes / MB),
+      ],
+    ),
     chart('The api process: event-loop lag, p99 of each second', 'ms', seconds, markers, [
       sampled(summary, 'lag p99', PALETTE[6]!, (s) => s.loopLagP99Seconds * 1000),
     ]),

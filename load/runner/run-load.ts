@@ -13,6 +13,7 @@ import { runK6Engine, scriptEnv, scriptOf } from './k6-engine.js'
 import { EXIT_CODES } from './k6-runtime/errors.js'
 import { runScript } from './k6-runtime/run-script.js'
 import { checkLedger, type LedgerEntry } from './ledger.js'
+import { memoryThresholds } from './memory-trend.js'
 import { type ApiSample, startSampler } from './metrics-sampler.js'
 import { renderReport } from './report-html.js'
 import {
@@ -175,12 +176,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       lossExpected: drill.lossExpected?.(options) ?? false,
     })
     const totalSeconds = planSeconds(plan)
+    const processFigures = processOverview(samples)
     const scriptThresholds: ThresholdResult[] = run.thresholds.map(({ threshold, actual, ok }) => ({
       threshold: `${threshold.key}: ${threshold.expression}`,
       actual,
       passed: ok,
     }))
-    const verdicts = section.verdicts ?? []
+    // The drill's own verdicts, then the api's memory trend's (judged once a run is long enough: a soak).
+    const verdicts = [...(section.verdicts ?? []), ...memoryThresholds(processFigures.trend)]
     const thresholds = [...scriptThresholds, ...verdicts]
     const ledgersPassed = ledger.passed && (watched?.passed ?? true)
     const summary: RunSummary = {
@@ -209,19 +212,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       ledger,
       ...watched?.fields,
       pool: poolOverview(samples, section.outage),
-      process: processOverview(samples),
+      process: processFigures,
       timeline: timeline(records, totalSeconds),
       apiSamples: samples,
       passed: thresholds.every((t) => t.passed) && ledgersPassed,
     }
     await writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
     await writeFile(path.join(runDir, 'report.html'), renderReport(summary))
-    // The runner's own verdicts breached exit as a breached threshold does (99).
-    const scriptExit =
-      run.exitCode === EXIT_CODES.ok && verdicts.some((v) => !v.passed)
-        ? EXIT_CODES.thresholdsFailed
-        : run.exitCode
-    const exitCode = scriptExit !== EXIT_CODES.ok ? scriptExit : ledgersPassed ? 0 : 1
+    const exitCode = drillExitCode(run.exitCode, verdicts, ledgersPassed)
     return { runDir, passed: summary.passed, exitCode, summary }
   } finally {
     clearInterval(progressTimer)
@@ -229,6 +227,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     await fault?.catch(() => undefined)
     await stack.stop()
   }
+}
+
+/**
+ * k6's code when its script stopped on a threshold; 99 too when one of the runner's own verdicts
+ * (a drill's, the memory trend's) failed; else 1 when a ledger failed, 0 when all passed.
+ *
+ * ```ts
+ * drillExitCode(0, memoryThresholds(trend), ledger.passed) // 99 on a soak whose RSS grew
+ * ```
+ */
+export function drillExitCode(
+  scriptExitCode: number,
+  verdicts: readonly ThresholdResult[],
+  ledgersPassed: boolean,
+): number {
+  if (scriptExitCode !== EXIT_CODES.ok) return scriptExitCode
+  if (!verdicts.every((t) => t.passed)) return EXIT_CODES.thresholdsFailed
+  return ledgersPassed ? EXIT_CODES.ok : 1
 }
 
 function progressLine(

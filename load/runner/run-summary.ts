@@ -3,6 +3,7 @@ import type { DrillName, PhaseName } from '../shared/scenarios.js'
 import { DRILLS } from './drills/index.js'
 import { type Bucket, quantileBetween } from './histogram.js'
 import type { LedgerCheck } from './ledger.js'
+import { MEMORY_TREND, type MemoryTrend, memoryTrend } from './memory-trend.js'
 import type { ApiSample } from './metrics-sampler.js'
 import type { OverloadSummary } from './overload-figures.js'
 import type { NameSummary, PhaseSummary, ThresholdResult, TimelinePoint } from './results.js'
@@ -153,60 +154,38 @@ export interface ProcessOverview {
   readonly rssStartMb: number | null
   readonly rssEndMb: number | null
   readonly rssPeakMb: number | null
-  /**
-   * The trend of RSS over the run (least-squares slope), in MB per 10 minutes: a soak that holds
-   * memory flat reads about 0; a leak reads its rate. `null` when the scrapes span less than
-   * {@link MIN_TREND_SECONDS}: a GC cycle or the warm-up would read as a leak.
-   */
-  readonly rssSlopeMbPer10Min: number | null
-  /** Seconds between the first and the last scrape that told the RSS. */
-  readonly rssSpanSeconds: number
   readonly heapPeakMb: number | null
   /** The worst second's event-loop delay, 99th percentile, in milliseconds. */
   readonly loopLagP99MaxMs: number | null
+  /**
+   * RSS and heap after GC once the first minutes are past: a soak that holds memory flat reads
+   * about 0; a leak reads its rate. Its slopes are `null` over too short a span.
+   */
+  readonly trend: MemoryTrend
 }
 
 const MB = 1024 * 1024
-const TEN_MINUTES_MS = 600_000
-/** The shortest run whose RSS trend is reported: five minutes, over a few GC cycles and past the warm-up. */
-const MIN_TREND_SECONDS = 300
 
 /**
- * Memory and event-loop lag of the api over the samples, with the RSS trend as a least-squares
- * slope (so one GC swing at the end does not read as a leak).
+ * Memory and event-loop lag of the api over the samples, with the trends after the settle as
+ * least-squares slopes (so one GC swing at the end does not read as a leak).
  *
  * ```ts
- * processOverview(samples).rssSlopeMbPer10Min
+ * processOverview(samples).trend.rssMbPer10Min
  * ```
  */
 export function processOverview(samples: readonly ApiSample[]): ProcessOverview {
-  const rss = samples.filter((s) => Number.isFinite(s.rssBytes)).map((s) => [s.at, s.rssBytes / MB] as const)
+  const rss = samples.map((s) => s.rssBytes / MB).filter(Number.isFinite)
   const heap = samples.map((s) => s.heapUsedBytes / MB).filter(Number.isFinite)
   const lag = samples.map((s) => s.loopLagP99Seconds * 1000).filter(Number.isFinite)
-  const spanSeconds = rss.length >= 2 ? (rss.at(-1)![0] - rss[0]![0]) / 1000 : 0
   return {
-    rssStartMb: rss[0]?.[1] ?? null,
-    rssEndMb: rss.at(-1)?.[1] ?? null,
-    rssPeakMb: rss.length ? Math.max(...rss.map(([, mb]) => mb)) : null,
-    rssSlopeMbPer10Min: spanSeconds >= MIN_TREND_SECONDS ? leastSquaresSlope(rss) * TEN_MINUTES_MS : null,
-    rssSpanSeconds: spanSeconds,
+    rssStartMb: rss[0] ?? null,
+    rssEndMb: rss.at(-1) ?? null,
+    rssPeakMb: rss.length ? Math.max(...rss) : null,
     heapPeakMb: heap.length ? Math.max(...heap) : null,
     loopLagP99MaxMs: lag.length ? Math.max(...lag) : null,
+    trend: memoryTrend(samples),
   }
-}
-
-/** The slope of y over x that fits the points best, in y per unit of x. */
-function leastSquaresSlope(points: readonly (readonly [number, number])[]): number {
-  const n = points.length
-  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n
-  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n
-  let covariance = 0
-  let variance = 0
-  for (const [x, y] of points) {
-    covariance += (x - meanX) * (y - meanY)
-    variance += (x - meanX) ** 2
-  }
-  return variance === 0 ? 0 : covariance / variance
 }
 
 /** The failover drill's setup and moments. */
@@ -333,12 +312,10 @@ export function formatSummaryTable(summary: RunSummary): string {
   )
   const proc = summary.process
   if (proc.rssPeakMb !== null) {
-    const mb = (value: number | null) => (value === null ? '?' : value.toFixed(0))
-    const slope = proc.rssSlopeMbPer10Min
     lines.push(
-      `api process: RSS ${mb(proc.rssStartMb)} → ${mb(proc.rssEndMb)} MB (peak ${mb(proc.rssPeakMb)}, ` +
-        `trend ${slope === null ? `not enough data: ${proc.rssSpanSeconds.toFixed(0)} s of scrapes, a trend needs ${MIN_TREND_SECONDS} s` : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)} MB per 10 min`}), ` +
+      `api process: RSS ${mb(proc.rssStartMb)} → ${mb(proc.rssEndMb)} MB (peak ${mb(proc.rssPeakMb)}), ` +
         `heap peak ${mb(proc.heapPeakMb)} MB, event-loop lag p99 at worst ${proc.loopLagP99MaxMs?.toFixed(1) ?? '?'} ms`,
+      `  after ${proc.trend.fromSeconds} s: ${trendText(proc.trend)}`,
     )
   }
   if (summary.ledger) {
@@ -351,6 +328,23 @@ export function formatSummaryTable(summary: RunSummary): string {
   }
   lines.push('', summary.passed ? 'PASSED' : 'FAILED')
   return lines.join('\n')
+}
+
+const mb = (value: number | null) => (value === null ? '?' : value.toFixed(0))
+
+/** The trends after the settle, or why there are none yet. */
+function trendText(trend: MemoryTrend): string {
+  if (trend.rssMbPer10Min === null)
+    return `not enough data for a trend: ${trend.spanSeconds.toFixed(0)} s of scrapes, a trend needs ${MEMORY_TREND.minSpanSeconds} s`
+  const slope = (value: number | null) =>
+    value === null ? 'no trend' : `${value >= 0 ? '+' : ''}${value.toFixed(1)} MB per 10 min`
+  return (
+    `RSS trend ${slope(trend.rssMbPer10Min)}, heap after GC ${mb(trend.heapAfterGcFirstMb)} → ${mb(trend.heapAfterGcLastMb)} MB ` +
+    `(trend ${slope(trend.heapAfterGcMbPer10Min)}) over ${trend.spanSeconds.toFixed(0)} s` +
+    (trend.spanSeconds < MEMORY_TREND.judgedSpanSeconds
+      ? `, not judged (a soak's ${MEMORY_TREND.judgedSpanSeconds} s)`
+      : '')
+  )
 }
 
 function percentileText(value: Percentiles | null): string {

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { API_NODE_FLAGS } from '@classroom/api/node-flags'
 import { checkDatabase } from '@classroom/db-core'
 import { FaultProxy, LocalPostgres, type ShutdownMode } from '@classroom/local-postgres'
 import { type ApiProcess, spawnApi } from '@classroom/test-kit'
@@ -115,6 +116,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       },
       onLine: (line) => apiLog.write(`${line}\n`),
+      // As `pnpm start` runs it; API_NODE_FLAGS replaces them, to measure the api under others.
+      nodeArgs: process.env.API_NODE_FLAGS?.split(' ').filter(Boolean) ?? API_NODE_FLAGS,
     })
   } catch (error) {
     apiLog.end()

@@ -26,7 +26,7 @@ export const K6_TIMEOUT_ERROR_CODE = 1050
 export const REQUEST_TIMEOUT_SECONDS = 10
 
 /** The drills, each a record of the runner's registry (`runner/drills/`) and a script in `k6/`. */
-export type DrillName = 'steady' | 'restart' | 'failover' | 'replicas' | 'overload'
+export type DrillName = 'steady' | 'soak' | 'restart' | 'failover' | 'replicas' | 'overload'
 
 /** A phase; the overload drill names its overload phases by their multiple of capacity (`2x`), its closed-loop probe `probe`. */
 export type PhaseName = 'warmup' | 'steady' | 'before' | 'window' | 'after' | 'probe' | `${number}x`

@@ -5,6 +5,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { helpWanted, parseCommandLine, parseRunCommand, UsageError } from '../runner/cli.js'
+import { DRILLS } from '../runner/drills/index.js'
+import { SOAK_SECONDS } from '../runner/drills/soak.js'
 import { k6Available } from '../runner/k6-engine.js'
 
 const CLI = fileURLToPath(new URL('../dist/runner/cli.js', import.meta.url))
@@ -45,8 +47,10 @@ describe('pnpm load: the command line', () => {
   })
 
   it.each([
-    [[], 'name one scenario, steady, restart, failover, replicas or overload (got 0)'],
-    [['soak'], '--scenario is one of steady, restart, failover, replicas, overload, not "soak"'],
+    [[], 'name one scenario, steady, soak, restart, failover, replicas or overload (got 0)'],
+    [['spike'], '--scenario is one of steady, soak, restart, failover, replicas, overload, not "spike"'],
+    [['soak', '--duration', '0'], '--duration takes a whole number of seconds ≥ 1, not "0"'],
+    [['soak', '--async'], '--async is for the failover drill, not soak'],
     [['replicas', '--read-your-writes', 'maybe'], '--read-your-writes is one of on, off, not "maybe"'],
     [['steady', '--read-your-writes', 'off'], '--read-your-writes is for the replicas drill, not steady'],
     [['replicas', '--async'], '--async is for the failover drill, not replicas'],
@@ -60,11 +64,31 @@ describe('pnpm load: the command line', () => {
     [['steady', '--engine', 'jmeter'], '--engine is one of node, k6, not "jmeter"'],
     [['steady', '--engine', 'k6'], '--engine k6 needs the k6 binary on PATH'],
     [['steady', '--users', '10'], "Unknown option '--users'"],
-    [['restart', '--warmup', '3'], '--warmup is for steady, not restart'],
+    [
+      ['restart', '--warmup', '3'],
+      "--warmup is for steady and the soak, not restart (a drill's before phase warms it)",
+    ],
     [['steady', '--warmup', '1.5'], '--warmup takes a whole number of seconds ≥ 0, not "1.5"'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(UsageError)
     expect(() => parseCommandLine(argv, { PATH: '/nonexistent' })).toThrow(message)
+  })
+
+  it('reads soak as steady for 30 minutes, its own --duration and --warmup kept', () => {
+    const options = parseCommandLine(['soak'], {})
+    expect(options).toMatchObject({ scenario: 'soak', durationSeconds: SOAK_SECONDS })
+    expect(SOAK_SECONDS).toBe(1800)
+    expect(parseCommandLine(['steady'], {}).durationSeconds).toBe(60)
+    // steady's plan, named steady: its summary, report and results are steady's.
+    const plan = DRILLS.soak.plan(options, undefined)
+    expect(plan.name).toBe('steady')
+    expect(plan.phases.find((phase) => phase.name === 'steady')?.durationSeconds).toBe(SOAK_SECONDS)
+    expect(parseCommandLine(['soak', '--duration', '900', '--warmup', '3'], {})).toMatchObject({
+      scenario: 'soak',
+      durationSeconds: 900,
+      warmupSeconds: 3,
+    })
+    expect(parseCommandLine(['soak', '--duration=840'], {}).durationSeconds).toBe(840)
   })
 
   it('refuses a restart drill on DATABASE_URL without DB_RESTART_COMMAND', () => {
@@ -257,7 +281,9 @@ describe('pnpm load through pnpm, as a user types it', () => {
   it('prints the usage and exits 0 on --help, for the command and each subcommand', () => {
     const top = pnpmLoad(['--help'])
     expect(top.status).toBe(0)
-    expect(top.stdout).toContain('usage: pnpm load <steady|restart|failover|replicas|overload> [options]')
+    expect(top.stdout).toContain(
+      'usage: pnpm load <steady|soak|restart|failover|replicas|overload> [options]',
+    )
     expect(top.stdout).toContain('the run passes only if it saw stale reads')
     const run = pnpmLoad(['run', '--help'])
     expect(run.status).toBe(0)
@@ -281,12 +307,13 @@ describe('measure-engine: the command line', () => {
 
 describe('helpWanted', () => {
   it.each([
-    [['--help'], 'usage: pnpm load <steady|restart|failover|replicas|overload>'],
-    [['-h'], 'usage: pnpm load <steady|restart|failover|replicas|overload>'],
-    [['help'], 'usage: pnpm load <steady|restart|failover|replicas|overload>'],
+    [['--help'], 'usage: pnpm load <steady|soak|restart|failover|replicas|overload>'],
+    [['-h'], 'usage: pnpm load <steady|soak|restart|failover|replicas|overload>'],
+    [['help'], 'usage: pnpm load <steady|soak|restart|failover|replicas|overload>'],
     [['help', 'failover'], 'usage: pnpm load failover'],
     [['replicas', '--read-your-writes', 'off', '--help'], 'usage: pnpm load replicas'],
     [['steady', '--help'], 'usage: pnpm load steady'],
+    [['soak', '--help'], 'usage: pnpm load soak'],
     [['restart', '--mode', 'fast', '-h'], 'usage: pnpm load restart'],
     [['run', 'x.js', '--help'], 'usage: pnpm load run'],
   ])('%j prints %s', (argv, usage) => {

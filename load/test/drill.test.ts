@@ -83,7 +83,7 @@ describe('load drills', () => {
     expect(report).toContain('>restart</text>')
     // The api process, sampled every second: memory, and the event loop; 20 s is too short for a trend.
     expect(summary!.process.rssPeakMb).toBeGreaterThan(20)
-    expect(summary!.process.rssSlopeMbPer10Min).toBeNull()
+    expect(summary!.process.trend.rssMbPer10Min).toBeNull()
     expect(report).toContain('not enough data')
     expect(summary!.process.loopLagP99MaxMs).toBeGreaterThan(0)
     expect(report).toContain('The api process: memory')

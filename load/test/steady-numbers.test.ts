@@ -75,7 +75,7 @@ describe('pnpm load steady --duration 5', () => {
   })
 
   it('gives no memory trend for 10 s of load: not enough data, and says so', () => {
-    expect(summary.process.rssSlopeMbPer10Min).toBeNull()
+    expect(summary.process.trend.rssMbPer10Min).toBeNull()
     expect(report).toContain('not enough data')
   })
 

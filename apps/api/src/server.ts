@@ -11,6 +11,7 @@ import { Kysely } from 'kysely'
 import { buildApp } from './app.js'
 import type { ApiConfig } from './config.js'
 import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
+import { registerHeapAfterGcMetrics } from './heap-after-gc.js'
 import { startIdempotencyPurge } from './idempotency-purge.js'
 import { createMetrics, registerPoolMetrics } from './metrics.js'
 import { runMigrations } from './migrate.js'
@@ -50,6 +51,7 @@ export interface RunningApi {
 export async function startApi(config: ApiConfig, logger: DbLogger): Promise<RunningApi> {
   const target = await openDatabaseTarget(config, logger)
   const metrics = createMetrics()
+  const stopHeapMetrics = registerHeapAfterGcMetrics(metrics.registry)
   const dbConfig = config.dbConfig(target.connectionString)
   const dialect = new InstrumentedPostgresDialect({
     ...dbConfig,
@@ -100,10 +102,12 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
       target,
       close: () => {
         stopPurge()
+        stopHeapMetrics()
         return closeApi(app, db, pool, target, config.shutdownTimeoutMs, logger)
       },
     }
   } catch (error) {
+    stopHeapMetrics()
     await db.destroy()
     await target.stop()
     throw error

@@ -88,6 +88,7 @@ export interface Drill {
   readonly flags: readonly FlagName[]
   /** Defaults of the shared flags where this drill's differ. */
   readonly defaults?: {
+    readonly duration?: number
     readonly mode?: ShutdownMode
     readonly downSeconds?: number
     readonly before?: number

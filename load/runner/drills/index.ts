@@ -5,9 +5,17 @@ import { failover } from './failover.js'
 import { overload } from './overload.js'
 import { replicas } from './replicas.js'
 import { restart } from './restart.js'
+import { soak } from './soak.js'
 import { steady } from './steady.js'
 
-export const DRILLS: Readonly<Record<DrillName, Drill>> = { steady, restart, failover, replicas, overload }
+export const DRILLS: Readonly<Record<DrillName, Drill>> = {
+  steady,
+  soak,
+  restart,
+  failover,
+  replicas,
+  overload,
+}
 
 /** The drills' names, in the order help and refusals list them. */
 export const DRILL_NAMES = Object.keys(DRILLS) as DrillName[]
