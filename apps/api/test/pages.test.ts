@@ -21,7 +21,7 @@ describe('GET /', () => {
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
     expect(page.headers.get('vary')).toBe('Accept')
-    const hrefs = [...String(page.body).matchAll(/href="([^"]+)"/g)].map((match) => match[1])
+    const hrefs = [...String(page.body).matchAll(/<a href="([^"]+)"/g)].map((match) => match[1])
     expect(hrefs).toEqual(['/documentation', '/documentation/json', '/healthz', '/readyz', '/metrics'])
     for (const href of hrefs) {
       expect((await request(t.url, 'GET', href ?? '')).status, href).toBe(200)

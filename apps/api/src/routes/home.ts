@@ -38,11 +38,12 @@ const homeSchema = {
   },
 } as const
 
-// Fixed text (no request data in it), so built once.
+// Fixed text (no request data in it), so built once. The empty icon spares the browser a /favicon.ico 404.
 const PAGE = `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${TITLE}</title>
+<link rel="icon" href="data:,">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}a{color:#0b5cad}</style>
 </head>
 <body>
