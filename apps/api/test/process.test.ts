@@ -251,7 +251,7 @@ describe('the api process', () => {
     const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_terminal')
     const onTerminal = await startOnTerminal({ DATABASE_URL: databaseUrl, LOG_FORMAT: 'auto' })
     expect(onTerminal).toMatch(
-      /^\d\d:\d\d:\d\d\.\d{3} info  api listening: open (http:\/\/127\.0\.0\.1:\d+)\/ \(the API reference: \1\/documentation\) url=\1 pool=\{"size":20,"maxOverflow":40\}$/m,
+      /^\d\d:\d\d:\d\d\.\d{3} info {2}api listening: open (http:\/\/127\.0\.0\.1:\d+)\/ \(the API reference: \1\/documentation\) url=\1 pool=\{"size":20,"maxOverflow":40\}$/m,
     )
     expect(onTerminal).not.toMatch(/^\{/m)
 

@@ -127,9 +127,9 @@ describe('createLogger', () => {
     logger.info('listening', { url: 'http://127.0.0.1:3000' })
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatch(
-      /^\d\d:\d\d:\d\d\.\d{3} warn  pool queue is long waiting=12 host="db one" pool=\{"size":20\} empty=""$/,
+      /^\d\d:\d\d:\d\d\.\d{3} warn {2}pool queue is long waiting=12 host="db one" pool=\{"size":20\} empty=""$/,
     )
-    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} info  listening url=http:\/\/127\.0\.0\.1:3000$/)
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} info {2}listening url=http:\/\/127\.0\.0\.1:3000$/)
   })
 
   it('pretty masks secrets as JSON does', () => {
