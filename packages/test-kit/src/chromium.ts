@@ -106,11 +106,14 @@ export async function launchChromium(): Promise<HeadlessChromium> {
   }
 }
 
-/** The requests in `record` that went anywhere but 127.0.0.1 (`data:` and `blob:` URLs stay in the page). */
+// URLs that never leave the machine: the page's own data, and files.
+const LOCAL_PROTOCOLS = new Set(['data:', 'blob:', 'file:'])
+
+/** The requests in `record` that went anywhere but 127.0.0.1 (`data:`, `blob:` and `file:` URLs stay here). */
 export function requestsOffThisMachine(record: PageRecord): string[] {
   return record.requests.filter((url) => {
     const { protocol, hostname } = new URL(url)
-    return !(protocol === 'data:' || protocol === 'blob:' || hostname === '127.0.0.1')
+    return !(LOCAL_PROTOCOLS.has(protocol) || hostname === '127.0.0.1')
   })
 }
 
