@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// The page-side checks below run in Chromium: they need the DOM's types.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -90,7 +92,7 @@ describe("a drill's report.html in a browser", () => {
           let painted = 0
           for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) painted++
           const box = svg.getBoundingClientRect()
-          const legend = [...(svg.previousElementSibling?.querySelectorAll('span') ?? [])]
+          const legend = Array.from(svg.previousElementSibling?.querySelectorAll('span') ?? [])
             .map((span) => span.textContent ?? '')
             .filter((name) => name !== 'none')
           return {
@@ -98,7 +100,7 @@ describe("a drill's report.html in a browser", () => {
             width: box.width,
             height: box.height,
             legend,
-            lines: [...svg.querySelectorAll('polyline')].map((line) => ({
+            lines: Array.from(svg.querySelectorAll('polyline')).map((line) => ({
               stroke: line.getAttribute('stroke') ?? '',
               length: line.getTotalLength(),
               pixels: near(rgb(line.getAttribute('stroke') ?? '#000000')),
