@@ -3,21 +3,14 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import {
-  type HeadlessChromium,
-  launchChromium,
-  requestsOffThisMachine,
-  screenshotPath,
-} from '@classroom/test-kit/chromium'
+import { pathToFileURL } from 'node:url'
+import { type HeadlessChromium, launchChromium, requestsOffThisMachine } from '@classroom/test-kit/chromium'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LoadResult, runLoad } from '../runner/run-load.js'
 
 // A real drill's report.html (a short `pnpm load steady --duration 3 --warmup 1`: the embedded
 // PostgreSQL, the built api, 50 users) opened in Debian's Chromium, headless. The screenshot goes
 // to load/test-results/report.png (gitignored).
-const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
-
 interface DrawnChart {
   readonly title: string
   readonly width: number
@@ -48,7 +41,7 @@ beforeAll(async () => {
     databaseUrl: undefined,
     restartCommand: undefined,
   })
-  browser = await launchChromium()
+  browser = await launchChromium(new URL('..', import.meta.url))
 }, 120_000)
 
 afterAll(async () => {
@@ -110,7 +103,7 @@ describe("a drill's report.html in a browser", () => {
         }),
       )
     })
-    await page.screenshot({ path: await screenshotPath(PACKAGE_DIR, 'report'), fullPage: true })
+    await browser.screenshot(page, 'report')
 
     expect(charts.map((chart: DrawnChart) => chart.title)).toEqual([
       'Requests per second',

@@ -1,23 +1,15 @@
-import { fileURLToPath } from 'node:url'
-import {
-  type HeadlessChromium,
-  launchChromium,
-  requestsOffThisMachine,
-  screenshotPath,
-} from '@classroom/test-kit/chromium'
+import { type HeadlessChromium, launchChromium, requestsOffThisMachine } from '@classroom/test-kit/chromium'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request, startTestApi, type TestApi } from './support.js'
 
 // The pages a newcomer opens, in a real browser: Debian's Chromium, headless. Screenshots go to
 // apps/api/test-results/ (gitignored) for a developer to look at.
-const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
-
 let t: TestApi
 let browser: HeadlessChromium
 
 beforeAll(async () => {
   t = await startTestApi('api_browser')
-  browser = await launchChromium()
+  browser = await launchChromium(new URL('..', import.meta.url))
 })
 
 afterAll(async () => {
@@ -30,7 +22,7 @@ describe('in a browser', () => {
     const { page, record } = await browser.open()
     await page.goto(`${t.url}/`)
     expect(await page.locator('h1').textContent()).toBe('Classroom API')
-    await page.screenshot({ path: await screenshotPath(PACKAGE_DIR, 'home'), fullPage: true })
+    await browser.screenshot(page, 'home')
     await page.getByRole('link', { name: '/documentation', exact: true }).click()
     await page.waitForURL(`${t.url}/documentation`)
     expect(record.errors).toEqual([])
@@ -57,7 +49,7 @@ describe('in a browser', () => {
         return `${method.toUpperCase()} ${path}`
       }),
     )
-    await page.screenshot({ path: await screenshotPath(PACKAGE_DIR, 'documentation'), fullPage: true })
+    await browser.screenshot(page, 'documentation')
     expect(documented.length).toBeGreaterThan(10)
     expect(listed.sort()).toEqual(documented)
     expect(await page.locator('.info .title').textContent()).toContain('Classroom API')

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 
 /** Where Debian's `chromium` package puts the browser. */
@@ -59,21 +60,26 @@ export interface PageRecord {
 export interface HeadlessChromium {
   /** A new page whose requests and errors go to `record`. */
   open(): Promise<{ page: Page; record: PageRecord }>
+  /** Writes the whole of `page` to `<package>/test-results/<name>.png` (gitignored) for a developer to look at; its path. */
+  screenshot(page: Page, name: string): Promise<string>
   /** Closes the browser and removes its profile. */
   close(): Promise<void>
 }
 
 /**
- * Starts Debian's Chromium headless ({@link ensureChromium}) on a profile of its own.
+ * Starts Debian's Chromium headless ({@link ensureChromium}) on a profile of its own; screenshots go
+ * to `test-results/` in the package whose folder `packageUrl` is.
  *
  * ```ts
- * const browser = await launchChromium()
+ * const browser = await launchChromium(new URL('..', import.meta.url))
  * const { page, record } = await browser.open()
  * await page.goto('http://127.0.0.1:3000/documentation')
+ * await browser.screenshot(page, 'documentation')
  * await browser.close()
  * ```
  */
-export async function launchChromium(): Promise<HeadlessChromium> {
+export async function launchChromium(packageUrl: URL): Promise<HeadlessChromium> {
+  const screenshots = path.join(fileURLToPath(packageUrl), 'test-results')
   const executablePath = ensureChromium()
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'chromium-profile-'))
   let context: BrowserContext
@@ -99,6 +105,12 @@ export async function launchChromium(): Promise<HeadlessChromium> {
       page.on('pageerror', (error) => record.errors.push(`uncaught: ${error.message}`))
       return { page, record }
     },
+    screenshot: async (page, name) => {
+      await mkdir(screenshots, { recursive: true })
+      const file = path.join(screenshots, `${name}.png`)
+      await page.screenshot({ path: file, fullPage: true })
+      return file
+    },
     close: async () => {
       await context.close()
       await rm(userDataDir, { recursive: true, force: true })
@@ -115,18 +127,4 @@ export function requestsOffThisMachine(record: PageRecord): string[] {
     const { protocol, hostname } = new URL(url)
     return !(LOCAL_PROTOCOLS.has(protocol) || hostname === '127.0.0.1')
   })
-}
-
-/**
- * Where a test writes a screenshot for a developer to look at: `<packageDir>/test-results/<name>.png`
- * (gitignored), the folder made when missing.
- *
- * ```ts
- * await page.screenshot({ path: await screenshotPath(fileURLToPath(new URL('..', import.meta.url)), 'documentation') })
- * ```
- */
-export async function screenshotPath(packageDir: string, name: string): Promise<string> {
-  const folder = path.join(packageDir, 'test-results')
-  await mkdir(folder, { recursive: true })
-  return path.join(folder, `${name}.png`)
 }
