@@ -15,6 +15,7 @@ import { requestDeadline } from './request-deadline.js'
 import { classroomRoutes } from './routes/classrooms.js'
 import { enrollmentRoutes } from './routes/enrollments.js'
 import { healthRoutes } from './routes/health.js'
+import { homeRoutes } from './routes/home.js'
 import { hungUp } from './routes/read-options.js'
 import { addApiKeywords } from './routes/schemas.js'
 import { studentRoutes } from './routes/students.js'
@@ -141,6 +142,7 @@ export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTT
   })
 
   registerOpenApi(app)
+  app.register(homeRoutes())
   app.register(healthRoutes(deps))
   app.register(classroomRoutes(deps))
   app.register(studentRoutes(deps))

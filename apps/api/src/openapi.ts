@@ -1,16 +1,18 @@
-// The api's OpenAPI 3.1 document: built by @fastify/swagger from the routes' schemas, served at /documentation/json.
+// The api's OpenAPI 3.1 document, built by @fastify/swagger from the routes' schemas, and its reference
+// page: Swagger UI at /documentation, the document at /documentation/json (and /yaml).
 import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import { withReadPositionHeader } from './read-position.js'
-import { answer, errorResponses } from './routes/responses.js'
 
-/** Where the document is served. */
-const OPENAPI_PATH = '/documentation/json'
+/** Where the reference page is served; the document is at `${DOCUMENTATION_PATH}/json`. */
+export const DOCUMENTATION_PATH = '/documentation'
 
 /**
  * Registers @fastify/swagger on `app` itself (within a plugin it would see only that plugin's routes)
- * and the route serving the document at {@link OPENAPI_PATH}. Call before the routes are registered:
- * the plugin learns them as they are added.
+ * and @fastify/swagger-ui at {@link DOCUMENTATION_PATH}: the page, its assets (served from the
+ * package, nothing from a CDN) and the document. Call before the routes are registered: the plugin
+ * learns them as they are added.
  *
  * ```ts
  * registerOpenApi(app)
@@ -33,18 +35,10 @@ export function registerOpenApi(app: FastifyInstance): void {
     },
     transform: ({ schema, url }) => ({ schema: withReadPositionHeader(schema), url }),
   })
-  app.register(async (scope) => {
-    scope.get(
-      OPENAPI_PATH,
-      {
-        schema: {
-          response: {
-            200: answer('This document.', { type: 'object', additionalProperties: true }),
-            ...errorResponses(),
-          },
-        },
-      },
-      () => scope.swagger(),
-    )
+  app.register(swaggerUi, {
+    routePrefix: DOCUMENTATION_PATH,
+    // Swagger UI would otherwise ask an online validator about the document.
+    validatorUrl: false,
+    uiConfig: { deepLinking: true, docExpansion: 'list' },
   })
 }

@@ -62,7 +62,14 @@ export async function runApi(tracing: Tracing | undefined): Promise<void> {
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
   } catch (error) {
-    logger.error('api failed to start', { error: error instanceof Error ? error.stack : String(error) })
+    // One plain sentence (the errors say what is wrong and what to do); the stack is for debugging.
+    const reason = error instanceof Error ? error.message : String(error)
+    logger.error(`api failed to start: ${reason.replace(/\s*\n\s*/g, ' ')}`, {
+      error: error instanceof Error ? error.name : typeof error,
+    })
+    logger.debug('the failed start, where it failed', {
+      stack: error instanceof Error ? error.stack : String(error),
+    })
     await flushTraces()
     process.exitCode = 1
   }

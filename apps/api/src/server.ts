@@ -90,7 +90,7 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
       config.http,
     )
     const url = await app.listen({ host: config.host, port: config.port })
-    logger.info('api listening', {
+    logger.info(`api listening: open ${url}/ (the API reference: ${url}/documentation)`, {
       url,
       pool: { size: dbConfig.pool.size, maxOverflow: dbConfig.pool.maxOverflow },
     })

@@ -161,4 +161,15 @@ describe('loadApiConfig', () => {
       'one of error, warn, info, http, verbose, debug, silly',
     )
   })
+
+  it('takes LOG_FORMAT auto (the default), json or pretty, and refuses another, saying which it takes', () => {
+    expect(loadApiConfig({}).log).toEqual({ level: 'info', format: 'auto' })
+    expect(loadApiConfig({ LOG_FORMAT: 'pretty' }).log.format).toBe('pretty')
+    expect(loadApiConfig({ LOG_FORMAT: 'json' }).log.format).toBe('json')
+    expect(() => loadApiConfig({ LOG_FORMAT: 'colour' })).toThrow(
+      expect.objectContaining({
+        issues: [{ name: 'LOG_FORMAT', value: 'colour', expected: 'one of auto, json, pretty' }],
+      }),
+    )
+  })
 })

@@ -45,7 +45,7 @@ describe('the OpenAPI document', () => {
     expect(await openApiDocument()).toEqual(committed)
   })
 
-  it('has every route, each one fastify serves (@fastify/swagger hides none; HEAD answers as its GET)', () => {
+  it('has every route, each one fastify serves (none hidden but the reference page’s own; HEAD answers as its GET)', () => {
     const documented = Object.entries(served.paths).flatMap(([path, operations]) =>
       Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
     )
@@ -67,7 +67,7 @@ describe('the OpenAPI document', () => {
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',
-        'GET /documentation/json',
+        'GET /',
       ].sort(),
     )
   })
@@ -159,7 +159,7 @@ describe('the OpenAPI document', () => {
     await check('DELETE', enrollment, '/classrooms/:id/enrollments/:studentId', 404)
     await check('GET', '/healthz', '/healthz', 200)
     await check('GET', '/readyz', '/readyz', 200)
-    await check('GET', '/documentation/json', '/documentation/json', 200)
+    await check('GET', '/', '/', 200)
     await check('GET', '/metrics', '/metrics', 200)
 
     // Whatever any route answered in this test, by the api's own request metric: in the document.
@@ -171,7 +171,8 @@ describe('the OpenAPI document', () => {
     ]
     expect(answered.length).toBeGreaterThan(20)
     for (const [, method = '', route = '', status = ''] of answered) {
-      if (route === 'unmatched') continue
+      // The reference page's own routes (@fastify/swagger-ui's) are left out of the document they serve.
+      if (route === 'unmatched' || route.startsWith('/documentation')) continue
       expect(
         served.paths[documentPath(route)]?.[method.toLowerCase()]?.responses[status],
         `${method} ${route} ${status}`,

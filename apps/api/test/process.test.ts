@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { stripVTControlCharacters } from 'node:util'
 import { createTestDatabase } from '@classroom/local-postgres'
-import { type ApiProcess, spawnApi } from '@classroom/test-kit'
+import { type ApiProcess, findFreePort, spawnApi } from '@classroom/test-kit'
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
 import { API_ENTRY, request } from './support.js'
@@ -21,6 +26,57 @@ async function startApiProcess(
     onLine: (line) => lines.push(JSON.parse(line) as Record<string, unknown>),
   })
   return { ...api, lines }
+}
+
+/** Runs the built api with no DATABASE_URL and EMBEDDED_PG_PORT on a port something listens on; its lines, colours stripped. */
+async function startOnTakenPort(env: Record<string, string>): Promise<{ code: number; lines: string[] }> {
+  const port = await findFreePort()
+  const holder = net.createServer()
+  await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve))
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'api-taken-port-'))
+  try {
+    const { DATABASE_URL: _external, ...rest } = process.env
+    const child = spawn(process.execPath, [API_ENTRY], {
+      env: { ...rest, EMBEDDED_PG_PORT: String(port), EMBEDDED_PG_DATA_DIR: dataDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    for (const stream of [child.stdout, child.stderr])
+      stream.setEncoding('utf8').on('data', (c) => (output += c))
+    const [code] = (await once(child, 'exit')) as [number]
+    const lines = stripVTControlCharacters(output)
+      .split('\n')
+      .filter((line) => line !== '')
+    return { code, lines }
+  } finally {
+    holder.close()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Runs the built api under a real pseudo-terminal (`script`), as `pnpm start` in a terminal does,
+ * until it says it listens; what the terminal showed, colours stripped.
+ */
+async function startOnTerminal(env: Record<string, string>): Promise<string> {
+  const port = await findFreePort()
+  const child = spawn('script', ['-qec', `exec '${process.execPath}' '${API_ENTRY}'`, '/dev/null'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  let shown = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    shown += chunk
+  })
+  const exited = once(child, 'exit')
+  const deadline = Date.now() + 30_000
+  while (!shown.includes('api listening') && Date.now() < deadline && child.exitCode === null) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  // The api's SIGINT: the terminal's Ctrl-C.
+  child.stdin.write('\x03')
+  await exited
+  return stripVTControlCharacters(shown).replace(/\r\n/g, '\n')
 }
 
 async function withAdmin<T>(url: string, run: (admin: pg.Client) => Promise<T>): Promise<T> {
@@ -168,9 +224,42 @@ describe('the api process', () => {
     await expect(started).rejects.toThrow(
       /^the api exited with code 1 before it answered \/healthz\. Its last output:/,
     )
-    await expect(started).rejects.toThrow('"message":"api failed to start"')
     await expect(started).rejects.toThrow(
-      'ConnectionBudgetError: 100 replica(s) × (size + overflow = 60) = 6000 connections',
+      '"message":"api failed to start: 100 replica(s) × (size + overflow = 60) = 6000 connections',
+    )
+    await expect(started).rejects.toThrow('"error":"ConnectionBudgetError"')
+  })
+
+  it('a start that fails prints one plain line saying what is wrong and what to do, no stack, and exits 1 (the embedded port taken)', async () => {
+    const { code, lines } = await startOnTakenPort({ LOG_FORMAT: 'pretty' })
+    expect(code).toBe(1)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} error api failed to start: Port \d+ on 127\.0\.0\.1 is taken by another server: something already listens there\. Nothing was created on it; stop that server or choose another port \(or none, and a free one is chosen\)\. error=PortTakenError$/,
+    )
+  })
+
+  it('at LOG_LEVEL=debug the failed start also shows where it failed (the stack)', async () => {
+    const { code, lines } = await startOnTakenPort({ LOG_FORMAT: 'pretty', LOG_LEVEL: 'debug' })
+    expect(code).toBe(1)
+    expect(lines.some((line) => line.includes('error api failed to start: Port'))).toBe(true)
+    expect(lines.some((line) => line.includes('debug the failed start, where it failed'))).toBe(true)
+    expect(lines.some((line) => /^ +at refuseIfPortTaken /.test(line))).toBe(true)
+  })
+
+  it('on a terminal writes readable lines and says which URL to open; piped, JSON lines (LOG_FORMAT=auto)', async () => {
+    const databaseUrl = await createTestDatabase(inject('databaseUrl'), 'api_terminal')
+    const onTerminal = await startOnTerminal({ DATABASE_URL: databaseUrl, LOG_FORMAT: 'auto' })
+    expect(onTerminal).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} info {2}api listening: open (http:\/\/127\.0\.0\.1:\d+)\/ \(the API reference: \1\/documentation\) url=\1 pool=\{"size":20,"maxOverflow":40\}$/m,
+    )
+    expect(onTerminal).not.toMatch(/^\{/m)
+
+    const piped = await startApiProcess(databaseUrl, { LOG_FORMAT: 'auto' })
+    piped.child.kill('SIGTERM')
+    expect(await piped.exited).toBe(0)
+    expect(piped.lines).toContainEqual(
+      expect.objectContaining({ level: 'info', message: expect.stringMatching(/^api listening: open http/) }),
     )
   })
 

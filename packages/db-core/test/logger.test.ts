@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import { inspect } from 'node:util'
+import { inspect, stripVTControlCharacters } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import winston from 'winston'
 import { createLogger, redactSecrets, resolveDbConfig } from '../src/index.js'
@@ -16,6 +16,23 @@ function captureLogger(level: 'info' | 'debug' = 'info') {
   const logger = createLogger({
     level,
     format: 'json',
+    transports: [new winston.transports.Stream({ stream })],
+  })
+  return { logger, lines }
+}
+
+/** db-core's winston logger in its pretty format, keeping each line as a person would see it (colours stripped). */
+function prettyLogger(defaultMeta?: Record<string, unknown>) {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(stripVTControlCharacters(chunk.toString()).replace(/\n$/, ''))
+      callback()
+    },
+  })
+  const logger = createLogger({
+    format: 'pretty',
+    ...(defaultMeta && { defaultMeta }),
     transports: [new winston.transports.Stream({ stream })],
   })
   return { logger, lines }
@@ -102,5 +119,23 @@ describe('createLogger', () => {
     logger.debug('hidden')
     logger.info('shown')
     expect(lines.map((line) => line.message)).toEqual(['shown'])
+  })
+
+  it('pretty: one line an event, the time, level and message, then each field as name=value, without the defaultMeta every line has', () => {
+    const { logger, lines } = prettyLogger({ service: 'api' })
+    logger.warn('pool queue is long', { waiting: 12, host: 'db one', pool: { size: 20 }, empty: '' })
+    logger.info('listening', { url: 'http://127.0.0.1:3000' })
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} warn {2}pool queue is long waiting=12 host="db one" pool=\{"size":20\} empty=""$/,
+    )
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} info {2}listening url=http:\/\/127\.0\.0\.1:3000$/)
+  })
+
+  it('pretty masks secrets as JSON does', () => {
+    const { logger, lines } = prettyLogger()
+    logger.error('could not reach postgres://app:hunter2@db/app', { password: 'hunter2' })
+    expect(lines.join('\n')).not.toContain('hunter2')
+    expect(lines[0]).toContain('could not reach postgres://app:***@db/app password=***')
   })
 })

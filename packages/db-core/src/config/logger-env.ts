@@ -8,7 +8,8 @@ export const LOGGER_ENV_SETTINGS = [
   {
     name: 'LOG_FORMAT',
     default: 'auto',
-    meaning: '`json` (one object a line), `pretty`, or `auto`: pretty on a TTY, JSON otherwise',
+    meaning:
+      '`json` (one object a line, as log shippers read it), `pretty` (one readable line an event: time, level, message, `name=value` fields), or `auto`: pretty when stdout is a TTY, JSON otherwise',
   },
 ] as const
 

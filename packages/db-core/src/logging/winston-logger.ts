@@ -1,4 +1,5 @@
 import winston from 'winston'
+import { prettyLine } from './pretty-line.js'
 import { isSecretName, redactSecrets } from './redact.js'
 
 /** winston's (npm) levels, most severe first. */
@@ -18,8 +19,10 @@ export interface LoggerOptions {
    */
   readonly level?: LoggerLevel
   /**
-   * `json` (one object a line, for production), `pretty` (for a person at a terminal), or `auto`:
-   * pretty when stdout is a TTY, JSON otherwise. Default `auto`.
+   * `json` (one object a line, for production and log shippers), `pretty` (for a person at a
+   * terminal: `14:03:07.412 info  pool ready size=20`, one line an event, without the
+   * `defaultMeta` fields every line carries), or `auto`: pretty when stdout is a TTY, JSON otherwise.
+   * Default `auto`.
    *
    * ```ts
    * createLogger({ format: 'json' })
@@ -58,6 +61,7 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): winston.Logger {
   const format = options.format ?? 'auto'
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true)
+  const hidden = new Set(Object.keys(options.defaultMeta ?? {}))
   // winston runs the whole format before its transports filter by level: drop filtered lines first,
   // reading the logger's level as it is now (it may be changed at run time).
   const belowLevel = winston.format((info) =>
@@ -73,7 +77,10 @@ export function createLogger(options: LoggerOptions = {}): winston.Logger {
       winston.format.errors({ stack: true }),
       redactFormat(),
       pretty
-        ? winston.format.combine(winston.format.colorize(), winston.format.printf(prettyLine))
+        ? winston.format.combine(
+            winston.format.colorize(),
+            winston.format.printf((info) => prettyLine(info, hidden)),
+          )
         : winston.format.json(),
     ),
     transports: options.transports ?? [new winston.transports.Console()],
@@ -102,10 +109,4 @@ function redactField(key: string, value: unknown, depth: number): unknown {
 function errorCode(error: Error): { code?: unknown } {
   const code = (error as { code?: unknown }).code
   return code === undefined ? {} : { code }
-}
-
-function prettyLine(info: winston.Logform.TransformableInfo): string {
-  const { timestamp, level, message, stack, ...rest } = info
-  const fields = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : ''
-  return `${String(timestamp)} ${level} ${String(message)}${fields}${stack ? `\n${String(stack)}` : ''}`
 }
