@@ -107,6 +107,7 @@ describe('an api whose DATABASE_URL is the serving role and DATABASE_MIGRATION_U
     expect(api.logs.find((l) => l.message === 'database migrations applied')?.applied).toEqual([
       '0001-classrooms-students-enrollments',
       '0002-idempotency-keys',
+      '0003-schools-and-owners',
     ])
   })
 

@@ -42,6 +42,7 @@ describe('migrateToLatest', () => {
       expect(applied.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))).toEqual([
         '0001-classrooms-students-enrollments',
         '0002-idempotency-keys',
+        '0003-schools-and-owners',
       ])
     } finally {
       await Promise.all(replicas.map((db) => db.destroy()))
@@ -54,6 +55,7 @@ describe('migrateToLatest', () => {
     expect(rows).toEqual([
       { name: '0001-classrooms-students-enrollments' },
       { name: '0002-idempotency-keys' },
+      { name: '0003-schools-and-owners' },
     ])
   })
 })
