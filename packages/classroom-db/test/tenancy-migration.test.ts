@@ -1,6 +1,6 @@
+import { InstrumentedPostgresDialect, loadDbConfig } from '@classroom/db-core'
 import { createTestDatabase } from '@classroom/local-postgres'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
-import { InstrumentedPostgresDialect, loadDbConfig } from '@classroom/db-core'
 import { recordingLogger } from '@classroom/test-kit'
 import { Kysely, sql } from 'kysely'
 import { Migrator } from 'kysely/migration'
