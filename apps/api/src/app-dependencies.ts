@@ -2,6 +2,7 @@
 import type { Database } from '@classroom/classroom-db'
 import type { DatabaseHealth, DbLogger } from '@classroom/db-core'
 import type { Kysely } from 'kysely'
+import type { TokenVerifier } from './auth/verifier.js'
 import type { ApiMetrics } from './metrics.js'
 
 /** What the routes need from the outside world. */
@@ -13,6 +14,10 @@ export interface AppDependencies {
   readonly writeRetryWithinMs: number
   /** Pings the database for `/readyz`. */
   readonly checkDatabase: () => Promise<DatabaseHealth>
+  /** Verifies a request's bearer token into its principal. */
+  readonly verifyToken: TokenVerifier
+  /** The bearer token `/metrics` takes; unset: `/metrics` answers 401. */
+  readonly metricsToken?: string | undefined
   /** A tracer provider is registered: name each request's span by its route. */
   readonly traceRoutes?: boolean
 }

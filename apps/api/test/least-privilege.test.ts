@@ -13,7 +13,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { loadApiConfig } from '../src/config.js'
 import { type DatabaseRoles, EMBEDDED_ROLES, servingRoleGrants } from '../src/database-roles.js'
 import { type RunningApi, startApi } from '../src/server.js'
-import { request, startTestApi, type TestApi } from './support.js'
+import { authorization, request, startTestApi, TEST_AUTH_SECRET, type TestApi } from './support.js'
+
+// The demo data's first school (after the default one): its admin sees its three classrooms.
+const NORTHSIDE = () => authorization({ userId: 1, schoolId: 2, role: 'school_admin' })
 
 const run = promisify(execFile)
 const MIGRATE_CLI = fileURLToPath(new URL('../dist/migrate-cli.js', import.meta.url))
@@ -108,6 +111,7 @@ describe('an api whose DATABASE_URL is the serving role and DATABASE_MIGRATION_U
       '0001-classrooms-students-enrollments',
       '0002-idempotency-keys',
       '0003-schools-and-owners',
+      '0004-row-level-security',
     ])
   })
 
@@ -219,7 +223,10 @@ async function embeddedRoot(): Promise<string> {
 
 /** The api as `pnpm start` runs it without DATABASE_URL, on an embedded data directory. */
 function startEmbedded(dataDir: string): Promise<RunningApi> {
-  return startApi(loadApiConfig({ EMBEDDED_PG_DATA_DIR: dataDir, PORT: '0' }), recordingLogger().logger)
+  return startApi(
+    loadApiConfig({ EMBEDDED_PG_DATA_DIR: dataDir, PORT: '0', API_AUTH_HS256_SECRET: TEST_AUTH_SECRET }),
+    recordingLogger().logger,
+  )
 }
 
 describe('the embedded default', () => {
@@ -249,7 +256,9 @@ describe('the embedded default', () => {
     )
     expect(rows).toEqual([{ user: EMBEDDED_ROLES.app, owners: [EMBEDDED_ROLES.owner] }])
     expect(await sqlState(running, 'drop table students')).toBe('42501')
-    expect((await request(running.url, 'GET', '/classrooms?limit=100')).body.items).toHaveLength(5)
+    expect(
+      (await request(running.url, 'GET', '/classrooms?limit=100', undefined, await NORTHSIDE())).body.items,
+    ).toHaveLength(3)
   })
 
   it('starts again on the same data directory, its roles already there, the demo data loaded once', async () => {
@@ -258,7 +267,9 @@ describe('the embedded default', () => {
     const running = await start()
     const { rows } = await sql<{ user: string }>`select current_user as user`.execute(running.db)
     expect(rows).toEqual([{ user: EMBEDDED_ROLES.app }])
-    expect((await request(running.url, 'GET', '/classrooms?limit=100')).body.items).toHaveLength(5)
+    expect(
+      (await request(running.url, 'GET', '/classrooms?limit=100', undefined, await NORTHSIDE())).body.items,
+    ).toHaveLength(3)
   })
 })
 

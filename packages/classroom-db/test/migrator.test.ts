@@ -43,6 +43,7 @@ describe('migrateToLatest', () => {
         '0001-classrooms-students-enrollments',
         '0002-idempotency-keys',
         '0003-schools-and-owners',
+        '0004-row-level-security',
       ])
     } finally {
       await Promise.all(replicas.map((db) => db.destroy()))
@@ -56,6 +57,7 @@ describe('migrateToLatest', () => {
       { name: '0001-classrooms-students-enrollments' },
       { name: '0002-idempotency-keys' },
       { name: '0003-schools-and-owners' },
+      { name: '0004-row-level-security' },
     ])
   })
 })
