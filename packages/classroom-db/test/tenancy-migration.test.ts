@@ -36,7 +36,7 @@ describe('the tenancy migration', () => {
       insert into enrollments (classroom_id, student_id) select c.id, s.id from classrooms c, students s`.execute(
       db,
     )
-    expect(await migrateToLatest(db)).toEqual(['0003-schools-and-owners'])
+    expect(await migrateToLatest(db)).toEqual(['0003-schools-and-owners', '0004-row-level-security'])
     const schools = await db.selectFrom('schools').select(['id', 'name']).execute()
     expect(schools).toHaveLength(1)
     expect(schools).toEqual([{ id: expect.any(Number), name: DEFAULT_SCHOOL }])
