@@ -1,6 +1,5 @@
 // withSessionSettings: every statement of the scope in a transaction whose settings left with its BEGIN.
 
-import type { Socket } from 'node:net'
 import {
   type BouncedCluster,
   createTestDatabase,
@@ -9,16 +8,14 @@ import {
 } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { Kysely, sql } from 'kysely'
-import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
-  type InstrumentedPool,
   InstrumentedPostgresDialect,
   loadDbConfig,
   SessionSettingsError,
   withSessionSettings,
 } from '../src/index.js'
-import { configFor, openDb, until } from './support.js'
+import { configFor, countExchanges, openDb, until } from './support.js'
 
 interface Tables {
   marks: { owner: string; note: string }
@@ -32,34 +29,11 @@ beforeAll(async () => {
   await sql`create table marks (owner text not null, note text not null)`.execute(db).finally(close)
 })
 
-/** The pool's exchanges (ReadyForQuery) and socket writes, as the pipelined-BEGIN test counts them. */
-function counted(pool: InstrumentedPool) {
-  const waits = { count: 0, writes: 0 }
-  pool.on('connect', (client: pg.PoolClient) => {
-    const { connection } = client as unknown as { connection: NodeJS.EventEmitter & { stream: Socket } }
-    connection.on('readyForQuery', () => {
-      waits.count++
-    })
-    const stream = connection.stream as unknown as Record<
-      '_write' | '_writev',
-      (...args: unknown[]) => unknown
-    >
-    for (const method of ['_write', '_writev'] as const) {
-      const write = stream[method]
-      stream[method] = function (this: unknown, ...args: unknown[]) {
-        waits.writes++
-        return write.apply(this, args)
-      }
-    }
-  })
-  return waits
-}
-
 function onePool(size = 1, target = url, env: Record<string, string> = {}) {
   const opened = openDb<Tables>(
     configFor(target, { DB_POOL_SIZE: String(size), DB_POOL_MAX_OVERFLOW: '0', ...env }),
   )
-  return { ...opened, waits: counted(opened.pool) }
+  return { ...opened, waits: countExchanges(opened.pool) }
 }
 
 const me = sql<{ me: string | null }>`select current_setting('app.user_id', true) as me`
