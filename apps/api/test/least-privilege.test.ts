@@ -273,6 +273,51 @@ describe('the embedded default', () => {
   })
 })
 
+describe('the embedded default without a key (pnpm start)', () => {
+  it('makes a key for the run and logs development tokens that work, and the metrics token, never the key', async () => {
+    const root = await embeddedRoot()
+    const { logger, lines } = recordingLogger()
+    const running = await startApi(
+      loadApiConfig({ EMBEDDED_PG_DATA_DIR: path.join(root, 'pg'), PORT: '0' }),
+      logger,
+    )
+    try {
+      const line = lines.find((l) => String(l.message).startsWith('development tokens'))
+      const tokens = line?.tokens as Record<string, string>
+      const admin = Object.entries(tokens).find(([who]) => who.includes('school_admin, Northside High'))?.[1]
+      const student = Object.entries(tokens).find(([who]) =>
+        who.includes('(student, Southside Academy)'),
+      )?.[1]
+      const listed = await request(running.url, 'GET', '/classrooms?limit=100', undefined, {
+        authorization: `Bearer ${admin}`,
+      })
+      expect(listed.body.items.map((c: { name: string }) => c.name)).toEqual([
+        'Algebra I',
+        'World History',
+        'Chemistry Lab',
+      ])
+      const write = await request(
+        running.url,
+        'POST',
+        '/students',
+        { name: 'S', email: 's@x.test' },
+        { authorization: `Bearer ${student}` },
+      )
+      expect(write.status).toBe(403)
+      const metrics = await request(running.url, 'GET', '/metrics', undefined, {
+        authorization: `Bearer ${line?.metricsToken}`,
+      })
+      expect(metrics.status).toBe(200)
+      // The test's own key is not the run's: its tokens are refused.
+      expect((await request(running.url, 'GET', '/classrooms')).status).toBe(401)
+      expect(JSON.stringify(lines)).not.toMatch(/secret/i)
+    } finally {
+      await running.close()
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('the embedded default with another PostgreSQL on EMBEDDED_PG_PORT', () => {
   it('fails naming the port and creates no role, database or table on that server', async () => {
     const foreign = await LocalPostgres.temporary()
