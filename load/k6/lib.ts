@@ -56,13 +56,15 @@ const RESPONSE_CALLBACKS = new Map(
   ),
 )
 
-const JSON_HEADERS = { 'content-type': 'application/json' }
+// Every request carries the runner's token, as a real client does (the api answers 401 without one).
+const AUTH: Record<string, string> = __ENV.API_TOKEN ? { authorization: `Bearer ${__ENV.API_TOKEN}` } : {}
+const JSON_HEADERS = { 'content-type': 'application/json', ...AUTH }
 // A body-less request names no content type: the api refuses an empty body declared as JSON.
 // Seeding (not in the mix) passes no responseCallback, so the global one above applies.
 const params = (name: string, hasBody = true, headers: Record<string, string> = {}) => {
   const responseCallback = RESPONSE_CALLBACKS.get(name)
   return {
-    headers: hasBody ? { ...JSON_HEADERS, ...headers } : headers,
+    headers: hasBody ? { ...JSON_HEADERS, ...headers } : { ...AUTH, ...headers },
     tags: { name },
     timeout: `${REQUEST_TIMEOUT_SECONDS}s`,
     ...(responseCallback && { responseCallback }),

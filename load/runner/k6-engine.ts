@@ -1,7 +1,9 @@
 // A real k6, when one is on PATH: the drills' scripts and `pnpm load run --engine k6` handed to it.
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { testApiToken } from '@classroom/test-kit'
 import { LOAD_START_MARKER, type ScenarioPlan } from '../shared/scenarios.js'
 import { K6_SCRIPTS_DIR } from './package-paths.js'
 
@@ -51,6 +53,8 @@ export function scriptEnv(
 ): Record<string, string> {
   return {
     BASE_URL: baseUrl,
+    // The token the scripts send: signed with the key the runner starts the api with (test-kit's).
+    API_TOKEN: process.env.API_TOKEN ?? testApiToken(),
     SUMMARY_JSON: summaryPath,
     ...Object.fromEntries(
       plan.phases.map((phase) => [phaseVariable(phase.name), String(phase.durationSeconds)]),
