@@ -256,6 +256,12 @@ describe('the embedded default', () => {
     )
     expect(rows).toEqual([{ user: EMBEDDED_ROLES.app, owners: [EMBEDDED_ROLES.owner] }])
     expect(await sqlState(running, 'drop table students')).toBe('42501')
+    // Row-level security binds it: not the owner, no bypass, and without a principal's settings it sees no row.
+    const { rows: role } = await sql<{ bypass: boolean; seen: string }>`
+      select rolbypassrls as bypass, (select count(*) from classrooms)::text as seen from pg_roles where rolname = current_user`.execute(
+      running.db,
+    )
+    expect(role).toEqual([{ bypass: false, seen: '0' }])
     expect(
       (await request(running.url, 'GET', '/classrooms?limit=100', undefined, await NORTHSIDE())).body.items,
     ).toHaveLength(3)
