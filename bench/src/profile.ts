@@ -7,6 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { LocalPostgres } from '@classroom/local-postgres'
+import { testApiToken } from '@classroom/test-kit'
 import { Pool } from 'undici'
 import { SQL_CONTENDERS, sqlContender } from './contenders.js'
 import { analyzeProfile, formatBreakdown } from './cpu-profile.js'
@@ -14,6 +15,9 @@ import { createDataset } from './dataset.js'
 import { HTTP_CONTENDERS, startHttpServer } from './http-servers.js'
 import { startOtlpSink } from './otlp-sink.js'
 import { CLASSROOM_ROWS, type WorkloadName } from './workloads.js'
+
+// The api answers 401 without a bearer token (the minimal handler ignores it): one made once, sent by every request.
+const AUTHORIZATION = { authorization: `Bearer ${testApiToken()}` }
 
 const execFileAsync = promisify(execFile)
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -138,7 +142,11 @@ async function measureHttp(name: string, databaseUrl: string, nodeArgs: string[]
   try {
     const measured = await fixedCount(
       async () => {
-        const response = await client.request({ method: 'GET', path: `/classrooms/${randomId()}` })
+        const response = await client.request({
+          method: 'GET',
+          path: `/classrooms/${randomId()}`,
+          headers: AUTHORIZATION,
+        })
         await response.body.dump()
         if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`)
       },

@@ -1,7 +1,11 @@
+import { testApiToken } from '@classroom/test-kit'
 import { Pool } from 'undici'
 import { closedLoop, type LoopResult } from './closed-loop.js'
 import { sqlContender } from './contenders.js'
 import { CLASSROOM_ROWS, type WorkloadName } from './workloads.js'
+
+// The api answers 401 without a bearer token (the minimal handler ignores it): one made once, sent by every request.
+const AUTHORIZATION = { authorization: `Bearer ${testApiToken()}` }
 
 /** One measurement, run in a process of its own so memory and JIT state are the contender's alone. */
 export type WorkerTask =
@@ -37,7 +41,11 @@ async function measure(task: WorkerTask): Promise<LoopResult> {
     return await closedLoop({
       ...task,
       operation: async () => {
-        const response = await client.request({ method: 'GET', path: `/classrooms/${randomId()}` })
+        const response = await client.request({
+          method: 'GET',
+          path: `/classrooms/${randomId()}`,
+          headers: AUTHORIZATION,
+        })
         await response.body.dump()
         if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`)
       },

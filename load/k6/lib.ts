@@ -60,7 +60,9 @@ const RESPONSE_CALLBACKS = new Map(
   ),
 )
 
-const JSON_HEADERS = { 'content-type': 'application/json' }
+// Every request carries the runner's token, as a real client does (the api answers 401 without one).
+const AUTH: Record<string, string> = __ENV.API_TOKEN ? { authorization: `Bearer ${__ENV.API_TOKEN}` } : {}
+const JSON_HEADERS = { 'content-type': 'application/json', ...AUTH }
 // A body-less request names no content type: the api refuses an empty body declared as JSON.
 // Seeding (not in the mix) passes no responseCallback, so the global one above applies.
 const params = (
@@ -71,7 +73,7 @@ const params = (
 ) => {
   const responseCallback = RESPONSE_CALLBACKS.get(name)
   return {
-    headers: hasBody ? { ...JSON_HEADERS, ...headers } : headers,
+    headers: hasBody ? { ...JSON_HEADERS, ...headers } : { ...AUTH, ...headers },
     tags: { name },
     timeout: `${timeoutMs}ms`,
     ...(responseCallback && { responseCallback }),

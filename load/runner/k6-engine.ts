@@ -1,7 +1,9 @@
 // A real k6, when one is on PATH: the drills' scripts and `pnpm load run --engine k6` handed to it.
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { testApiToken } from '@classroom/test-kit'
 import { LOAD_START_MARKER, type PhaseName, type ScenarioPlan } from '../shared/scenarios.js'
 import type { ScriptSettings } from './drills/drill.js'
 import { DRILLS } from './drills/index.js'
@@ -48,6 +50,8 @@ export function scriptEnv(plan: ScenarioPlan, settings: ScriptSettings): Record<
   })
   return {
     BASE_URL: settings.baseUrl,
+    // The token the scripts send: signed with the key the runner starts the api with (test-kit's).
+    API_TOKEN: process.env.API_TOKEN ?? testApiToken(),
     SUMMARY_JSON: settings.summaryPath,
     ...Object.fromEntries(phases),
     ...DRILLS[plan.name].scriptEnv?.(plan, settings),

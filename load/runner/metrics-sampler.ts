@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { TEST_API_AUTH } from '@classroom/test-kit'
 import { type Bucket, parseBuckets } from './histogram.js'
 
 /** The api as `/metrics` showed it at one moment: its pool, its writes' recovery, its process. */
@@ -127,7 +128,10 @@ export function startSampler(
   const scrape = async () => {
     const at = performance.now() - startedAt
     try {
-      const response = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(intervalMs) })
+      const response = await fetch(`${baseUrl}/metrics`, {
+        signal: AbortSignal.timeout(intervalMs),
+        headers: { authorization: `Bearer ${process.env.METRICS_TOKEN ?? TEST_API_AUTH.METRICS_TOKEN}` },
+      })
       if (response.ok) samples.push(parseApiMetrics(await response.text(), at))
     } catch {
       // The api is busy or restarting; the next scrape will tell.

@@ -1,3 +1,3 @@
 import { defineTestConfig } from '@classroom/test-kit/vitest-config'
 
-export default defineTestConfig({ database: false })
+export default defineTestConfig({ database: true })

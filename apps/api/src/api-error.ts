@@ -5,6 +5,8 @@ export const API_ERROR_STATUSES = {
   MALFORMED_URL: 400,
   MALFORMED_REQUEST: 400,
   INVALID_READ_POSITION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   CLASSROOM_NOT_FOUND: 404,
   STUDENT_NOT_FOUND: 404,
@@ -53,12 +55,21 @@ export class ApiError extends Error {
   readonly code: ApiErrorCode
   /** The offending input, as in {@link ErrorBody.field}. */
   readonly field: string | undefined
+  /** Headers the answer carries (a 401's `WWW-Authenticate`). */
+  readonly headers: Readonly<Record<string, string>>
 
-  constructor(statusCode: number, code: ApiErrorCode, message: string, field?: string) {
+  constructor(
+    statusCode: number,
+    code: ApiErrorCode,
+    message: string,
+    field?: string,
+    headers: Readonly<Record<string, string>> = {},
+  ) {
     super(message)
     this.name = 'ApiError'
     this.statusCode = statusCode
     this.code = code
     this.field = field
+    this.headers = headers
   }
 }

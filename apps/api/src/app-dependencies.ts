@@ -2,6 +2,7 @@
 import type { Database } from '@classroom/classroom-db'
 import type { DatabaseHealth, DbLogger } from '@classroom/db-core'
 import type { Kysely } from 'kysely'
+import type { TokenVerifier } from './auth/verifier.js'
 import type { ApiMetrics } from './metrics.js'
 
 /** What the routes need from the outside world. */
@@ -19,6 +20,10 @@ export interface AppDependencies {
    * when the pool expects a longer wait. None when unset.
    */
   readonly requestDeadlineMs?: number
+  /** Verifies a request's bearer token into its principal. */
+  readonly verifyToken: TokenVerifier
+  /** The bearer token `/metrics` takes; unset: `/metrics` answers 401. */
+  readonly metricsToken?: string | undefined
   /** A tracer provider is registered: name each request's span by its route. */
   readonly traceRoutes?: boolean
 }

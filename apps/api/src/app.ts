@@ -3,6 +3,7 @@ import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { ApiError } from './api-error.js'
 import type { AppDependencies } from './app-dependencies.js'
+import { authenticate } from './auth/authenticate.js'
 import { guardConnections } from './connection-guard.js'
 import { restOfBodyDropped } from './drain.js'
 import { BODY_LIMIT_BYTES, clientErrorResponse, MAX_PARAM_LENGTH, toErrorResponse } from './error-response.js'
@@ -81,6 +82,7 @@ export function buildApp(deps: AppDependencies, limits: HttpLimits = DEFAULT_HTT
   )
 
   if (deps.traceRoutes) app.addHook('onRequest', nameSpanByRoute)
+  authenticate(app, deps.verifyToken, deps.metricsToken)
   readYourWrites(app)
   if (deps.requestDeadlineMs !== undefined) requestDeadline(app, deps.requestDeadlineMs)
 

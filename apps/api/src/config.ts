@@ -12,7 +12,8 @@ import {
   postgresUrl,
   wholeNumber,
 } from '@classroom/db-core/env'
-import { EnvError, makeValidator } from 'envalid'
+import { EnvError, makeValidator, str } from 'envalid'
+import type { AuthSettings } from './auth/verifier.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js'
 
 const host = makeValidator<string>((input) => {
@@ -24,6 +25,40 @@ const absolutePath = makeValidator<string>((input) => {
   if (!path.isAbsolute(input)) throw new EnvError('an absolute directory path')
   return input
 })
+
+const absoluteFile = makeValidator<string>((input) => {
+  if (!path.isAbsolute(input)) throw new EnvError('an absolute file path')
+  return input
+})
+
+// HS256 wants a key as long as its hash (RFC 7518 3.2): 32 bytes at least.
+const hs256Secret = makeValidator<string>((input) => {
+  if (Buffer.byteLength(input) < 32)
+    throw new EnvError('a secret of at least 32 bytes (e.g. openssl rand -base64 48)')
+  return input
+})
+
+const metricsToken = makeValidator<string>((input) => {
+  if (!/^[A-Za-z0-9._~+/-]{16,}=*$/.test(input))
+    throw new EnvError(
+      'a token of at least 16 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. openssl rand -hex 24)',
+    )
+  return input
+})
+
+/** The public-key algorithms `API_AUTH_PUBLIC_KEY_ALGORITHM` accepts. */
+const PUBLIC_KEY_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+]
 
 /** The api's own variables plus db-core's and the logger's, validated in one pass. */
 export const apiEnvSpec = {
@@ -46,6 +81,14 @@ export const apiEnvSpec = {
   HTTP_KEEP_ALIVE_TIMEOUT_MS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs }),
   HTTP_MAX_CONNECTIONS: wholeNumber(1)({ default: DEFAULT_HTTP_LIMITS.maxConnections }),
   API_REQUEST_TIMEOUT_MS: wholeNumber(1)({ default: 10_000 }),
+  // Exactly one key source; none only on the embedded database, which makes a development key.
+  API_AUTH_HS256_SECRET: hs256Secret({ default: undefined }),
+  API_AUTH_PUBLIC_KEY_FILE: absoluteFile({ default: undefined }),
+  API_AUTH_PUBLIC_KEY_ALGORITHM: str({ choices: PUBLIC_KEY_ALGORITHMS, default: 'RS256' }),
+  API_AUTH_JWKS_FILE: absoluteFile({ default: undefined }),
+  API_AUTH_ISSUER: str({ default: undefined }),
+  API_AUTH_AUDIENCE: str({ default: 'classroom-api' }),
+  METRICS_TOKEN: metricsToken({ default: undefined }),
 }
 
 export interface ApiConfig {
@@ -61,6 +104,10 @@ export interface ApiConfig {
   readonly log: { readonly level: LoggerLevel; readonly format: 'auto' | 'json' | 'pretty' }
   /** The HTTP server's timeouts and connection cap (`HTTP_*`). */
   readonly http: HttpLimits
+  /** How bearer tokens are verified (`API_AUTH_*`); `undefined` on the embedded database: a development key is made. */
+  readonly auth: AuthSettings | undefined
+  /** What `/metrics` takes as its bearer token (`METRICS_TOKEN`); unset: `/metrics` answers 401. */
+  readonly metricsToken: string | undefined
   /**
    * Where the database is, or how to run the embedded one when `DATABASE_URL` is unset. An external
    * database is served through `connectionString` and migrated through `migrationConnectionString`
@@ -85,7 +132,11 @@ export interface ApiConfig {
  * const config = loadApiConfig(process.env)
  * ```
  */
-export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
+export function loadApiConfig(
+  env: Record<string, string | undefined> = process.env,
+  /** `false`: no token is verified (`pnpm db:migrate`), so no key is needed. */
+  { verifiesTokens = true }: { readonly verifiesTokens?: boolean } = {},
+): ApiConfig {
   const clean = parseEnv(env, apiEnvSpec)
   if (clean.DATABASE_MIGRATION_URL && !clean.DATABASE_URL) {
     // The embedded database migrates with an owner role of its own: a URL here would be ignored.
@@ -98,7 +149,33 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
       },
     ])
   }
+  const keys = (['API_AUTH_HS256_SECRET', 'API_AUTH_PUBLIC_KEY_FILE', 'API_AUTH_JWKS_FILE'] as const).filter(
+    (name) => clean[name] !== undefined,
+  )
+  if (keys.length > 1 || (keys.length === 0 && clean.DATABASE_URL && verifiesTokens)) {
+    throw new ConfigError(
+      (keys.length > 1 ? keys : ['API_AUTH_HS256_SECRET' as const]).map((name) => ({
+        name,
+        value: keys.length > 1 ? '[set]' : undefined,
+        expected:
+          'exactly one of API_AUTH_HS256_SECRET, API_AUTH_PUBLIC_KEY_FILE (with API_AUTH_PUBLIC_KEY_ALGORITHM) or API_AUTH_JWKS_FILE: the key bearer tokens are verified with (only the embedded database, without DATABASE_URL, makes a development key)',
+      })),
+    )
+  }
+  const key: AuthSettings['key'] | undefined = clean.API_AUTH_HS256_SECRET
+    ? { kind: 'secret', secret: new TextEncoder().encode(clean.API_AUTH_HS256_SECRET) }
+    : clean.API_AUTH_PUBLIC_KEY_FILE
+      ? {
+          kind: 'public-key',
+          file: clean.API_AUTH_PUBLIC_KEY_FILE,
+          algorithm: clean.API_AUTH_PUBLIC_KEY_ALGORITHM,
+        }
+      : clean.API_AUTH_JWKS_FILE
+        ? { kind: 'jwks', file: clean.API_AUTH_JWKS_FILE }
+        : undefined
   return Object.freeze({
+    auth: key && Object.freeze({ key, issuer: clean.API_AUTH_ISSUER, audience: clean.API_AUTH_AUDIENCE }),
+    metricsToken: clean.METRICS_TOKEN,
     port: clean.PORT,
     host: clean.HOST,
     shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,

@@ -21,7 +21,7 @@ export const EMBEDDED_ROLES: DatabaseRoles = Object.freeze({
  * database: the serving role may connect, use the schema and read and write rows of every table
  * and sequence the owner creates (default privileges, so tables of future migrations are covered
  * without a grant of their own); nobody else may connect or create objects, not even temporary
- * tables. Role names stay out of the migrations, which run anywhere. The README shows this list.
+ * tables; row-level security binds the serving role (`NOBYPASSRLS`). Role names stay out of the migrations, which run anywhere. The README shows this list.
  *
  * ```ts
  * for (const statement of servingRoleGrants(EMBEDDED_ROLES)) await admin.query(statement)
@@ -32,6 +32,8 @@ export function servingRoleGrants({ database, owner, app }: DatabaseRoles): stri
   return [
     // PostgreSQL 15+ gives the schema to the database owner already; 14 and older to the superuser.
     `alter schema public owner to ${own}`,
+    // Row-level security binds it: it may not bypass the policies (the default, said explicitly).
+    `alter role ${serve} nobypassrls`,
     `revoke create on schema public from public`,
     `revoke all on database ${db} from public`,
     `grant connect on database ${db} to ${serve}`,

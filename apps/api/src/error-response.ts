@@ -85,10 +85,11 @@ const FASTIFY_REFUSALS: Readonly<Record<string, ErrorBody>> = {
  */
 export function toErrorResponse(error: unknown, requestId: string): ErrorResponse {
   if (error instanceof ApiError) {
-    const { statusCode, code, message, field } = error
+    const { statusCode, code, message, field, headers } = error
     return expected(
       statusCode,
       field === undefined ? { error: code, message } : { error: code, message, field },
+      { ...headers },
     )
   }
   if (error instanceof IdempotencyKeyReusedError) {

@@ -1,8 +1,9 @@
-import { type DbLogger, purgeIdempotencyKeys } from '@classroom/db-core'
+import { type DbLogger, purgeIdempotencyKeys, withSessionSettings } from '@classroom/db-core'
 import type { Kysely } from 'kysely'
 
 // At most this long between purges; a shorter retention purges as often as it expires keys.
 const LONGEST_INTERVAL_MS = 3_600_000
+const PURGE_SETTINGS = { 'app.role': 'system' }
 
 /**
  * Deletes idempotency keys past their retention now and then on an interval (unref'd: it never
@@ -22,7 +23,8 @@ export function startIdempotencyPurge<DB>(
   const purge = () => {
     if (purging) return
     purging = true
-    void purgeIdempotencyKeys(db, { olderThanMs: retentionMs })
+    // Every school's keys: the one role row-level security lets past them (app.role = 'system').
+    void withSessionSettings(PURGE_SETTINGS, () => purgeIdempotencyKeys(db, { olderThanMs: retentionMs }))
       .then(
         (purged) => {
           if (purged > 0) logger.info('expired idempotency keys purged', { purged, retentionMs })

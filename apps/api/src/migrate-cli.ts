@@ -6,7 +6,7 @@ import { runMigrations } from './migrate.js'
 // `pnpm db:migrate`: applies pending migrations as DATABASE_MIGRATION_URL (else DATABASE_URL; or the
 // embedded database's owner role) and exits.
 try {
-  const config = loadApiConfig(process.env)
+  const config = loadApiConfig(process.env, { verifiesTokens: false })
   const logger = createLogger({
     level: config.log.level,
     format: config.log.format,

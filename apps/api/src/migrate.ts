@@ -1,4 +1,4 @@
-import { MigrationError, migrateToLatest } from '@classroom/classroom-db'
+import { type Database, MigrationError, migrateToLatest } from '@classroom/classroom-db'
 import { type DbLogger, InstrumentedPostgresDialect } from '@classroom/db-core'
 import { Kysely, sql } from 'kysely'
 import type { ApiConfig } from './config.js'
@@ -20,6 +20,8 @@ export async function runMigrations(
   config: ApiConfig,
   connectionString: string,
   logger: DbLogger,
+  /** Run after migrating, as the same role (the owner: the demo data, which row-level security would refuse the serving role). */
+  afterwards?: (db: Kysely<Database>) => Promise<void>,
 ): Promise<string[]> {
   const base = config.dbConfig(connectionString)
   const dialect = new InstrumentedPostgresDialect({
@@ -31,9 +33,11 @@ export async function runMigrations(
     logger,
     clientConfig: { application_name: 'classroom-migrate' },
   })
-  const db = new Kysely({ dialect })
+  const db = new Kysely<Database>({ dialect })
   try {
-    return await migrateToLatest(db)
+    const applied = await migrateToLatest(db)
+    await afterwards?.(db)
+    return applied
   } catch (error) {
     const denied = error instanceof MigrationError && (await deniedRole(db, error))
     if (!denied) throw error
@@ -53,7 +57,7 @@ export async function runMigrations(
  * migrator hides a refused `create table` behind "current transaction is aborted", so the schema
  * privilege is asked for too.
  */
-async function deniedRole(db: Kysely<unknown>, error: MigrationError): Promise<string | undefined> {
+async function deniedRole(db: Kysely<Database>, error: MigrationError): Promise<string | undefined> {
   const probe = await sql<{ role: string; canCreate: boolean }>`
     select current_user as role, has_schema_privilege('public', 'CREATE') as "canCreate"`
     .execute(db)

@@ -30,8 +30,23 @@ export function registerOpenApi(app: FastifyInstance): void {
           'Classrooms, students and enrollments. Every error is `{ error, message, field?, requestId? }` with a ' +
           'stable `error` code; an unknown path answers 404 `NOT_FOUND`, `CONNECT` 405 `METHOD_NOT_ALLOWED`. ' +
           'POST and DELETE take an optional `Idempotency-Key`. Every request takes an optional `Read-Position` ' +
-          '(read-your-writes across requests and api processes: send back the last one an answer carried).',
+          '(read-your-writes across requests and api processes: send back the last one an answer carried). ' +
+          'Every route but `/healthz`, `/readyz` and this document takes a bearer JWT (`sub`, `school_id`, `role`: ' +
+          '`student`, `teacher` or `school_admin`): none or a bad one is 401 `UNAUTHENTICATED` with `WWW-Authenticate`, ' +
+          'a role without the right 403 `FORBIDDEN`, another school’s object 404. `/metrics` takes `METRICS_TOKEN`.',
       },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'A JWT signed by the configured key (API_AUTH_*).',
+          },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for /metrics only.' },
+        },
+      },
+      security: [{ bearer: [] }],
     },
     transform: ({ schema, url }) => ({ schema: withReadPositionHeader(schema), url }),
   })

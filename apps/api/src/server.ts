@@ -9,6 +9,8 @@ import {
 import type { FastifyInstance } from 'fastify'
 import { Kysely } from 'kysely'
 import { buildApp } from './app.js'
+import { developmentAuth, logDevelopmentTokens } from './auth/development.js'
+import { tokenVerifier } from './auth/verifier.js'
 import type { ApiConfig } from './config.js'
 import { type DatabaseTarget, openDatabaseTarget } from './database-target.js'
 import { registerHeapAfterGcMetrics } from './heap-after-gc.js'
@@ -70,12 +72,20 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
     const { routing } = dialect
     registerPoolMetrics(metrics, pool, routing)
     if (routing) registerReplicaMetrics(metrics, routing)
+    // No key configured (only allowed on the embedded database): one made for this run.
+    const development = config.auth === undefined ? developmentAuth() : undefined
+    const verifyToken = await tokenVerifier(
+      config.auth ?? (development as NonNullable<typeof development>).settings,
+    )
     if (config.migrateOnStart) {
-      const applied = await runMigrations(config, target.migrationConnectionString, logger)
+      // The demo data goes in as the owner: row-level security lets the serving role write only a principal's rows.
+      const applied = await runMigrations(config, target.migrationConnectionString, logger, async (owner) => {
+        if (target.embedded && (await seedDemoData(owner))) logger.info('demo data loaded')
+        if (development) await logDevelopmentTokens(owner, development, logger)
+      })
       logger.info('database migrations applied', { applied })
     }
     await checkConnectionBudget(pool, dbConfig, logger)
-    if (target.embedded && (await seedDemoData(db))) logger.info('demo data loaded')
     const stopPurge = startIdempotencyPurge(db, { retentionMs: config.idempotencyKeyRetentionMs, logger })
     const app = buildApp(
       {
@@ -85,6 +95,8 @@ export async function startApi(config: ApiConfig, logger: DbLogger): Promise<Run
         logger,
         metrics,
         checkDatabase: () => checkDatabase(pool, { timeoutMs: config.readyzTimeoutMs }),
+        verifyToken,
+        metricsToken: config.metricsToken ?? development?.metricsToken,
         traceRoutes: tracerProviderRegistered(),
       },
       config.http,

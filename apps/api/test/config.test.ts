@@ -1,10 +1,13 @@
 import { ConfigError } from '@classroom/db-core'
 import { describe, expect, it } from 'vitest'
 import { loadApiConfig } from '../src/config.js'
+import { TEST_AUTH_SECRET } from './support.js'
+
+const AUTH = { API_AUTH_HS256_SECRET: TEST_AUTH_SECRET }
 
 describe('loadApiConfig', () => {
   it('defaults to 127.0.0.1:3000 on an embedded database, migrating on start', () => {
-    const config = loadApiConfig({})
+    const config = loadApiConfig({ ...AUTH })
     expect(config).toMatchObject({
       host: '127.0.0.1',
       port: 3000,
@@ -15,7 +18,7 @@ describe('loadApiConfig', () => {
   })
 
   it('defaults the HTTP server limits to the documented values, and takes each from its variable', () => {
-    expect(loadApiConfig({}).http).toEqual({
+    expect(loadApiConfig({ ...AUTH }).http).toEqual({
       connectionTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 72_000,
@@ -23,6 +26,7 @@ describe('loadApiConfig', () => {
     })
     expect(
       loadApiConfig({
+        ...AUTH,
         HTTP_CONNECTION_TIMEOUT_MS: '5000',
         HTTP_REQUEST_TIMEOUT_MS: '20000',
         HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
@@ -40,6 +44,7 @@ describe('loadApiConfig', () => {
     let error: unknown
     try {
       loadApiConfig({
+        ...AUTH,
         HTTP_CONNECTION_TIMEOUT_MS: '0',
         HTTP_REQUEST_TIMEOUT_MS: '1.5',
         HTTP_KEEP_ALIVE_TIMEOUT_MS: 'soon',
@@ -61,6 +66,7 @@ describe('loadApiConfig', () => {
 
   it('serves DATABASE_URL when set, with db-core settings applied', () => {
     const config = loadApiConfig({
+      ...AUTH,
       DATABASE_URL: 'postgres://a:b@db:5432/x',
       DB_POOL_SIZE: '7',
       DB_MIGRATE_ON_START: 'false',
@@ -76,6 +82,7 @@ describe('loadApiConfig', () => {
 
   it('reads its replicas through db-core: DATABASE_READ_URLS named in order, DB_READ_YOUR_WRITES; a bad entry named', () => {
     const config = loadApiConfig({
+      ...AUTH,
       DATABASE_URL: 'postgres://a:b@db/x',
       DATABASE_READ_URLS: 'postgres://a:b@r1/x,postgres://a:b@r2/x',
       DB_READ_YOUR_WRITES: 'false',
@@ -88,13 +95,18 @@ describe('loadApiConfig', () => {
       ],
     })
     const bad = () =>
-      loadApiConfig({ DATABASE_URL: 'postgres://a@db/x', DATABASE_READ_URLS: 'postgres://a@r1/x,mysql://r2' })
+      loadApiConfig({
+        ...AUTH,
+        DATABASE_URL: 'postgres://a@db/x',
+        DATABASE_READ_URLS: 'postgres://a@r1/x,mysql://r2',
+      })
     expect(bad).toThrow(ConfigError)
     expect(bad).toThrow(/DATABASE_READ_URLS: .*entry 2/)
   })
 
   it('migrates through DATABASE_MIGRATION_URL when set, serving DATABASE_URL', () => {
     const config = loadApiConfig({
+      ...AUTH,
       DATABASE_URL: 'postgres://app:a@db:5432/x',
       DATABASE_MIGRATION_URL: 'postgres://owner:o@db:5432/x',
     })
@@ -109,6 +121,7 @@ describe('loadApiConfig', () => {
     let error: unknown
     try {
       loadApiConfig({
+        ...AUTH,
         DATABASE_URL: 'postgres://app:a@db/x',
         DATABASE_MIGRATION_URL: 'mysql://owner:hunter2@db/x',
       })
@@ -127,7 +140,7 @@ describe('loadApiConfig', () => {
   })
 
   it('rejects DATABASE_MIGRATION_URL without DATABASE_URL: the embedded database migrates with its own owner', () => {
-    expect(() => loadApiConfig({ DATABASE_MIGRATION_URL: 'postgres://owner:o@db/x' })).toThrow(
+    expect(() => loadApiConfig({ ...AUTH, DATABASE_MIGRATION_URL: 'postgres://owner:o@db/x' })).toThrow(
       'DATABASE_MIGRATION_URL: got "postgres://owner:***@db/x"; expected DATABASE_URL to be set too',
     )
   })
@@ -136,6 +149,7 @@ describe('loadApiConfig', () => {
     let error: unknown
     try {
       loadApiConfig({
+        ...AUTH,
         PORT: 'http',
         HOST: 'local host',
         SHUTDOWN_TIMEOUT_MS: '-1',
@@ -171,5 +185,60 @@ describe('loadApiConfig', () => {
         issues: [{ name: 'LOG_FORMAT', value: 'colour', expected: 'one of auto, json, pretty' }],
       }),
     )
+  })
+})
+
+describe('the authentication settings (API_AUTH_*)', () => {
+  const external = { DATABASE_URL: 'postgres://a@db/x' }
+  const issue = (env: Record<string, string>) => {
+    try {
+      loadApiConfig(env)
+    } catch (error) {
+      return error as ConfigError
+    }
+    throw new Error('expected a ConfigError')
+  }
+
+  it('needs a key with DATABASE_URL: only the embedded database makes one of its own', () => {
+    expect(issue(external).issues).toEqual([
+      expect.objectContaining({
+        name: 'API_AUTH_HS256_SECRET',
+        value: undefined,
+        expected: expect.stringContaining('exactly one of'),
+      }),
+    ])
+    expect(loadApiConfig({}).auth).toBeUndefined()
+  })
+
+  it('refuses two key sources at once, naming both', () => {
+    const error = issue({ ...external, ...AUTH, API_AUTH_JWKS_FILE: '/etc/jwks.json' })
+    expect(error.issues.map((i) => i.name)).toEqual(['API_AUTH_HS256_SECRET', 'API_AUTH_JWKS_FILE'])
+  })
+
+  it('refuses a short HS256 secret without printing it, and a relative key file', () => {
+    const error = issue({
+      ...external,
+      API_AUTH_HS256_SECRET: 'short-secret-value',
+      API_AUTH_PUBLIC_KEY_FILE: 'key.pem',
+    })
+    expect(error.message).not.toContain('short-secret-value')
+    expect(error.issues.map((i) => i.name).sort()).toEqual([
+      'API_AUTH_HS256_SECRET',
+      'API_AUTH_PUBLIC_KEY_FILE',
+    ])
+  })
+
+  it('takes a secret, the audience and the issuer', () => {
+    const config = loadApiConfig({
+      ...external,
+      ...AUTH,
+      API_AUTH_ISSUER: 'https://idp.example',
+      API_AUTH_AUDIENCE: 'classes',
+    })
+    expect(config.auth).toMatchObject({
+      key: { kind: 'secret' },
+      issuer: 'https://idp.example',
+      audience: 'classes',
+    })
   })
 })

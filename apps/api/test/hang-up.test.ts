@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { request, startTestApi, type TestApi } from './support.js'
+import { authorization, request, startTestApi, type TestApi } from './support.js'
 
 let t: TestApi
 
@@ -31,9 +31,10 @@ describe('a client that hangs up mid-request', () => {
       await admin.query('begin')
       await admin.query('lock table classrooms in access exclusive mode')
       const hangUp = new AbortController()
-      const read = fetch(`${t.url}/classrooms/${id}`, { signal: hangUp.signal }).catch(
-        (error: unknown) => error,
-      )
+      const read = fetch(`${t.url}/classrooms/${id}`, {
+        signal: hangUp.signal,
+        headers: await authorization(),
+      }).catch((error: unknown) => error)
       await expect.poll(() => waitingStatements(admin), { timeout: 5000, interval: 50 }).toBe(1)
       hangUp.abort()
       expect(await read).toBeInstanceOf(Error)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createTestDatabase, FaultProxy } from '@classroom/local-postgres'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -119,8 +120,10 @@ describe('idempotency key retention', () => {
           ),
         )
         .toBe(0)
-      expect((await admin.query(`select key from idempotency_keys where key = 'kept'`)).rows).toEqual([
-        { key: 'kept' },
+      // Stored under its principal's hash of 'kept' (the default principal: school 1's admin, user 1).
+      const kept = createHash('sha256').update('1/school_admin/1/kept').digest('base64url')
+      expect((await admin.query('select key from idempotency_keys where key = $1', [kept])).rows).toEqual([
+        { key: kept },
       ])
       expect(logs).toContainEqual(
         expect.objectContaining({ message: 'expired idempotency keys purged', purged: 30 }),

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestApi, type TestApi } from './support.js'
+import { authorization, startTestApi, type TestApi } from './support.js'
 
 // Generated inputs thrown at the running api over real HTTP, against a real PostgreSQL. Whatever
 // comes in: no 5xx, an answer within the bound, every refusal a 4xx with the uniform error body,
@@ -64,7 +64,10 @@ async function send({ method, path, body, headers = {} }: Attempt): Promise<Answ
   const response = await fetch(`${t.url}${path}`, {
     method,
     body,
-    headers: withType ? { 'content-type': 'application/json', ...headers } : headers,
+    headers: {
+      ...(await authorization()),
+      ...(withType ? { 'content-type': 'application/json', ...headers } : headers),
+    },
     signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
   })
   const text = await response.text()

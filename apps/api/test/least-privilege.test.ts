@@ -13,7 +13,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { loadApiConfig } from '../src/config.js'
 import { type DatabaseRoles, EMBEDDED_ROLES, servingRoleGrants } from '../src/database-roles.js'
 import { type RunningApi, startApi } from '../src/server.js'
-import { request, startTestApi, type TestApi } from './support.js'
+import { authorization, request, startTestApi, TEST_AUTH_SECRET, type TestApi } from './support.js'
+
+// The demo data's first school (after the default one): its admin sees its three classrooms.
+const NORTHSIDE = () => authorization({ userId: 1, schoolId: 2, role: 'school_admin' })
 
 const run = promisify(execFile)
 const MIGRATE_CLI = fileURLToPath(new URL('../dist/migrate-cli.js', import.meta.url))
@@ -107,6 +110,8 @@ describe('an api whose DATABASE_URL is the serving role and DATABASE_MIGRATION_U
     expect(api.logs.find((l) => l.message === 'database migrations applied')?.applied).toEqual([
       '0001-classrooms-students-enrollments',
       '0002-idempotency-keys',
+      '0003-schools-and-owners',
+      '0004-row-level-security',
     ])
   })
 
@@ -218,7 +223,10 @@ async function embeddedRoot(): Promise<string> {
 
 /** The api as `pnpm start` runs it without DATABASE_URL, on an embedded data directory. */
 function startEmbedded(dataDir: string): Promise<RunningApi> {
-  return startApi(loadApiConfig({ EMBEDDED_PG_DATA_DIR: dataDir, PORT: '0' }), recordingLogger().logger)
+  return startApi(
+    loadApiConfig({ EMBEDDED_PG_DATA_DIR: dataDir, PORT: '0', API_AUTH_HS256_SECRET: TEST_AUTH_SECRET }),
+    recordingLogger().logger,
+  )
 }
 
 describe('the embedded default', () => {
@@ -248,7 +256,15 @@ describe('the embedded default', () => {
     )
     expect(rows).toEqual([{ user: EMBEDDED_ROLES.app, owners: [EMBEDDED_ROLES.owner] }])
     expect(await sqlState(running, 'drop table students')).toBe('42501')
-    expect((await request(running.url, 'GET', '/classrooms?limit=100')).body.items).toHaveLength(5)
+    // Row-level security binds it: not the owner, no bypass, and without a principal's settings it sees no row.
+    const { rows: role } = await sql<{ bypass: boolean; seen: string }>`
+      select rolbypassrls as bypass, (select count(*) from classrooms)::text as seen from pg_roles where rolname = current_user`.execute(
+      running.db,
+    )
+    expect(role).toEqual([{ bypass: false, seen: '0' }])
+    expect(
+      (await request(running.url, 'GET', '/classrooms?limit=100', undefined, await NORTHSIDE())).body.items,
+    ).toHaveLength(3)
   })
 
   it('starts again on the same data directory, its roles already there, the demo data loaded once', async () => {
@@ -257,7 +273,54 @@ describe('the embedded default', () => {
     const running = await start()
     const { rows } = await sql<{ user: string }>`select current_user as user`.execute(running.db)
     expect(rows).toEqual([{ user: EMBEDDED_ROLES.app }])
-    expect((await request(running.url, 'GET', '/classrooms?limit=100')).body.items).toHaveLength(5)
+    expect(
+      (await request(running.url, 'GET', '/classrooms?limit=100', undefined, await NORTHSIDE())).body.items,
+    ).toHaveLength(3)
+  })
+})
+
+describe('the embedded default without a key (pnpm start)', () => {
+  it('makes a key for the run and logs development tokens that work, and the metrics token, never the key', async () => {
+    const root = await embeddedRoot()
+    const { logger, lines } = recordingLogger()
+    const running = await startApi(
+      loadApiConfig({ EMBEDDED_PG_DATA_DIR: path.join(root, 'pg'), PORT: '0' }),
+      logger,
+    )
+    try {
+      const line = lines.find((l) => String(l.message).startsWith('development tokens'))
+      const tokens = line?.tokens as Record<string, string>
+      const admin = Object.entries(tokens).find(([who]) => who.includes('school_admin, Northside High'))?.[1]
+      const student = Object.entries(tokens).find(([who]) =>
+        who.includes('(student, Southside Academy)'),
+      )?.[1]
+      const listed = await request(running.url, 'GET', '/classrooms?limit=100', undefined, {
+        authorization: `Bearer ${admin}`,
+      })
+      expect(listed.body.items.map((c: { name: string }) => c.name)).toEqual([
+        'Algebra I',
+        'World History',
+        'Chemistry Lab',
+      ])
+      const write = await request(
+        running.url,
+        'POST',
+        '/students',
+        { name: 'S', email: 's@x.test' },
+        { authorization: `Bearer ${student}` },
+      )
+      expect(write.status).toBe(403)
+      const metrics = await request(running.url, 'GET', '/metrics', undefined, {
+        authorization: `Bearer ${line?.metricsToken}`,
+      })
+      expect(metrics.status).toBe(200)
+      // The test's own key is not the run's: its tokens are refused.
+      expect((await request(running.url, 'GET', '/classrooms')).status).toBe(401)
+      expect(JSON.stringify(lines)).not.toMatch(/secret/i)
+    } finally {
+      await running.close()
+      await rm(root, { recursive: true, force: true })
+    }
   })
 })
 

@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { createTestDatabase } from '@classroom/local-postgres'
 import { spawnApi } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { authorization } from './support.js'
 
 const run = promisify(execFile)
 const REPO = fileURLToPath(new URL('../../..', import.meta.url))
@@ -47,7 +48,7 @@ describe('a production install of the api', () => {
     const url = await createTestDatabase(inject('databaseUrl'), 'api_production_install')
     const api = await spawnApi({ entry: path.join(deployed, 'dist', 'main.js'), env: { DATABASE_URL: url } })
     try {
-      const response = await fetch(`${api.url}/classrooms?limit=1`)
+      const response = await fetch(`${api.url}/classrooms?limit=1`, { headers: await authorization() })
       expect(response.status).toBe(200)
     } finally {
       api.child.kill('SIGTERM')

@@ -1,5 +1,6 @@
 // Raw HTTP over a socket, for requests fetch will not send (bad bytes, odd methods, no Host, huge uploads).
 import { connect } from 'node:net'
+import { testToken } from './support.js'
 
 /** What came back on a socket: the status, the lower-cased headers, the body, and how the socket ended. */
 export interface RawAnswer {
@@ -12,7 +13,7 @@ export interface RawAnswer {
 
 /**
  * Sends `head` (request line and headers, `\r\n`-separated, blank line included), then `bodyBytes`
- * bytes of `x` in 64 KiB writes, then `tail` (a chunked body's last chunk), as a simple client does: it sends its whole request before it looks
+ * bytes of `x` in 64 KiB writes (a text head carries the default principal's token, as `request` does), then `tail` (a chunked body's last chunk), as a simple client does: it sends its whole request before it looks
  * at the answer, so a server that closes while the body still flows resets it. Resolves once every
  * byte is sent and the first whole answer read, or the socket ends.
  *
@@ -20,12 +21,17 @@ export interface RawAnswer {
  * const answer = await rawRequest(url, 'POST /classrooms HTTP/1.1\r\nHost: a\r\ncontent-length: 2\r\n\r\n{}')
  * ```
  */
-export function rawRequest(
+export async function rawRequest(
   baseUrl: string,
-  head: string | Buffer,
+  given: string | Buffer,
   bodyBytes = 0,
   tail = '',
 ): Promise<RawAnswer> {
+  // The default principal's token after the request line, unless the head names its own.
+  const text = typeof given === 'string' ? given : given.toString('latin1')
+  const head = /\r\nauthorization:/i.test(text)
+    ? given
+    : Buffer.from(text.replace('\r\n', `\r\nAuthorization: Bearer ${await testToken()}\r\n`), 'latin1')
   const { port, hostname } = new URL(baseUrl)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []

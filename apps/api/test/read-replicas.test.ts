@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { loadApiConfig } from '../src/config.js'
 import { runMigrations } from '../src/migrate.js'
 import { lsnBytes } from '../src/replica-metrics.js'
-import { API_ENTRY, request, startTestApi, type TestApi } from './support.js'
+import { API_ENTRY, request, startTestApi, TEST_AUTH_SECRET, type TestApi } from './support.js'
 
 // A primary and a standby of this file's own: the tests pause the standby's replay.
 let primary: LocalPostgres
@@ -178,6 +178,7 @@ describe('an api with read replicas (DATABASE_READ_URLS)', () => {
     try {
       const migrationUrl = await primary.createDatabase('migrate_primary_only')
       const config = loadApiConfig({
+        API_AUTH_HS256_SECRET: TEST_AUTH_SECRET,
         DATABASE_URL: migrationUrl,
         DATABASE_READ_URLS: `postgres://app:secret@127.0.0.1:${port}/classroom`,
         DB_REPLICA_POLL_MS: '10',

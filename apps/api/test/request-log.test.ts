@@ -4,6 +4,8 @@ import { buildApp } from '../src/app.js'
 import { createMetrics } from '../src/metrics.js'
 import { databaseNeverReached } from '../src/openapi-document.js'
 
+const METRICS = 'request-log-metrics-token'
+
 /** The api with no database behind it (its routes compile queries, `/healthz` runs none). */
 function appLoggingAt(infoEnabled: boolean | undefined) {
   const { logger, lines } = recordingLogger()
@@ -13,6 +15,8 @@ function appLoggingAt(infoEnabled: boolean | undefined) {
     logger: withLevel,
     metrics: createMetrics(),
     writeRetryWithinMs: 0,
+    verifyToken: () => Promise.reject(new Error('no route here needs a token')),
+    metricsToken: METRICS,
     checkDatabase: () => Promise.reject(new Error('not used')),
   })
   return { app, lines }
@@ -36,7 +40,11 @@ describe('the request line', () => {
         expect(response.statusCode).toBe(200)
         expect(response.headers['x-request-id']).toBe('r-1')
         expect(lines.filter((line) => line.message === 'request')).toHaveLength(expected)
-        const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+        const metrics = await app.inject({
+          method: 'GET',
+          url: '/metrics',
+          headers: { authorization: `Bearer ${METRICS}` },
+        })
         expect(metrics.body).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} 1/)
       } finally {
         await app.close()

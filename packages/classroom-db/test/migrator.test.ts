@@ -42,6 +42,8 @@ describe('migrateToLatest', () => {
       expect(applied.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))).toEqual([
         '0001-classrooms-students-enrollments',
         '0002-idempotency-keys',
+        '0003-schools-and-owners',
+        '0004-row-level-security',
       ])
     } finally {
       await Promise.all(replicas.map((db) => db.destroy()))
@@ -54,6 +56,8 @@ describe('migrateToLatest', () => {
     expect(rows).toEqual([
       { name: '0001-classrooms-students-enrollments' },
       { name: '0002-idempotency-keys' },
+      { name: '0003-schools-and-owners' },
+      { name: '0004-row-level-security' },
     ])
   })
 })

@@ -19,6 +19,7 @@ export type DbCoreErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'STREAM_INTERRUPTED'
   | 'INVALID_READ_POSITION'
+  | 'SESSION_SETTINGS_REFUSED'
 
 /** Base class of db-core's errors: `code` tells them apart without `instanceof` chains. */
 export abstract class DbCoreError extends Error {

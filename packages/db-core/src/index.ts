@@ -51,9 +51,16 @@ export type { DbLogger } from './logging/db-logger.js'
 export { redactSecrets } from './logging/redact.js'
 export { createLogger, type LoggerOptions } from './logging/winston-logger.js'
 export { InstrumentedPool } from './pool/instrumented-pool.js'
+
+
 export type { InstrumentedPoolOptions } from './pool/pool-options.js'
 export type { PoolCounters, PoolStats } from './pool/pool-stats.js'
 export { withDeadline } from './pool/queue/deadline-scope.js'
+export {
+  SessionSettingsError,
+  type SessionSettingsRefusal,
+  withSessionSettings,
+} from './pool/session-settings.js'
 export { parseReadPosition } from './replicas/read-position.js'
 export type { FallbackReason, ReadRouting, RoutingStats } from './replicas/read-routing.js'
 export type { ReplicaState, ReplicaStatus } from './replicas/replica.js'

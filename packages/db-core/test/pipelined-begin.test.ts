@@ -1,13 +1,11 @@
 // A transaction's BEGIN goes out in the same write as its first statement: what that saves, and what it keeps.
 
-import type { Socket } from 'node:net'
 import { type BouncedCluster, createTestDatabase, startBouncedCluster } from '@classroom/local-postgres'
 import { recordingLogger } from '@classroom/test-kit'
 import { CompiledQuery, type Generated, sql } from 'kysely'
-import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { InstrumentedPostgresDialect, isConnectionError } from '../src/index.js'
-import { configFor, openDb, openPool, preparedStatementNames, sleep } from './support.js'
+import { configFor, countExchanges, openDb, openPool, preparedStatementNames, sleep } from './support.js'
 
 interface Tables {
   ledger: { id: Generated<number>; note: string }
@@ -43,26 +41,7 @@ function onePool(overrides: Record<string, string> = {}, logger = recordingLogge
     configFor(url, { DB_POOL_SIZE: '1', DB_POOL_MAX_OVERFLOW: '0', ...overrides }),
     logger,
   )
-  const waits = { count: 0, writes: 0 }
-  opened.pool.on('connect', (client: pg.PoolClient) => {
-    const { connection } = client as unknown as { connection: NodeJS.EventEmitter & { stream: Socket } }
-    // Each ReadyForQuery ends one exchange the client waited for: one round trip.
-    connection.on('readyForQuery', () => {
-      waits.count++
-    })
-    // What the socket hands the kernel: one call per write, corked messages together in one.
-    const stream = connection.stream as unknown as Record<
-      '_write' | '_writev',
-      (...args: unknown[]) => unknown
-    >
-    for (const method of ['_write', '_writev'] as const) {
-      const write = stream[method]
-      stream[method] = function (this: unknown, ...args: unknown[]) {
-        waits.writes++
-        return write.apply(this, args)
-      }
-    }
-  })
+  const waits = countExchanges(opened.pool)
   return { ...opened, waits }
 }
 

@@ -2,6 +2,7 @@ import { createServer, type Socket } from 'node:net'
 import type {} from '@classroom/local-postgres/vitest-global-setup'
 import { recordingLogger } from '@classroom/test-kit'
 import { Kysely } from 'kysely'
+import type pg from 'pg'
 import {
   ConfigError,
   type DbConfig,
@@ -120,4 +121,27 @@ export async function until(what: string, check: () => boolean | Promise<boolean
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(50)
   }
+}
+
+/** The pool's exchanges (ReadyForQuery: one round trip each) and its sockets' writes (corked messages leave in one), counted from each connection's birth. */
+export function countExchanges(pool: InstrumentedPool) {
+  const waits = { count: 0, writes: 0 }
+  pool.on('connect', (client: pg.PoolClient) => {
+    const { connection } = client as unknown as { connection: NodeJS.EventEmitter & { stream: Socket } }
+    connection.on('readyForQuery', () => {
+      waits.count++
+    })
+    const stream = connection.stream as unknown as Record<
+      '_write' | '_writev',
+      (...args: unknown[]) => unknown
+    >
+    for (const method of ['_write', '_writev'] as const) {
+      const write = stream[method]
+      stream[method] = function (this: unknown, ...args: unknown[]) {
+        waits.writes++
+        return write.apply(this, args)
+      }
+    }
+  })
+  return waits
 }

@@ -1,3 +1,4 @@
+export { TEST_API_AUTH, TEST_PRINCIPAL, testApiToken } from './api-auth.js'
 export { makeCertificates, type TestCertificates } from './certificates.js'
 export { UsageError, wholeNumberOption } from './cli-options.js'
 export { findClosedPort, findFreePort, portIsFree } from './free-port.js'

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { TEST_API_AUTH } from './api-auth.js'
 import { findFreePort } from './free-port.js'
 
 /** The built api running as a child process. */
@@ -66,7 +67,14 @@ export async function spawnApi(options: SpawnApiOptions): Promise<ApiProcess> {
   const port = await findFreePort()
   const url = `http://127.0.0.1:${port}`
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_FORMAT: 'json', ...options.env, PORT: String(port) },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      LOG_FORMAT: 'json',
+      ...TEST_API_AUTH,
+      ...options.env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const exited = once(child, 'exit').then(([code]) => code as number | null)

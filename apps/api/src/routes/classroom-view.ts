@@ -8,6 +8,8 @@ export interface ClassroomView {
   createdAt: string
 }
 
-export function classroomView(row: Classroom): ClassroomView {
+export function classroomView(
+  row: Pick<Classroom, 'id' | 'name' | 'capacity' | 'created_at'>,
+): ClassroomView {
   return { id: row.id, name: row.name, capacity: row.capacity, createdAt: row.created_at.toISOString() }
 }

@@ -1,12 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { createQueryId, type InferResult } from 'kysely'
+import { createQueryId, type InferResult, sql } from 'kysely'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app-dependencies.js'
+import { requestPrincipal, requireRole } from '../auth/authenticate.js'
+import { STAFF } from '../auth/principal.js'
 import { classroomView } from './classroom-view.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { idempotentWrite } from './idempotent-write.js'
 import { readOptions } from './read-options.js'
 import {
+  AUTH_ERRORS,
   answer,
   BODY_ERRORS,
   classroomSchema,
@@ -51,19 +54,37 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
               classroomSchema,
               REPLAY_HEADER,
             ),
-            ...errorResponses(BODY_ERRORS, DATABASE_ERRORS, ['IDEMPOTENCY_KEY_REUSED']),
+            ...errorResponses(AUTH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, ['IDEMPOTENCY_KEY_REUSED']),
           },
         },
       },
-      (request, reply) =>
-        idempotentWrite(deps, request, reply, async (trx) => {
+      (request, reply) => {
+        const principal = requireRole(request, STAFF, 'create a classroom')
+        return idempotentWrite(deps, request, reply, async (trx) => {
           const row = await trx
             .insertInto('classrooms')
-            .values({ name: request.body.name, capacity: request.body.capacity })
+            .values({
+              name: request.body.name,
+              capacity: request.body.capacity,
+              school_id: principal.schoolId,
+              // A teacher's classroom is theirs; an admin's has no teacher yet.
+              teacher_id: principal.role === 'teacher' ? principal.userId : null,
+            })
             .returningAll()
             .executeTakeFirstOrThrow()
+            .catch((error: unknown) => {
+              // The teacher of a token is not on the school's staff (users): a misprovisioned account.
+              if ((error as { constraint?: string }).constraint === 'classrooms_teacher_same_school')
+                throw new ApiError(
+                  403,
+                  'FORBIDDEN',
+                  `teacher ${principal.userId} is not on the staff of school ${principal.schoolId}`,
+                )
+              throw error
+            })
           return { status: 201, body: classroomView(row) }
-        }),
+        })
+      },
     )
 
     app.get<{ Querystring: ListQuery }>(
@@ -91,7 +112,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
                 },
               },
             ),
-            ...errorResponses(['VALIDATION_FAILED'], DATABASE_ERRORS),
+            ...errorResponses(['UNAUTHENTICATED', 'VALIDATION_FAILED'], DATABASE_ERRORS),
           },
         },
       },
@@ -102,6 +123,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
         const rows = await db
           .selectFrom('classrooms')
           .selectAll()
+          .where('school_id', '=', requestPrincipal(request).schoolId)
           .where('id', '>', afterId)
           .orderBy('id')
           .limit(limit + 1)
@@ -120,14 +142,10 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
     const classroomById = db
       .selectFrom('classrooms')
       .selectAll('classrooms')
-      .select((eb) =>
-        eb
-          .selectFrom('enrollments')
-          .select(eb.fn.countAll<string>().as('n'))
-          .whereRef('enrollments.classroom_id', '=', 'classrooms.id')
-          .as('enrolled_count'),
-      )
+      // Counted by the database for the caller's school whatever the caller may see of the enrollments (a student: only its own).
+      .select(sql<string>`classroom_enrolled_count(classrooms.id)`.as('enrolled_count'))
       .where('id', '=', 0)
+      .where('school_id', '=', 0)
       .compile()
 
     app.get<{ Params: IdParams }>(
@@ -140,7 +158,7 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
               'The classroom with the number of students enrolled in it.',
               extended(classroomSchema, { enrolledCount: { type: 'integer' } }),
             ),
-            ...errorResponses(PATH_ERRORS, DATABASE_ERRORS, ['CLASSROOM_NOT_FOUND']),
+            ...errorResponses(['UNAUTHENTICATED'], PATH_ERRORS, DATABASE_ERRORS, ['CLASSROOM_NOT_FOUND']),
           },
         },
       },
@@ -148,7 +166,11 @@ export function classroomRoutes(deps: AppDependencies): FastifyPluginAsync {
         const {
           rows: [row],
         } = await db.executeQuery<InferResult<typeof classroomById>[number]>(
-          { ...classroomById, parameters: [request.params.id], queryId: createQueryId() },
+          {
+            ...classroomById,
+            parameters: [request.params.id, requestPrincipal(request).schoolId],
+            queryId: createQueryId(),
+          },
           readOptions(reply),
         )
         if (!row)

@@ -1,8 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app-dependencies.js'
+import { forbidden, requireRole } from '../auth/authenticate.js'
+import { type Principal, STAFF } from '../auth/principal.js'
 import { idempotentWrite } from './idempotent-write.js'
 import {
+  AUTH_ERRORS,
   answer,
   BODY_ERRORS,
   DATABASE_ERRORS,
@@ -24,6 +27,16 @@ interface EnrollBody {
 interface UnenrollParams {
   id: number
   studentId: number
+}
+
+/** A teacher manages the enrollments of its own classrooms only; an admin those of its school. */
+function mayManage(principal: Principal, classroom: { id: number; teacher_id: number | null }): void {
+  if (principal.role === 'teacher' && classroom.teacher_id !== principal.userId)
+    throw forbidden(
+      principal,
+      `change the enrollments of classroom ${classroom.id}`,
+      'its teacher or a school admin',
+    )
 }
 
 /** `POST /classrooms/:id/enrollments` and `DELETE /classrooms/:id/enrollments/:studentId`. */
@@ -56,7 +69,7 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
               },
               REPLAY_HEADER,
             ),
-            ...errorResponses(PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
+            ...errorResponses(AUTH_ERRORS, PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
               'CLASSROOM_NOT_FOUND',
               'STUDENT_NOT_FOUND',
               'ALREADY_ENROLLED',
@@ -69,21 +82,25 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
       async (request, reply) => {
         const classroomId = request.params.id
         const { studentId } = request.body
+        const principal = requireRole(request, STAFF, 'enroll a student')
         return idempotentWrite(deps, request, reply, async (trx) => {
           // Locking the classroom row serialises enrollments into it: the count below cannot go
           // stale before our insert commits, so capacity holds under any concurrency.
           const classroom = await trx
             .selectFrom('classrooms')
-            .select(['id', 'capacity'])
+            .select(['id', 'capacity', 'teacher_id'])
             .where('id', '=', classroomId)
+            .where('school_id', '=', principal.schoolId)
             .forUpdate()
             .executeTakeFirst()
           if (!classroom)
             throw new ApiError(404, 'CLASSROOM_NOT_FOUND', `classroom ${classroomId} does not exist`)
+          mayManage(principal, classroom)
           const student = await trx
             .selectFrom('students')
             .select('id')
             .where('id', '=', studentId)
+            .where('school_id', '=', principal.schoolId)
             .executeTakeFirst()
           if (!student) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${studentId} does not exist`)
           const { enrolled, already } = await trx
@@ -110,7 +127,7 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
           }
           const enrollment = await trx
             .insertInto('enrollments')
-            .values({ classroom_id: classroomId, student_id: studentId })
+            .values({ school_id: principal.schoolId, classroom_id: classroomId, student_id: studentId })
             .returning(['classroom_id', 'student_id', 'created_at'])
             .executeTakeFirstOrThrow()
           return {
@@ -139,7 +156,7 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
           response: {
             204: answer('The student is no longer enrolled; no body.', { type: 'null' }, REPLAY_HEADER),
             // A body, though none is needed, is parsed: its refusals apply too.
-            ...errorResponses(PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
+            ...errorResponses(AUTH_ERRORS, PATH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
               'ENROLLMENT_NOT_FOUND',
               'IDEMPOTENCY_KEY_REUSED',
             ]),
@@ -148,9 +165,18 @@ export function enrollmentRoutes(deps: AppDependencies): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { id, studentId } = request.params
+        const principal = requireRole(request, STAFF, 'unenroll a student')
         return idempotentWrite(deps, request, reply, async (trx) => {
+          const classroom = await trx
+            .selectFrom('classrooms')
+            .select(['id', 'teacher_id'])
+            .where('id', '=', id)
+            .where('school_id', '=', principal.schoolId)
+            .executeTakeFirst()
+          if (classroom) mayManage(principal, classroom)
           const deleted = await trx
             .deleteFrom('enrollments')
+            .where('school_id', '=', principal.schoolId)
             .where('classroom_id', '=', id)
             .where('student_id', '=', studentId)
             .executeTakeFirst()

@@ -8,7 +8,9 @@ export function healthRoutes(deps: AppDependencies): FastifyPluginAsync {
     app.get(
       '/healthz',
       {
+        config: { access: 'open' },
         schema: {
+          security: [],
           response: {
             200: answer('The process is up (says nothing of the database).', {
               type: 'object',
@@ -26,7 +28,9 @@ export function healthRoutes(deps: AppDependencies): FastifyPluginAsync {
     app.get(
       '/readyz',
       {
+        config: { access: 'open' },
         schema: {
+          security: [],
           response: {
             200: answer('The database answered a ping, in `latencyMs`.', {
               type: 'object',
@@ -62,12 +66,14 @@ export function healthRoutes(deps: AppDependencies): FastifyPluginAsync {
     app.get(
       '/metrics',
       {
+        config: { access: 'metrics' },
         schema: {
+          security: [{ metricsToken: [] }],
           response: {
             200: answer('Prometheus metrics in the text exposition format.', {
               content: { 'text/plain': { schema: { type: 'string' } } },
             }),
-            ...errorResponses(),
+            ...errorResponses(['UNAUTHENTICATED']),
           },
         },
       },

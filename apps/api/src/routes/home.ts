@@ -69,6 +69,8 @@ export function homeRoutes(): FastifyPluginAsync {
     app.get(
       '/',
       {
+        // What this is and where to look: no token needed to find out.
+        config: { access: 'open' },
         schema: {
           response: {
             200: answer(

@@ -4,6 +4,7 @@ import { idempotentTransaction } from '@classroom/db-core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Transaction } from 'kysely'
 import type { AppDependencies } from '../app-dependencies.js'
+import { requestPrincipal } from '../auth/authenticate.js'
 
 /** What a write answers: its status and body, stored with its idempotency key. */
 export interface WriteAnswer {
@@ -36,10 +37,15 @@ export async function idempotentWrite(
   const fingerprint = createHash('sha256')
     .update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`)
     .digest('base64url')
+  const { schoolId, userId, role } = requestPrincipal(request)
   const outcome = await idempotentTransaction(
     db,
     {
-      key: given ?? randomUUID(),
+      // A client's key is its principal's: the same key from another one is another write, never its answer.
+      key:
+        given === undefined
+          ? randomUUID()
+          : createHash('sha256').update(`${schoolId}/${role}/${userId}/${given}`).digest('base64url'),
       fresh: given === undefined,
       fingerprint,
       retryWithinMs: writeRetryWithinMs,

@@ -59,6 +59,14 @@ export const REPLAY_HEADER = {
     description: 'This is the first answer to this key, replayed.',
   },
 } as const
+const WWW_AUTHENTICATE = {
+  'www-authenticate': {
+    type: 'string',
+    description:
+      'The challenge (RFC 6750): `Bearer realm="classroom-api"`, with `error="invalid_token"` for a token that does not verify.',
+  },
+} as const
+
 const RETRY_AFTER = {
   'retry-after': { type: 'string', description: 'Seconds to wait before retrying.' },
 } as const
@@ -81,6 +89,9 @@ const EVERY_ROUTE: readonly ApiErrorCode[] = [
   'HEADERS_TOO_LARGE',
   'INTERNAL_ERROR',
 ]
+/** What a route behind a bearer token can also answer: no or a bad token, a role without the right. */
+export const AUTH_ERRORS: readonly ApiErrorCode[] = ['UNAUTHENTICATED', 'FORBIDDEN']
+
 /** What a route reading the database can also answer. */
 export const DATABASE_ERRORS: readonly ApiErrorCode[] = [
   'POOL_TIMEOUT',
@@ -117,7 +128,12 @@ export function errorResponses(...groups: ReadonlyArray<readonly ApiErrorCode[]>
       status,
       {
         description: `The uniform error body; \`error\` is one of ${[...codes].join(', ')}.`,
-        headers: status === 503 ? { ...EVERY_ANSWER, ...RETRY_AFTER } : EVERY_ANSWER,
+        headers:
+          status === 503
+            ? { ...EVERY_ANSWER, ...RETRY_AFTER }
+            : status === 401
+              ? { ...EVERY_ANSWER, ...WWW_AUTHENTICATE }
+              : EVERY_ANSWER,
         type: 'object',
         required: ['error', 'message'],
         additionalProperties: false,

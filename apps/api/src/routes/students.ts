@@ -2,10 +2,13 @@ import type { Student } from '@classroom/classroom-db'
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../api-error.js'
 import type { AppDependencies } from '../app-dependencies.js'
+import { requestPrincipal, requireRole } from '../auth/authenticate.js'
+import { type Principal, STAFF } from '../auth/principal.js'
 import { classroomView } from './classroom-view.js'
 import { idempotentWrite } from './idempotent-write.js'
 import { readOptions } from './read-options.js'
 import {
+  AUTH_ERRORS,
   answer,
   BODY_ERRORS,
   classroomSchema,
@@ -24,6 +27,11 @@ const UNIQUE_VIOLATION = '23505'
 interface CreateStudentBody {
   name: string
   email: string
+}
+
+/** Whether the principal may see student `id` at all: staff see their school's, a student itself. */
+function maySee(principal: Principal, id: number): boolean {
+  return principal.role !== 'student' || principal.userId === id
 }
 
 function studentView(row: Student) {
@@ -59,18 +67,22 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
               studentSchema,
               REPLAY_HEADER,
             ),
-            ...errorResponses(BODY_ERRORS, DATABASE_ERRORS, ['EMAIL_TAKEN', 'IDEMPOTENCY_KEY_REUSED']),
+            ...errorResponses(AUTH_ERRORS, BODY_ERRORS, DATABASE_ERRORS, [
+              'EMAIL_TAKEN',
+              'IDEMPOTENCY_KEY_REUSED',
+            ]),
           },
         },
       },
       async (request, reply) => {
         // Addresses differ only in case are the same mailbox in practice: one student each.
         const email = request.body.email.toLowerCase()
+        const { schoolId } = requireRole(request, STAFF, 'create a student')
         return idempotentWrite(deps, request, reply, async (trx) => {
           try {
             const row = await trx
               .insertInto('students')
-              .values({ name: request.body.name, email })
+              .values({ name: request.body.name, email, school_id: schoolId })
               .returningAll()
               .executeTakeFirstOrThrow()
             return { status: 201, body: studentView(row) }
@@ -91,16 +103,20 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
           params: idParams,
           response: {
             200: answer('The student.', studentSchema),
-            ...errorResponses(PATH_ERRORS, DATABASE_ERRORS, ['STUDENT_NOT_FOUND']),
+            ...errorResponses(['UNAUTHENTICATED'], PATH_ERRORS, DATABASE_ERRORS, ['STUDENT_NOT_FOUND']),
           },
         },
       },
       async (request, reply) => {
-        const row = await db
-          .selectFrom('students')
-          .selectAll()
-          .where('id', '=', request.params.id)
-          .executeTakeFirst(readOptions(reply))
+        const principal = requestPrincipal(request)
+        const row = maySee(principal, request.params.id)
+          ? await db
+              .selectFrom('students')
+              .selectAll()
+              .where('id', '=', request.params.id)
+              .where('school_id', '=', principal.schoolId)
+              .executeTakeFirst(readOptions(reply))
+          : undefined
         if (!row) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${request.params.id} does not exist`)
         return studentView(row)
       },
@@ -123,12 +139,15 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
                 },
               },
             }),
-            ...errorResponses(PATH_ERRORS, DATABASE_ERRORS, ['STUDENT_NOT_FOUND']),
+            ...errorResponses(['UNAUTHENTICATED'], PATH_ERRORS, DATABASE_ERRORS, ['STUDENT_NOT_FOUND']),
           },
         },
       },
       async (request, reply) => {
         const { id } = request.params
+        const principal = requestPrincipal(request)
+        if (!maySee(principal, id))
+          throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${id} does not exist`)
         // One query (one connection) answers both "does the student exist" and "where is it enrolled".
         const rows = await db
           .selectFrom('students')
@@ -142,6 +161,7 @@ export function studentRoutes(deps: AppDependencies): FastifyPluginAsync {
             'enrollments.created_at as enrolled_at',
           ])
           .where('students.id', '=', id)
+          .where('students.school_id', '=', principal.schoolId)
           .orderBy('classrooms.id')
           .execute(readOptions(reply))
         if (rows.length === 0) throw new ApiError(404, 'STUDENT_NOT_FOUND', `student ${id} does not exist`)

@@ -6,9 +6,16 @@ import { ConfigError } from '../errors.js'
 import { authFailure, type PasswordSource } from './credentials.js'
 import { type HostAttempt, type HostSelection, unreachableReason } from './host-selection.js'
 import { Client as PgClient } from './pg-module.js'
-import { type QueryCallback as Callback, PreparedQuery } from './prepared-query.js'
+import { type QueryCallback as Callback, type Exchange, PreparedQuery } from './prepared-query.js'
 import { type Release, ReleaseGuard } from './release-guard.js'
 import { queryRole, reportedRole, roleMismatch } from './server-role.js'
+import {
+  isBegin,
+  isSessionStatement,
+  SessionSettingsError,
+  type SettingsScope,
+  settingsScope,
+} from './session-settings.js'
 import { StatementCache } from './statement-cache.js'
 
 /** What the pool learns of every connection attempt, and of what its connections are told. */
@@ -70,6 +77,11 @@ const NO_SUCH_STATEMENT = '26000'
 // What pg's query_timeout fails a statement with.
 const QUERY_READ_TIMEOUT = 'Query read timeout'
 const noop = () => undefined
+const BEGIN = Object.freeze({ text: 'begin' })
+const COMMIT = Object.freeze({ text: 'commit' })
+
+/** How a statement runs inside a settings scope: as it is, as a transaction of its own, or as the BEGIN it is. */
+type ScopedRun = 'as-is' | 'own-transaction' | 'begin'
 
 /**
  * The `Client` class the pool opens connections with: pg's own, plus
@@ -123,6 +135,8 @@ export function monitoredClient({
       (unsafe) => hooks.releasedUnsafe(this, unsafe),
       () => hooks.returned(),
     )
+    /** The settings scope whose settings the transaction open (or opening) on this connection carries. */
+    #transactionScope: SettingsScope | undefined
 
     constructor(config: pg.ClientConfig = {}) {
       const attempt = hosts.next()
@@ -150,7 +164,9 @@ export function monitoredClient({
         if (message.code === READ_ONLY_SQL_TRANSACTION) this.#writeRefused = true
       })
       // A server that just turned read-only reports it after the error, before ReadyForQuery.
-      connection.on('readyForQuery', () => {
+      connection.on('readyForQuery', (message: { status?: string }) => {
+        // Out of the transaction: its settings ended with it.
+        if (message.status === 'I') this.#transactionScope = undefined
         if (!this.#writeRefused) return
         this.#writeRefused = false
         hooks.writeRefused(this)
@@ -254,11 +270,30 @@ export function monitoredClient({
 
     // biome-ignore lint/suspicious/noExplicitAny: pg's query has many overloads; one body serves them all
     override query(config: any, values?: any, callback?: any): any {
-      if (config == null || typeof config.submit === 'function') return super.query(config, values, callback)
+      const scope = settingsScope()
       if (typeof values === 'function') {
         callback = values
         values = undefined
       }
+      let exchange: Exchange | undefined
+      if (scope !== undefined && config != null) {
+        let run: ScopedRun
+        try {
+          run = this.#scopedRun(scope, config, values)
+        } catch (error) {
+          // A Submittable (a cursor) is returned by pg, not answered: refused at once.
+          if (typeof config.submit === 'function') throw error
+          if (!callback) return Promise.reject(error)
+          process.nextTick(callback, error)
+          return undefined
+        }
+        if (run === 'begin') {
+          this.#transactionScope = scope
+          exchange = { closing: [], trailing: [scope] }
+        } else if (run === 'own-transaction')
+          exchange = { closing: [], leading: [BEGIN, scope], trailing: [COMMIT] }
+      }
+      if (config == null || typeof config.submit === 'function') return super.query(config, values, callback)
       if (callback) {
         const given = callback as Callback
         callback = (error: Error | undefined, result: pg.QueryResult) => {
@@ -266,7 +301,7 @@ export function monitoredClient({
           given(error, result)
         }
       }
-      const answer = this.#run(config, values, callback)
+      const answer = this.#run(config, values, callback, exchange)
       if (callback || !answer) return answer
       return (answer as Promise<pg.QueryResult>).catch((error: Error) => {
         this.#dropIfTimedOut(error)
@@ -275,48 +310,104 @@ export function monitoredClient({
     }
 
     queryBehind(leading: string, text: string, values: readonly unknown[]): Promise<pg.QueryResult> {
-      return (this.#run(text, values, undefined, leading) as Promise<pg.QueryResult>).catch(
-        (error: Error) => {
-          this.#dropIfTimedOut(error)
-          throw error
-        },
-      )
+      const scope = settingsScope()
+      if (scope !== undefined && isSessionStatement(text)) return Promise.reject(sessionStatement(text))
+      // In a scope the BEGIN carries its settings: the transaction is the scope's from its first statement.
+      if (scope !== undefined) this.#transactionScope = scope
+      const lead = scope === undefined ? [{ text: leading }] : [{ text: leading }, scope]
+      return (
+        this.#run(text, values, undefined, { closing: [], leading: lead }) as Promise<pg.QueryResult>
+      ).catch((error: Error) => {
+        this.#dropIfTimedOut(error)
+        throw error
+      })
+    }
+
+    /**
+     * How a statement runs inside `scope`, or why it cannot (a {@link SessionSettingsError}):
+     * in the scope's transaction as it is; out of any transaction, as one of its own; a BEGIN, with
+     * the settings behind it.
+     */
+    // biome-ignore lint/suspicious/noExplicitAny: as query's
+    #scopedRun(scope: SettingsScope, config: any, values: any): ScopedRun {
+      const text: unknown = typeof config === 'string' ? config : config.text
+      if (typeof text === 'string' && isSessionStatement(text)) throw sessionStatement(text)
+      if (this.#transactionScope === scope) return 'as-is'
+      if (this.getTransactionStatus() !== 'I') {
+        throw new SessionSettingsError(
+          'FOREIGN_TRANSACTION',
+          'the connection is in a transaction begun without these session settings (outside withSessionSettings, or in another scope): begin the transaction inside the scope',
+        )
+      }
+      const internals = this as unknown as { _getActiveQuery(): unknown; _queryQueue: unknown[] }
+      if (internals._getActiveQuery() || internals._queryQueue.length > 0) {
+        throw new SessionSettingsError(
+          'PIPELINED',
+          'a statement sent while another is in flight on this connection, outside a transaction: whether it would run in a transaction with the session settings cannot be known; await the one before, or run both in a transaction',
+        )
+      }
+      if (typeof config.submit === 'function') {
+        throw new SessionSettingsError(
+          'OUTSIDE_TRANSACTION',
+          'a cursor or stream outside a transaction would outlive the transaction the session settings live in: open it inside a transaction',
+        )
+      }
+      const params = values === undefined ? config.values : values
+      if (typeof text === 'string' && !(params?.length > 0) && text.includes(';')) {
+        throw new SessionSettingsError(
+          'MULTIPLE_STATEMENTS',
+          'a text of several statements outside a transaction cannot go in one exchange behind the session settings: send them one by one, or inside a transaction',
+        )
+      }
+      return typeof text === 'string' && isBegin(text) ? 'begin' : 'own-transaction'
     }
 
     /**
      * One statement: prepared under a stable name when the cache is on and it has parameters, and
-     * through the unnamed statement behind `leading` otherwise.
+     * through the unnamed statement behind `exchange`'s leading statements otherwise. A statement
+     * run in a transaction of its own (BEGIN leading, COMMIT trailing) that failed rolls it back
+     * before it answers, unless its connection is lost.
      */
     // biome-ignore lint/suspicious/noExplicitAny: as query's
-    #run(config: any, values: any, callback: Callback | undefined, leading?: string): any {
+    #run(config: any, values: any, callback: Callback | undefined, exchange?: Exchange): any {
       const cache = this.#statements
       // Named already, or no parameters (simple protocol: it may hold several statements): passed on
       // as given (pg copies a config object property by property, a string it does not).
       const object = typeof config === 'string' ? undefined : config
       const params = values === undefined ? object?.values : values
       const cached = cache !== undefined && object?.name === undefined && params?.length > 0
-      if (!cached && leading === undefined) return super.query(config, values, callback as Callback)
+      if (!cached && exchange === undefined) return super.query(config, values, callback as Callback)
+      const led = exchange?.leading !== undefined
+      const ownTransaction = exchange?.trailing?.includes(COMMIT) ?? false
       const text: string = object ? object.text : config
-      // Behind a leading statement without a cached name: the unnamed statement.
+      // Behind leading statements without a cached name: the unnamed statement.
       const { name, evicted } = cached ? cache.use(text) : { name: undefined, evicted: [] as string[] }
       for (const old of evicted) this.#forget(old)
       // Run again after a failure, it has nothing evicted to close, and no leading statement.
-      const submit = (done: Callback, closing: string[], lead: string | undefined) =>
+      const submit = (done: Callback, closing: string[], around: Exchange | undefined) =>
         super.query(
           new PreparedQuery(name, config, values, done, {
+            ...around,
             closing: this.#takeClosing(closing),
-            leading: lead,
           }),
         )
       // pg answers success with a null error.
       const anew = (error: Error | undefined) =>
-        name !== undefined && !!error && this.#prepareAnew(error, name, leading !== undefined)
+        name !== undefined && !!error && this.#prepareAnew(error, name, led)
+      // Its own transaction, failed, is left open and aborted: rolled back before the caller hears.
+      const settle = (answer: Callback): Callback =>
+        ownTransaction
+          ? (error, result) =>
+              error && error.message !== QUERY_READ_TIMEOUT && !isConnectionError(error)
+                ? super.query('rollback', () => answer(error, result))
+                : answer(error, result)
+          : answer
       // Callbacks and promises on one path: a statement prepared anew runs once more, then answers.
       const run = (answer: Callback) =>
         submit(
-          (error, result) => (anew(error) ? submit(answer, [], undefined) : answer(error, result)),
+          (error, result) => (anew(error) ? submit(answer, [], undefined) : settle(answer)(error, result)),
           evicted,
-          leading,
+          exchange,
         )
       if (callback) {
         run(callback)
@@ -388,6 +479,13 @@ export function monitoredClient({
       return evicted
     }
   }
+}
+
+function sessionStatement(text: string): SessionSettingsError {
+  return new SessionSettingsError(
+    'SESSION_STATEMENT',
+    `a statement whose effect outlives its transaction (${JSON.stringify(text.trim().slice(0, 40))}) inside withSessionSettings: use SET LOCAL or set_config(name, value, true), or run it outside the scope`,
+  )
 }
 
 function isSelfConnected(socket: Socket): boolean {

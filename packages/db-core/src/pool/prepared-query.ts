@@ -5,26 +5,38 @@ import { Query as PgQuery } from './pg-module.js'
 interface ProtocolConnection {
   close(message: { type: 'S'; name: string }): void
   parse(message: { text: string }): void
-  bind(message: Record<string, never>): void
-  execute(message: Record<string, never>): void
+  bind(message: { values?: readonly unknown[] }): void
+  execute(message: { portal?: string; rows?: number }): void
+  sync(): void
 }
 
 /** How pg answers a submitted query. */
 export type QueryCallback = (error: Error | undefined, result: pg.QueryResult) => void
 
+/** A statement db-core runs around a caller's, in its exchange: its answer is not the caller's. */
+export interface Statement {
+  readonly text: string
+  /** Text parameters (`$1`, ...). */
+  readonly values?: readonly string[]
+}
+
 /** What db-core adds to one statement's exchange with the server. */
 export interface Exchange {
   /** Statements to close first (evicted from the cache, re-planned by a schema change). */
   readonly closing: readonly string[]
-  /** A statement run first, without rows, and answered first (a transaction's BEGIN). */
-  readonly leading?: string
+  /** Statements run first and answered first (a transaction's BEGIN, its settings). */
+  readonly leading?: readonly Statement[]
+  /** Statements run after it, before the Sync (the COMMIT of a transaction made for it). */
+  readonly trailing?: readonly Statement[]
 }
 
 // The steps of pg's Query db-core builds on (extended protocol, socket corked); its types leave them out.
 const base = PgQuery.prototype as unknown as {
   prepare(connection: ProtocolConnection): void
   handleCommandComplete(message: unknown, connection: ProtocolConnection): void
+  handleDataRow(message: unknown): void
   handleError(error: Error, connection: ProtocolConnection): void
+  _getRows(connection: ProtocolConnection, rows: number | undefined): void
 }
 
 /** Errors that answered a leading statement: the statement behind it never ran. */
@@ -43,12 +55,13 @@ export function failedLeadingStatement(error: unknown): boolean {
  *   submitted while another statement runs (pg 9 refuses that). Closing a name the server does not
  *   hold is no error, in a transaction or out of it: an evicted statement whose preparation failed,
  *   or a retried one, cannot abort the caller's transaction;
- * - a leading statement (a transaction's BEGIN) as Parse, Bind and Execute of the unnamed statement,
- *   ahead of the statement's own messages, one Sync ending both: PostgreSQL runs an extended-protocol
+ * - leading statements (a transaction's BEGIN, the settings of `withSessionSettings`) as Parse, Bind
+ *   and Execute of the unnamed statement, ahead of the statement's own messages, and trailing ones
+ *   (the COMMIT of a transaction made for one statement) after its Execute, one Sync ending all: PostgreSQL runs an extended-protocol
  *   exchange as one implicit transaction, which the BEGIN turns into the explicit transaction block
- *   that stays open after the Sync. Its CommandComplete comes first and is not the result; when it
- *   fails instead, the server skips to the Sync and the statement fails with the leading statement's
- *   error ({@link failedLeadingStatement} tells it).
+ *   that stays open after the Sync. Their answers (CommandComplete, rows) are not the result; when a
+ *   leading one fails instead, the server skips to the Sync and the statement fails with its error
+ *   ({@link failedLeadingStatement} tells it); a failed trailing one fails the statement.
  *
  * Run as a named prepared statement when given a name; otherwise through the unnamed one, always in
  * the extended protocol (one statement per text). Built directly rather than from a named config
@@ -56,22 +69,26 @@ export function failedLeadingStatement(error: unknown): boolean {
  */
 export class PreparedQuery extends PgQuery {
   readonly #closing: readonly string[]
-  readonly #leading: string | undefined
-  /** The leading statement's answer is still to come. */
-  #leadingDue: boolean
+  readonly #leading: readonly Statement[]
+  readonly #trailing: readonly Statement[]
+  /** Answers of leading statements still to come. */
+  #leadingDue: number
+  /** The statement's own answer is in: what follows answers trailing statements. */
+  #answered = false
 
   constructor(
     name: string | undefined,
     config: string | pg.QueryConfig,
     values: unknown[] | undefined,
     callback: QueryCallback,
-    { closing, leading }: Exchange,
+    { closing, leading = [], trailing = [] }: Exchange,
   ) {
     super(config, values, callback)
     if (name !== undefined) (this as { name?: string }).name = name
     this.#closing = closing
     this.#leading = leading
-    this.#leadingDue = leading !== undefined
+    this.#trailing = trailing
+    this.#leadingDue = leading.length
   }
 
   /** Named, or behind a leading statement: the extended protocol either way. */
@@ -82,21 +99,43 @@ export class PreparedQuery extends PgQuery {
   /** pg's own step, after the Close messages and the leading statement; called by `submit`. */
   prepare(connection: ProtocolConnection): void {
     for (const name of this.#closing) connection.close({ type: 'S', name })
-    if (this.#leading !== undefined) {
-      connection.parse({ text: this.#leading })
-      connection.bind({})
-      connection.execute({})
-    }
+    for (const statement of this.#leading) unnamed(connection, statement)
     base.prepare.call(this, connection)
   }
 
+  /** pg's last step, Execute and Sync: the trailing statements go between them. */
+  _getRows(connection: ProtocolConnection, rows: number | undefined): void {
+    if (this.#trailing.length === 0 || rows) {
+      base._getRows.call(this, connection, rows)
+      return
+    }
+    connection.execute({ portal: (this as { portal?: string }).portal ?? '' })
+    for (const statement of this.#trailing) unnamed(connection, statement)
+    connection.sync()
+  }
+
   handleCommandComplete(message: unknown, connection: ProtocolConnection): void {
-    if (this.#leadingDue) this.#leadingDue = false
-    else base.handleCommandComplete.call(this, message, connection)
+    if (this.#leadingDue > 0) this.#leadingDue--
+    else if (!this.#answered) {
+      this.#answered = true
+      base.handleCommandComplete.call(this, message, connection)
+    }
+  }
+
+  /** Rows of a leading or trailing statement (`set_config`'s) are not the caller's. */
+  handleDataRow(message: unknown): void {
+    if (this.#leadingDue === 0 && !this.#answered) base.handleDataRow.call(this, message)
   }
 
   handleError(error: Error, connection: ProtocolConnection): void {
-    if (this.#leadingDue) leadingFailures.add(error)
+    if (this.#leadingDue > 0) leadingFailures.add(error)
     base.handleError.call(this, error, connection)
   }
+}
+
+/** Parse, Bind and Execute of the unnamed statement, no Describe: its rows come without a description. */
+function unnamed(connection: ProtocolConnection, { text, values }: Statement): void {
+  connection.parse({ text })
+  connection.bind(values ? { values } : {})
+  connection.execute({})
 }
