@@ -52,7 +52,6 @@ export { redactSecrets } from './logging/redact.js'
 export { createLogger, type LoggerOptions } from './logging/winston-logger.js'
 export { InstrumentedPool } from './pool/instrumented-pool.js'
 
-
 export type { InstrumentedPoolOptions } from './pool/pool-options.js'
 export type { PoolCounters, PoolStats } from './pool/pool-stats.js'
 export { withDeadline } from './pool/queue/deadline-scope.js'
