@@ -1,5 +1,7 @@
 // A load engineer's own k6 script against the classroom api, as it would run on a real k6:
-//   pnpm load run ./load/examples/classroom-journey.js -e BASE_URL=http://127.0.0.1:3000
+//   pnpm load run ./load/examples/classroom-journey.js -e BASE_URL=http://127.0.0.1:3000 -e API_TOKEN=<token>
+// API_TOKEN: a bearer token the api accepts for an admin (`pnpm start` on the embedded database logs
+// one per demo school as `development tokens`; elsewhere, one from your identity provider).
 // Two scenarios: browsing users ramping up and down (closed model), and enrollments arriving at a
 // fixed rate (open model: latency under a given arrival rate, dropped iterations counted); groups,
 // a SharedArray of students, http.batch, json(selector) and thresholds on tagged submetrics.
@@ -11,7 +13,9 @@ import exec from 'k6/execution'
 import http from 'k6/http'
 
 const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:3000'
-const JSON_HEADERS = { 'content-type': 'application/json' }
+// Every route but / and /documentation answers 401 without a bearer token.
+const AUTH = __ENV.API_TOKEN ? { authorization: `Bearer ${__ENV.API_TOKEN}` } : {}
+const JSON_HEADERS = { 'content-type': 'application/json', ...AUTH }
 const RUN = `${Date.now().toString(36)}j`
 
 // Built once for the whole test, read by every VU.
@@ -68,7 +72,7 @@ export function setup() {
 export default function (data) {
   group('browse', () => {
     group('list', () => {
-      const page = http.get(`${BASE_URL}/classrooms?limit=20`, { tags: { name: 'listClassrooms' } })
+      const page = http.get(`${BASE_URL}/classrooms?limit=20`, { headers: AUTH, tags: { name: 'listClassrooms' } })
       check(page, { 'a page of classrooms': (r) => r.status === 200 && r.json('items.#') > 0 })
     })
     const [room, student] = http.batch([
@@ -76,13 +80,13 @@ export default function (data) {
         'GET',
         `${BASE_URL}/classrooms/${data.classrooms[exec.vu.idInTest % data.classrooms.length]}`,
         null,
-        { tags: { name: 'getClassroom' } },
+        { headers: AUTH, tags: { name: 'getClassroom' } },
       ],
       [
         'GET',
         `${BASE_URL}/students/${data.students[exec.vu.idInTest % data.students.length]}`,
         null,
-        { tags: { name: 'getStudent' } },
+        { headers: AUTH, tags: { name: 'getStudent' } },
       ],
     ])
     check(room, { 'the classroom': (r) => r.status === 200 && typeof r.json('enrolledCount') === 'number' })

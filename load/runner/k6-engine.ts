@@ -39,6 +39,14 @@ const PHASE_VARIABLES: Partial<Record<PhaseName, string>> = {
 }
 
 /**
+ * The bearer token a script sends (`__ENV.API_TOKEN`): `API_TOKEN` when set (an api the runner did
+ * not start), else one signed with the key the runner starts the api with (test-kit's).
+ */
+export function scriptApiToken(env: NodeJS.ProcessEnv = process.env): string {
+  return env.API_TOKEN ?? testApiToken()
+}
+
+/**
  * The `__ENV` the plan's script reads: the api's address, where handleSummary writes, the phase
  * lengths (DURATION, or BEFORE/WINDOW/AFTER), and what its drill adds (the restart's downtime,
  * the replicas drill's READ_YOUR_WRITES, the overload drill's capacity and stages).
@@ -50,8 +58,7 @@ export function scriptEnv(plan: ScenarioPlan, settings: ScriptSettings): Record<
   })
   return {
     BASE_URL: settings.baseUrl,
-    // The token the scripts send: signed with the key the runner starts the api with (test-kit's).
-    API_TOKEN: process.env.API_TOKEN ?? testApiToken(),
+    API_TOKEN: scriptApiToken(),
     SUMMARY_JSON: settings.summaryPath,
     ...Object.fromEntries(phases),
     ...DRILLS[plan.name].scriptEnv?.(plan, settings),

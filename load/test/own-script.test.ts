@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { testApiToken } from '@classroom/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { outputOf } from '../runner/child-output.js'
 import type { SummaryData } from '../runner/k6-runtime/summary.js'
@@ -36,6 +37,8 @@ beforeAll(async () => {
       `BASE_URL=${stack.apiUrl}`,
       '-e',
       `SUMMARY_JSON=${dir}/journey.json`,
+      '-e',
+      `API_TOKEN=${testApiToken()}`,
     ],
     { cwd: REPO },
   )

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { stripVTControlCharacters } from 'node:util'
 import { createTestDatabase } from '@classroom/local-postgres'
-import { type ApiProcess, findFreePort, spawnApi } from '@classroom/test-kit'
+import { type ApiProcess, findFreePort, spawnApi, TEST_API_AUTH } from '@classroom/test-kit'
 import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
 import { API_ENTRY, request } from './support.js'
@@ -61,7 +61,7 @@ async function startOnTakenPort(env: Record<string, string>): Promise<{ code: nu
 async function startOnTerminal(env: Record<string, string>): Promise<string> {
   const port = await findFreePort()
   const child = spawn('script', ['-qec', `exec '${process.execPath}' '${API_ENTRY}'`, '/dev/null'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { ...process.env, ...TEST_API_AUTH, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   let shown = ''

@@ -11,6 +11,7 @@ import {
   probePlan,
 } from '../../shared/overload.js'
 import { fromExchange } from '../exchange-records.js'
+import { scriptApiToken } from '../k6-engine.js'
 import { runScript } from '../k6-runtime/run-script.js'
 import {
   OVERLOAD_TARGETS,
@@ -112,6 +113,7 @@ async function probeCapacity(stack: Stack, runDir: string, users: number, second
     script: path.join(K6_SCRIPTS_DIR, overload.script),
     env: {
       BASE_URL: stack.apiUrl,
+      API_TOKEN: scriptApiToken(),
       SUMMARY_JSON: path.join(runDir, 'probe-summary.json'),
       PROBE_USERS: String(users),
       PROBE_SECONDS: String(seconds),
