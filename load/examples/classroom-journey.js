@@ -72,7 +72,10 @@ export function setup() {
 export default function (data) {
   group('browse', () => {
     group('list', () => {
-      const page = http.get(`${BASE_URL}/classrooms?limit=20`, { headers: AUTH, tags: { name: 'listClassrooms' } })
+      const page = http.get(`${BASE_URL}/classrooms?limit=20`, {
+        headers: AUTH,
+        tags: { name: 'listClassrooms' },
+      })
       check(page, { 'a page of classrooms': (r) => r.status === 200 && r.json('items.#') > 0 })
     })
     const [room, student] = http.batch([
